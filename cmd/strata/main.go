@@ -1,0 +1,48 @@
+// Command strata is the Strata CDN: one binary for the demo, a PoP, and the
+// tools around them. Subcommands only parse flags and wire packages together.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `strata — a self-hosted content delivery network
+
+Usage:
+  strata run [flags]          run a PoP (with no flags: a demo in front of a built-in origin)
+  strata validate --config F  check a configuration file; exit 1 with every error
+  strata version              print the version
+  strata help                 this text
+
+Run "strata <command> -h" for a command's flags.
+`
+
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stdout, stderr)
+	case "validate":
+		return cmdValidate(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "strata", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "strata: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}

@@ -1,0 +1,41 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/strata-cdn/strata/internal/config"
+)
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (YAML or JSON)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *path == "" && fs.NArg() == 1 {
+		*path = fs.Arg(0)
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "strata validate: --config FILE is required")
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				fmt.Fprintf(stderr, "%s: %s\n", *path, e.Error())
+			}
+			fmt.Fprintf(stderr, "%d error(s)\n", len(errs))
+		} else {
+			fmt.Fprintf(stderr, "strata validate: %v\n", err)
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d distribution(s))\n", *path, len(cfg.Distributions))
+	return 0
+}

@@ -1,0 +1,8 @@
+module github.com/strata-cdn/strata
+
+go 1.26.8
+
+require (
+	github.com/maypok86/otter/v2 v2.4.0
+	go.yaml.in/yaml/v3 v3.0.6
+)

@@ -1,0 +1,121 @@
+package cache
+
+import (
+	"context"
+	"net/http"
+	"sync"
+)
+
+// Flight is one fetch shared by every request that missed on the same key
+// while it was running. Its result is published once the response headers
+// are known; the body keeps streaming into Body after that.
+type Flight struct {
+	ready chan struct{}
+
+	// Set before ready is closed; read-only afterwards.
+	Status int
+	Header http.Header
+	Body   *Body
+	Err    error
+	// Shareable reports whether requests other than the one that started the
+	// fetch may use this response (it is storable: not private, no
+	// Set-Cookie, no Vary *). Waiters that cannot use it fetch for themselves.
+	Shareable bool
+	// Object is the object being stored, when the response is storable.
+	Object *Object
+	// Request is the header of the request that started the fetch, for Vary
+	// matching by waiters.
+	Request http.Header
+	// Info is free-form detail for Cache-Status and logs (e.g. "stored").
+	Info string
+}
+
+// Ready is closed when the response headers (or an error) are known.
+func (f *Flight) Ready() <-chan struct{} { return f.ready }
+
+// Wait blocks until the flight has a result or ctx ends.
+func (f *Flight) Wait(ctx context.Context) error {
+	select {
+	case <-f.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Group collapses concurrent fetches of one key into one Flight.
+type Group struct {
+	mu sync.Mutex
+	m  map[string]*Flight
+}
+
+// Join returns the flight for key, starting one with start if there is none.
+// start runs in its own goroutine, detached from any one viewer; it must call
+// publish exactly once, when headers (or an error) are known, and may keep
+// filling the body afterwards. The key is released when start returns, so a
+// request arriving after the fetch completed goes to the store instead.
+// leader reports whether this call started the flight.
+func (g *Group) Join(key string, start func(publish func(*Flight))) (f *Flight, leader bool) {
+	g.mu.Lock()
+	if g.m == nil {
+		g.m = make(map[string]*Flight)
+	}
+	if f, ok := g.m[key]; ok {
+		g.mu.Unlock()
+		return f, false
+	}
+	f = &Flight{ready: make(chan struct{})}
+	g.m[key] = f
+	g.mu.Unlock()
+
+	go func() {
+		var once sync.Once
+		publish := func(r *Flight) {
+			once.Do(func() {
+				f.Status, f.Header, f.Body, f.Err = r.Status, r.Header, r.Body, r.Err
+				f.Shareable, f.Object, f.Request, f.Info = r.Shareable, r.Object, r.Request, r.Info
+				close(f.ready)
+			})
+		}
+		defer func() {
+			g.mu.Lock()
+			if g.m[key] == f {
+				delete(g.m, key)
+			}
+			g.mu.Unlock()
+			if p := recover(); p != nil {
+				publish(&Flight{Err: errPanic{p}})
+			}
+		}()
+		start(publish)
+		publish(&Flight{Err: errNoResult})
+	}()
+	return f, true
+}
+
+// Forget releases key so the next request starts a new flight (used when a
+// flight turns out not to be shareable).
+func (g *Group) Forget(key string, f *Flight) {
+	g.mu.Lock()
+	if g.m[key] == f {
+		delete(g.m, key)
+	}
+	g.mu.Unlock()
+}
+
+type errPanic struct{ v any }
+
+func (e errPanic) Error() string { return "cache: fetch panicked" }
+
+var errNoResult = errorString("cache: fetch ended without a result")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// Start runs a fetch that is not shared with anyone (same contract as Join).
+func Start(start func(publish func(*Flight))) *Flight {
+	var g Group
+	f, _ := g.Join("", start)
+	return f
+}

@@ -1,0 +1,214 @@
+// Package origin fetches from origins: custom HTTP(S) servers now, S3 and
+// origin groups later. An Origin turns a request whose URL holds only a path
+// and query into a request to the origin's base URL, with the origin's
+// custom headers, timeouts and connection attempts.
+package origin
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Settings is what an Origin needs from the distribution config.
+type Settings struct {
+	ID                 string
+	HTTPBase           string // scheme://host:port/originPath for viewers on http
+	HTTPSBase          string // ... for viewers on https
+	CustomHeaders      [][2]string
+	ConnectionTimeout  time.Duration // default 10s
+	ConnectionAttempts int           // default 3
+	ReadTimeout        time.Duration // response (and between reads) timeout, default 30s
+	KeepaliveTimeout   time.Duration // idle pooled connection lifetime, default 5s
+	CABundle           string        // PEM file
+	InsecureSkipVerify bool
+	MinTLS             uint16
+	// LocalAddr, if set, is the source address of origin connections (egress).
+	LocalAddr string
+}
+
+// Origin is one origin with its own connection pool.
+type Origin struct {
+	s         Settings
+	httpBase  *url.URL
+	httpsBase *url.URL
+	transport *http.Transport
+}
+
+// Error is a failure to get a response from an origin. Connect is true when
+// nothing was sent (a retry elsewhere is safe).
+type Error struct {
+	Origin  string
+	Connect bool
+	Timeout bool
+	Err     error
+}
+
+func (e *Error) Error() string {
+	what := "request failed"
+	switch {
+	case e.Connect:
+		what = "connection failed"
+	case e.Timeout:
+		what = "timed out"
+	}
+	return fmt.Sprintf("origin %s: %s: %v", e.Origin, what, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New builds an origin and its transport.
+func New(s Settings) (*Origin, error) {
+	if s.ConnectionTimeout <= 0 {
+		s.ConnectionTimeout = 10 * time.Second
+	}
+	if s.ConnectionAttempts <= 0 {
+		s.ConnectionAttempts = 3
+	}
+	if s.ReadTimeout <= 0 {
+		s.ReadTimeout = 30 * time.Second
+	}
+	if s.KeepaliveTimeout <= 0 {
+		s.KeepaliveTimeout = 5 * time.Second
+	}
+	o := &Origin{s: s}
+	var err error
+	if o.httpBase, err = parseBase(s.HTTPBase); err != nil {
+		return nil, fmt.Errorf("origin %s: %w", s.ID, err)
+	}
+	if o.httpsBase, err = parseBase(s.HTTPSBase); err != nil {
+		return nil, fmt.Errorf("origin %s: %w", s.ID, err)
+	}
+	tlsConf := &tls.Config{MinVersion: s.MinTLS, InsecureSkipVerify: s.InsecureSkipVerify}
+	if tlsConf.MinVersion == 0 {
+		tlsConf.MinVersion = tls.VersionTLS12
+	}
+	if s.CABundle != "" {
+		pem, err := os.ReadFile(s.CABundle)
+		if err != nil {
+			return nil, fmt.Errorf("origin %s: ca bundle: %w", s.ID, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("origin %s: ca bundle %s: no certificates", s.ID, s.CABundle)
+		}
+		tlsConf.RootCAs = pool
+	}
+	dialer := &net.Dialer{Timeout: s.ConnectionTimeout, KeepAlive: 30 * time.Second}
+	if s.LocalAddr != "" {
+		dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(s.LocalAddr)}
+	}
+	o.transport = &http.Transport{
+		DialContext:           o.dialer(dialer),
+		TLSClientConfig:       tlsConf,
+		TLSHandshakeTimeout:   s.ConnectionTimeout,
+		ResponseHeaderTimeout: s.ReadTimeout,
+		IdleConnTimeout:       s.KeepaliveTimeout,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		DisableCompression:    true, // bytes pass through as the origin sent them
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     false,
+	}
+	return o, nil
+}
+
+func parseBase(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("bad base URL %q", s)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u, nil
+}
+
+// dialer makes ConnectionAttempts attempts, each bounded by the connection
+// timeout, and wraps the connection so that every read has ReadTimeout.
+func (o *Origin) dialer(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var last error
+		for i := 0; i < o.s.ConnectionAttempts; i++ {
+			c, err := d.DialContext(ctx, network, addr)
+			if err == nil {
+				return &readTimeoutConn{Conn: c, d: o.s.ReadTimeout}, nil
+			}
+			last = err
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		return nil, &Error{Origin: o.s.ID, Connect: true, Err: last}
+	}
+}
+
+// readTimeoutConn bounds every read: an origin that stalls mid-body fails
+// after ReadTimeout instead of hanging the fetch.
+type readTimeoutConn struct {
+	net.Conn
+	d time.Duration
+}
+
+func (c *readTimeoutConn) Read(p []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(c.d))
+	return c.Conn.Read(p)
+}
+
+// ID is the origin's id.
+func (o *Origin) ID() string { return o.s.ID }
+
+// Base returns the base URL used for a viewer that came over scheme.
+func (o *Origin) Base(viewerScheme string) *url.URL {
+	if viewerScheme == "https" && o.httpsBase != nil {
+		return o.httpsBase
+	}
+	if o.httpBase != nil {
+		return o.httpBase
+	}
+	return o.httpsBase
+}
+
+// Do sends req to the origin. req.URL holds the path and raw query as the
+// viewer asked (after rewriting); the origin's base URL and path are applied
+// here. keepHost leaves req.Host as set by the caller (the viewer's Host was
+// forwarded); otherwise Host is the origin's.
+func (o *Origin) Do(req *http.Request, viewerScheme string, keepHost bool) (*http.Response, error) {
+	base := o.Base(viewerScheme)
+	u := *req.URL
+	u.Scheme, u.Host = base.Scheme, base.Host
+	u.Path = base.Path + req.URL.Path
+	if req.URL.RawPath != "" {
+		u.RawPath = base.Path + req.URL.RawPath
+	}
+	req.URL = &u
+	if !keepHost {
+		req.Host = base.Host
+	}
+	for _, h := range o.s.CustomHeaders {
+		req.Header.Set(h[0], h[1])
+	}
+	resp, err := o.transport.RoundTrip(req)
+	if err != nil {
+		var oe *Error
+		if errors.As(err, &oe) {
+			return nil, oe
+		}
+		var ne net.Error
+		timeout := errors.As(err, &ne) && ne.Timeout()
+		return nil, &Error{Origin: o.s.ID, Timeout: timeout, Err: err}
+	}
+	return resp, nil
+}
+
+// Close releases idle connections.
+func (o *Origin) Close() { o.transport.CloseIdleConnections() }

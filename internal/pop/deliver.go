@@ -1,0 +1,172 @@
+package pop
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/strata-cdn/strata/internal/cache"
+)
+
+// toViewerSkip are stored fields that never go to viewers: targeted cache
+// control is for Strata (RFC 9213).
+var toViewerSkip = map[string]bool{"Cdn-Cache-Control": true, "Strata-Cdn-Cache-Control": true, "Age": true}
+
+// deliverObject serves a stored object.
+func (p *PoP) deliverObject(ex *exchange, o *cache.Object, xcache, status string) error {
+	age := o.Age(p.now())
+	if status == "hit" {
+		status = "hit; ttl=" + strconv.FormatInt(int64(o.TTL(p.now())/time.Second), 10)
+	}
+	return p.deliver(ex, o.Status, o.Header, o.Body, age, xcache, status)
+}
+
+// deliverFlight serves the result of a shared fetch.
+func (p *PoP) deliverFlight(ex *exchange, f *cache.Flight, leader bool) error {
+	if f.Err != nil {
+		return originFailure(f.Err)
+	}
+	info := f.Info
+	if f.Object != nil && f.Body != nil {
+		info += "; stored"
+	}
+	if !leader {
+		info += "; collapsed"
+	}
+	xc := "Miss from strata"
+	var age time.Duration
+	switch {
+	case f.Status >= 400:
+		xc = "Error from strata"
+	case f.Info == "fwd=stale; fwd-status=304":
+		xc = "RefreshHit from strata"
+	case len(f.Info) > 20 && f.Info[:20] == "fwd=stale; detail=st":
+		xc = "Hit from strata"
+	}
+	if f.Object != nil {
+		age = f.Object.Age(p.now())
+	}
+	return p.deliver(ex, f.Status, f.Header, f.Body, age, xc, info)
+}
+
+// deliver writes a response from stored or streaming parts, answering range
+// and conditional requests from the object when it is a complete 200.
+func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.Body, age time.Duration, xcache, cacheStatus string) error {
+	h := ex.w.Header()
+	for k, vv := range stored {
+		if !toViewerSkip[k] {
+			h[k] = vv
+		}
+	}
+	h["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
+	p.stampHeaders(ex, h, xcache, cacheStatus)
+	r := ex.r
+	if status == http.StatusOK && needsServeContent(r) {
+		if err := body.Wait(r.Context()); err != nil {
+			if errors.Is(err, cache.ErrIncomplete) {
+				return originFailure(err)
+			}
+			return errViewerGone
+		}
+		if _, ok := h["Content-Type"]; !ok {
+			h["Content-Type"] = nil // no sniffing
+		}
+		var mod time.Time
+		if lm, err := http.ParseTime(stored.Get("Last-Modified")); err == nil {
+			mod = lm
+		}
+		delete(h, "Content-Length")
+		http.ServeContent(ex.w, r, "", mod, body.Reader())
+		return nil
+	}
+	if body.Complete() {
+		h["Content-Length"] = []string{strconv.FormatInt(body.Size(), 10)}
+	}
+	ex.w.WriteHeader(status)
+	if r.Method == http.MethodHead || status == http.StatusNotModified || status == http.StatusNoContent {
+		return nil
+	}
+	if _, err := body.WriteTo(r.Context(), ex.w, 0); err != nil {
+		if errors.Is(err, cache.ErrIncomplete) {
+			ex.err = err
+			panic(http.ErrAbortHandler) // never present a truncated body as complete
+		}
+		return errViewerGone
+	}
+	return nil
+}
+
+func needsServeContent(r *http.Request) bool {
+	h := r.Header
+	return len(h["Range"]) > 0 || len(h["If-None-Match"]) > 0 || len(h["If-Modified-Since"]) > 0 ||
+		len(h["If-Match"]) > 0 || len(h["If-Unmodified-Since"]) > 0
+}
+
+// stampHeaders adds X-Cache, Via, X-Strata-Pop and Cache-Status.
+func (p *PoP) stampHeaders(ex *exchange, h http.Header, xcache, cacheStatus string) {
+	ex.xcache = xcache
+	ex.status = cacheStatus
+	h["X-Cache"] = []string{xcache}
+	if via := h["Via"]; len(via) > 0 {
+		h["Via"] = append(via[:len(via):len(via)], p.via)
+	} else {
+		h["Via"] = []string{p.via}
+	}
+	h["X-Strata-Pop"] = []string{p.opts.ID}
+	h["X-Strata-Request-Id"] = []string{ex.id}
+	entry := "Strata"
+	if cacheStatus != "" {
+		entry += "; " + cacheStatus
+	}
+	if cs := h["Cache-Status"]; len(cs) > 0 {
+		h["Cache-Status"] = append(cs[:len(cs):len(cs)], entry)
+	} else {
+		h["Cache-Status"] = []string{entry}
+	}
+}
+
+// renderError is the one error path: it writes an error response, or aborts
+// the response if its headers already went out.
+func (p *PoP) renderError(ex *exchange, err error) {
+	ex.err = err
+	if errors.Is(err, errViewerGone) {
+		return
+	}
+	if ex.w.wrote {
+		panic(http.ErrAbortHandler)
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Status: http.StatusInternalServerError, Source: FromStrata, Reason: "internal error", Err: err}
+	}
+	h := ex.w.Header()
+	clear(h)
+	for k, vv := range e.Header {
+		h[k] = vv
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	p.stampHeaders(ex, h, "Error from strata", "fwd=uri-miss; detail="+string(e.Source)+"-error")
+	msg := strconv.Itoa(e.Status) + " " + http.StatusText(e.Status) + ": " + e.Reason + "\nrequest id: " + ex.id + "\n"
+	h.Set("Content-Length", strconv.Itoa(len(msg)))
+	ex.w.WriteHeader(e.Status)
+	if ex.r.Method != http.MethodHead {
+		ex.w.Write([]byte(msg))
+	}
+}
+
+// logExchange is stage 17.
+func (p *PoP) logExchange(ex *exchange) {
+	if !p.log.Enabled(ex.r.Context(), -4) && ex.err == nil {
+		return
+	}
+	attrs := []any{"stage", "log", "id", ex.id, "method", ex.r.Method, "host", ex.host, "path", ex.path,
+		"status", ex.w.status, "bytes", ex.w.bytes, "x_cache", ex.xcache, "cache_status", ex.status,
+		"seconds", p.now().Sub(ex.start).Seconds(), "client", ex.client}
+	if ex.err != nil && !errors.Is(ex.err, errViewerGone) {
+		p.log.Warn("request", append(attrs, "err", ex.err.Error())...)
+		return
+	}
+	p.log.Debug("request", attrs...)
+}

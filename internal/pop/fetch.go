@@ -1,0 +1,355 @@
+package pop
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/strata-cdn/strata/internal/cache"
+	"github.com/strata-cdn/strata/internal/origin"
+)
+
+// Stages 12–14: cache lookup, collapsing, and the fetch.
+
+// serveCached answers a GET/HEAD (or cached OPTIONS) from the store, or
+// through one shared fetch per key.
+func (p *PoP) serveCached(ex *exchange) error {
+	now := p.now()
+	obj := p.store.Get(ex.key, func() http.Header { return p.fwdHeader(ex) })
+	if obj != nil {
+		switch {
+		case obj.Fresh(now):
+			return p.deliverObject(ex, obj, "Hit from strata", "hit")
+		case obj.StaleWhileRevalidateOK(now):
+			p.revalidateInBackground(ex, obj)
+			return p.deliverObject(ex, obj, "Hit from strata", "hit; fwd=stale")
+		}
+	}
+	return p.fetchShared(ex, obj)
+}
+
+func (p *PoP) fwdHeader(ex *exchange) http.Header {
+	if ex.fwd == nil {
+		ex.fwd = p.forwardHeader(ex, false)
+	}
+	return ex.fwd
+}
+
+// fetchShared joins (or starts) the flight for the key and serves its result.
+func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
+	fwd := p.fwdHeader(ex)
+	f, leader := p.flights.Join(ex.key, func(publish func(*cache.Flight)) {
+		p.fetch(ex, fwd, stale, publish)
+	})
+	if err := f.Wait(ex.r.Context()); err != nil {
+		return errViewerGone
+	}
+	if !leader && !usable(f, fwd) {
+		// Another viewer's response that we may not use (private, cookies,
+		// another variant): fetch for ourselves, uncollapsed.
+		f = cache.Start(func(publish func(*cache.Flight)) { p.fetch(ex, fwd, stale, publish) })
+		if err := f.Wait(ex.r.Context()); err != nil {
+			return errViewerGone
+		}
+		leader = true
+	}
+	return p.deliverFlight(ex, f, leader)
+}
+
+func usable(f *cache.Flight, fwd http.Header) bool {
+	if f.Err != nil {
+		return true // the error is shared: the origin is failing for everyone
+	}
+	if !f.Shareable {
+		return false
+	}
+	if f.Object != nil && len(f.Object.VaryNames) > 0 {
+		return cache.SameVariant(f.Object.VaryNames, f.Request, fwd)
+	}
+	return true
+}
+
+// revalidateInBackground refreshes a stale object served under
+// stale-while-revalidate; concurrent requests share the one revalidation.
+func (p *PoP) revalidateInBackground(ex *exchange, stale *cache.Object) {
+	fwd := p.fwdHeader(ex)
+	p.flights.Join(ex.key, func(publish func(*cache.Flight)) {
+		p.fetch(ex, fwd, stale, publish)
+	})
+}
+
+// fetch is the body of a shared fetch. It runs detached from the viewer that
+// started it (its own context and timeout), publishes the response as soon as
+// headers are known, then streams the body into the Body every waiter
+// follows, and stores the object when it is complete.
+func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish func(*cache.Flight)) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ex.r.Context()), p.opts.FetchTimeout)
+	defer cancel()
+	beh, key := ex.beh, ex.key
+	hdr := fwd.Clone()
+	if stale != nil {
+		if etag, lm := stale.Validators(); etag != "" || lm != "" {
+			if etag != "" {
+				hdr.Set("If-None-Match", etag)
+			}
+			if lm != "" {
+				hdr.Set("If-Modified-Since", lm)
+			}
+		}
+	}
+	req := p.newOriginRequest(ctx, ex, http.MethodGet, hdr, nil)
+	reqTime := p.now()
+	resp, err := beh.target.Do(req, ex.scheme, beh.forwardHost)
+	if err != nil {
+		if stale != nil && stale.StaleIfErrorOK(p.now()) {
+			publish(staleFlight(stale, "stale-if-error"))
+			return
+		}
+		publish(&cache.Flight{Err: err})
+		return
+	}
+	defer resp.Body.Close()
+	respTime := p.now()
+	h := cleanResponseHeader(resp.Header)
+
+	if resp.StatusCode == http.StatusNotModified && stale != nil {
+		merged := cache.MergeHeaders(stale.Header, h)
+		v := cache.Evaluate(hdr, stale.Status, merged, beh.ttls, respTime, -1)
+		fresh := stale.Refreshed(merged, h, reqTime, respTime, v)
+		if v.Store {
+			p.store.Put(key, fwd, fresh)
+		} else {
+			p.store.Delete(key)
+		}
+		publish(&cache.Flight{Status: stale.Status, Header: fresh.Header, Body: stale.Body,
+			Shareable: v.Store, Object: fresh, Request: fwd, Info: "fwd=stale; fwd-status=304"})
+		return
+	}
+	if resp.StatusCode >= 500 && stale != nil && stale.StaleIfErrorOK(p.now()) {
+		publish(staleFlight(stale, "stale-if-error"))
+		return
+	}
+
+	v := cache.Evaluate(hdr, resp.StatusCode, h, beh.ttls, respTime, -1)
+	body := cache.NewBody()
+	var obj *cache.Object
+	store := v.Store && resp.ContentLength <= p.opts.MaxObjectSize
+	if store {
+		obj = cache.NewObject(resp.StatusCode, h, body, reqTime, respTime, v)
+	}
+	fwdKind := "miss"
+	if stale != nil {
+		fwdKind = "stale"
+	}
+	info := "fwd=" + fwdKind + "; fwd-status=" + itoa(resp.StatusCode)
+	if !store {
+		if v.Reason != "" {
+			info += "; detail=" + v.Reason
+		}
+		if stale != nil {
+			p.store.Delete(key) // the new response replaces the stale one
+		}
+	}
+	shareable := v.Store || v.Reason == "status"
+	publish(&cache.Flight{Status: resp.StatusCode, Header: h, Body: body,
+		Shareable: shareable, Object: obj, Request: fwd, Info: info})
+
+	n, err := copyBody(body, resp.Body, p.opts.MaxObjectSize, &store)
+	body.Finish(err)
+	if err != nil {
+		p.log.Warn("origin body failed", "key", key, "bytes", n, "err", err)
+		return
+	}
+	if store {
+		p.store.Put(key, fwd, obj)
+	}
+}
+
+func staleFlight(o *cache.Object, why string) *cache.Flight {
+	return &cache.Flight{Status: o.Status, Header: o.Header, Body: o.Body, Shareable: true,
+		Object: o, Info: "fwd=stale; detail=" + why}
+}
+
+// copyBody streams src into body; past limit bytes the object is no longer
+// stored (it keeps streaming to the viewers).
+func copyBody(body *cache.Body, src io.Reader, limit int64, store *bool) (int64, error) {
+	buf := make([]byte, 32<<10)
+	var n int64
+	for {
+		m, err := src.Read(buf)
+		if m > 0 {
+			body.Write(buf[:m])
+			n += int64(m)
+			if n > limit {
+				*store = false
+			}
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// newOriginRequest builds the origin request for ex with the given header.
+func (p *PoP) newOriginRequest(ctx context.Context, ex *exchange, method string, h http.Header, body io.Reader) *http.Request {
+	u := &url.URL{Path: unescapePath(ex.path), RawPath: ex.path, RawQuery: ex.query}
+	req := (&http.Request{
+		Method:     method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     h,
+		Host:       ex.r.Host,
+	}).WithContext(ctx)
+	if body != nil {
+		req.Body = io.NopCloser(body)
+		req.ContentLength = ex.r.ContentLength
+		if req.ContentLength == 0 {
+			req.ContentLength = -1
+		}
+	}
+	return req
+}
+
+func unescapePath(p string) string {
+	if u, err := url.PathUnescape(p); err == nil {
+		return u
+	}
+	return p
+}
+
+// pass forwards a request that is not cached (stage 14 without the cache):
+// the body streams to the origin, the response streams back, and a successful
+// unsafe request invalidates what is stored for its URI (RFC 9111 4.4).
+func (p *PoP) pass(ex *exchange) error {
+	if ex.key == "" && ex.dist != nil {
+		ex.query = ex.r.URL.RawQuery
+	}
+	var body io.Reader
+	switch ex.r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		// A GET body has no defined meaning; it is not forwarded.
+		if ex.r.Method == http.MethodOptions && ex.r.ContentLength != 0 {
+			body = ex.r.Body
+		}
+	default:
+		if ex.r.ContentLength != 0 {
+			body = ex.r.Body
+		}
+	}
+	h := p.forwardHeader(ex, true)
+	req := p.newOriginRequest(ex.r.Context(), ex, ex.r.Method, h, body)
+	resp, err := ex.beh.target.Do(req, ex.scheme, ex.beh.forwardHost)
+	if err != nil {
+		if ex.r.Context().Err() != nil {
+			return errViewerGone
+		}
+		return originFailure(err)
+	}
+	defer resp.Body.Close()
+	if !isSafe(ex.r.Method) && resp.StatusCode < 400 {
+		p.invalidateURI(ex, resp.Header)
+	}
+	out := ex.w.Header()
+	for k, vv := range cleanResponseHeader(resp.Header) {
+		out[k] = vv
+	}
+	xc := "Miss from strata"
+	if resp.StatusCode >= 400 {
+		xc = "Error from strata"
+	}
+	p.stampHeaders(ex, out, xc, "fwd=bypass; fwd-status="+itoa(resp.StatusCode))
+	ex.w.WriteHeader(resp.StatusCode)
+	if ex.r.Method == http.MethodHead {
+		return nil
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := ex.w.Write(buf[:n]); werr != nil {
+				return errViewerGone
+			}
+			ex.w.Flush()
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			// Headers are out: the only honest signal is an aborted response.
+			ex.err = rerr
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+func isSafe(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions || m == http.MethodTrace
+}
+
+// invalidateURI drops the stored GET/HEAD response for the request's URI and
+// for same-host Location / Content-Location (RFC 9111 4.4).
+func (p *PoP) invalidateURI(ex *exchange, resp http.Header) {
+	p.store.Delete(p.cacheKey(ex))
+	for _, f := range []string{"Location", "Content-Location"} {
+		loc := resp.Get(f)
+		if loc == "" {
+			continue
+		}
+		u, err := ex.r.URL.Parse(loc)
+		if err != nil || (u.Host != "" && normalizeHost(u.Host) != ex.host) {
+			continue
+		}
+		path, ok := cleanPath(u.EscapedPath())
+		if !ok {
+			continue
+		}
+		sub := *ex
+		r2 := ex.r.Clone(ex.r.Context())
+		r2.URL = u
+		sub.r, sub.path = r2, path
+		sub.beh = ex.dist.behaviorFor(path)
+		p.store.Delete(p.cacheKey(&sub))
+	}
+}
+
+// cleanResponseHeader copies an origin response header without hop-by-hop
+// fields (and those its Connection lists).
+func cleanResponseHeader(in http.Header) http.Header {
+	listed := connectionListed(in)
+	out := make(http.Header, len(in))
+	for k, vv := range in {
+		if hopByHop[k] || listed[k] {
+			continue
+		}
+		out[k] = vv
+	}
+	return out
+}
+
+func originFailure(err error) *Error {
+	var oe *origin.Error
+	e := &Error{Status: http.StatusBadGateway, Source: FromOrigin, Retry: true, Reason: "origin unreachable", Err: err}
+	if errors.As(err, &oe) {
+		switch {
+		case oe.Timeout:
+			e.Status, e.Reason = http.StatusGatewayTimeout, "origin timed out"
+		case oe.Connect:
+			e.Reason = "origin connection failed"
+		default:
+			e.Reason = "origin request failed"
+		}
+	} else if errors.Is(err, context.DeadlineExceeded) {
+		e.Status, e.Reason = http.StatusGatewayTimeout, "origin timed out"
+	}
+	return e
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,196 @@
+package pop
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/strata-cdn/strata/internal/config"
+)
+
+// clock is a test clock: real time plus an offset the test moves forward.
+type clock struct{ off atomic.Int64 }
+
+func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// testOrigin is a real HTTP server that counts requests per path and lets
+// each test script its answers.
+type testOrigin struct {
+	*httptest.Server
+	mu     sync.Mutex
+	counts map[string]int
+	last   map[string]*http.Request
+	bodies map[string][]byte
+	clock  *clock
+}
+
+func newOrigin(t *testing.T, c *clock, h func(w http.ResponseWriter, r *http.Request)) *testOrigin {
+	t.Helper()
+	o := &testOrigin{counts: map[string]int{}, last: map[string]*http.Request{}, bodies: map[string][]byte{}, clock: c}
+	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		o.mu.Lock()
+		o.counts[r.URL.Path]++
+		o.last[r.URL.Path] = r.Clone(context.Background())
+		o.bodies[r.URL.Path] = body
+		o.mu.Unlock()
+		w.Header().Set("Date", c.Now().UTC().Format(http.TimeFormat))
+		h(w, r)
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+func (o *testOrigin) count(path string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.counts[path]
+}
+
+func (o *testOrigin) lastReq(path string) *http.Request {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.last[path]
+}
+
+func (o *testOrigin) lastBody(path string) []byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.bodies[path]
+}
+
+// world is one PoP in front of one origin.
+type world struct {
+	t      *testing.T
+	pop    *PoP
+	url    string
+	origin *testOrigin
+	clock  *clock
+	client *http.Client
+}
+
+// testConfig is one distribution "d" (answering any Host) in front of url.
+func testConfig(url string, mutate func(*config.Config)) *config.Config {
+	def, maxTTL := int64(3600), int64(86400)
+	cfg := &config.Config{
+		Distributions: []config.Distribution{{
+			ID:      "d",
+			Origins: []config.Origin{{ID: "o", URL: url}},
+			DefaultCacheBehavior: config.CacheBehavior{
+				TargetOriginID: "o",
+				AllowedMethods: []string{"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"},
+				CachePolicyID:  "p",
+			},
+		}},
+		CachePolicies: []config.CachePolicy{{
+			ID: "p", DefaultTTL: &def, MaxTTL: &maxTTL,
+			CacheKey: config.CacheKeyConfig{QueryStrings: config.KeyList{Behavior: "all"}},
+		}},
+	}
+	if mutate != nil {
+		mutate(cfg)
+	}
+	return cfg
+}
+
+func newWorld(t *testing.T, h func(w http.ResponseWriter, r *http.Request), mutate func(*config.Config)) *world {
+	t.Helper()
+	c := &clock{}
+	o := newOrigin(t, c, h)
+	cfg := testConfig(o.URL, mutate)
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	p, err := New(cfg, Options{ID: "TST1", DefaultDistribution: "d", Now: c.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	url := serve(t, p)
+	return &world{t: t, pop: p, url: url, origin: o, clock: c,
+		client: &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 300}, Timeout: 20 * time.Second}}
+}
+
+// serve runs h on a loopback listener through the viewer-facing server.
+func serve(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newViewerServer(h)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (w *world) do(method, path string, kv ...string) response {
+	w.t.Helper()
+	return w.doBody(method, path, nil, kv...)
+}
+
+func (w *world) doBody(method, path string, body io.Reader, kv ...string) response {
+	w.t.Helper()
+	req, err := http.NewRequest(method, w.url+path, body)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i] == "Host" {
+			req.Host = kv[i+1]
+			continue
+		}
+		req.Header.Add(kv[i], kv[i+1])
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		w.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		w.t.Fatalf("%s %s: reading body: %v", method, path, err)
+	}
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+func (w *world) get(path string, kv ...string) response {
+	w.t.Helper()
+	return w.do(http.MethodGet, path, kv...)
+}
+
+func expectXCache(t *testing.T, r response, want string) {
+	t.Helper()
+	if got := r.header.Get("X-Cache"); got != want+" from strata" {
+		t.Fatalf("X-Cache = %q, want %q (status %d, Cache-Status %q)", got, want+" from strata", r.status, r.header.Get("Cache-Status"))
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -1,0 +1,359 @@
+package pop
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/strata-cdn/strata/internal/config"
+)
+
+// Stage 11: the cache key, and the request Strata sends to the origin.
+//
+// The rule that keeps shared responses honest: the origin request is a
+// function of the cache key plus only what the origin request policy adds
+// explicitly. Query strings and cookies go to the origin in the normalized
+// form that is keyed, so two viewers with the same key send the origin the
+// same request.
+
+// cacheKey builds the key of a cached request and the query string that goes
+// to the origin.
+func (p *PoP) cacheKey(ex *exchange) string {
+	b := ex.beh
+	ck := &b.policy.CacheKey
+	var sb strings.Builder
+	sb.Grow(len(ex.dist.cfg.ID) + len(ex.path) + 64)
+	sb.WriteString(ex.dist.cfg.ID)
+	sb.WriteByte(0x1f)
+	if ex.r.Method == http.MethodOptions {
+		sb.WriteString("OPTIONS")
+	}
+	sb.WriteByte(0x1f)
+	sb.WriteString(ex.path)
+	sb.WriteByte(0x1f)
+	ex.query = p.originQuery(ex)
+	sb.WriteString(keyQuery(ex.r.URL.RawQuery, ck.QueryStrings))
+	sb.WriteByte(0x1f)
+	if ck.Headers.Behavior == "whitelist" {
+		for _, name := range ck.Headers.Items {
+			sb.WriteString(strings.ToLower(name))
+			sb.WriteByte('=')
+			if strings.EqualFold(name, "Host") {
+				sb.WriteString(ex.host)
+			} else {
+				sb.WriteString(strings.Join(ex.r.Header.Values(name), ","))
+			}
+			sb.WriteByte('\n')
+		}
+	}
+	sb.WriteByte(0x1f)
+	if ck.Cookies.Behavior != "none" && ck.Cookies.Behavior != "" {
+		sb.WriteString(filterCookies(ex.r, ck.Cookies))
+	}
+	sb.WriteByte(0x1f)
+	sb.WriteString(acceptEncoding(ex.r.Header, ck))
+	return sb.String()
+}
+
+// keyQuery normalizes a raw query for the key: parameters selected by the
+// policy, decoded and re-encoded canonically, sorted. normalizing twice gives
+// the same string.
+func keyQuery(raw string, l config.KeyList) string {
+	if raw == "" || l.Behavior == "none" || l.Behavior == "" {
+		return ""
+	}
+	type kv struct{ k, v string }
+	var params []kv
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		dk, err1 := url.QueryUnescape(k)
+		dv, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			dk, dv = k, v // undecodable: keep the bytes as they are
+		}
+		if !selected(l, dk) {
+			continue
+		}
+		params = append(params, kv{dk, dv})
+	}
+	slices.SortStableFunc(params, func(a, b kv) int {
+		if c := strings.Compare(a.k, b.k); c != 0 {
+			return c
+		}
+		return strings.Compare(a.v, b.v)
+	})
+	var sb strings.Builder
+	for i, p := range params {
+		if i > 0 {
+			sb.WriteByte('&')
+		}
+		sb.WriteString(url.QueryEscape(p.k))
+		sb.WriteByte('=')
+		sb.WriteString(url.QueryEscape(p.v))
+	}
+	return sb.String()
+}
+
+func selected(l config.KeyList, name string) bool {
+	switch l.Behavior {
+	case "all", "allViewer", "allViewerAndWhitelistCloudFront":
+		return true
+	case "whitelist":
+		return slices.Contains(l.Items, name)
+	case "allExcept":
+		return !slices.Contains(l.Items, name)
+	}
+	return false
+}
+
+// originQuery is the query string forwarded: what the cache key holds plus
+// what the origin request policy adds, normalized.
+func (p *PoP) originQuery(ex *exchange) string {
+	raw := ex.r.URL.RawQuery
+	if raw == "" {
+		return ""
+	}
+	l := ex.beh.policy.CacheKey.QueryStrings
+	if orp := ex.beh.orp; orp != nil {
+		l = unionList(l, orp.QueryStrings)
+	}
+	return keyQuery(raw, l)
+}
+
+// unionList selects a name when either list does.
+func unionList(a, b config.KeyList) config.KeyList {
+	if a.Behavior == "all" || b.Behavior == "all" {
+		return config.KeyList{Behavior: "all"}
+	}
+	if a.Behavior == "none" || a.Behavior == "" {
+		return b
+	}
+	if b.Behavior == "none" || b.Behavior == "" {
+		return a
+	}
+	if a.Behavior == "whitelist" && b.Behavior == "whitelist" {
+		return config.KeyList{Behavior: "whitelist", Items: append(slices.Clone(a.Items), b.Items...)}
+	}
+	// allExcept with anything: a name is excluded only if both exclude it.
+	ex := map[string]bool{}
+	for _, l := range []config.KeyList{a, b} {
+		if l.Behavior == "allExcept" {
+			for _, it := range l.Items {
+				ex[it] = true
+			}
+		}
+	}
+	for _, l := range []config.KeyList{a, b} {
+		if l.Behavior == "whitelist" {
+			for _, it := range l.Items {
+				delete(ex, it)
+			}
+		}
+	}
+	out := config.KeyList{Behavior: "allExcept"}
+	for k := range ex {
+		out.Items = append(out.Items, k)
+	}
+	return out
+}
+
+// filterCookies returns the selected cookies as a sorted Cookie header value.
+func filterCookies(r *http.Request, l config.KeyList) string {
+	var parts []string
+	for _, c := range r.Cookies() {
+		if selected(l, c.Name) {
+			parts = append(parts, c.Name+"="+c.Value)
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, "; ")
+}
+
+// acceptEncoding normalizes Accept-Encoding to the encodings the policy keys
+// on ("br,gzip", "gzip", "br" or ""), as CloudFront does.
+func acceptEncoding(h http.Header, ck *config.CacheKeyConfig) string {
+	if !ck.EnableAcceptEncodingGzip && !ck.EnableAcceptEncodingBrotli {
+		return ""
+	}
+	var gz, br bool
+	for _, v := range h["Accept-Encoding"] {
+		for _, item := range strings.Split(v, ",") {
+			name, params, _ := strings.Cut(strings.TrimSpace(item), ";")
+			if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok && isZeroQ(q) {
+				continue
+			}
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "gzip":
+				gz = true
+			case "br":
+				br = true
+			}
+		}
+	}
+	switch {
+	case br && gz && ck.EnableAcceptEncodingBrotli && ck.EnableAcceptEncodingGzip:
+		return "br,gzip"
+	case br && ck.EnableAcceptEncodingBrotli:
+		return "br"
+	case gz && ck.EnableAcceptEncodingGzip:
+		return "gzip"
+	}
+	return ""
+}
+
+func isZeroQ(q string) bool {
+	q = strings.TrimSpace(q)
+	return q == "0" || strings.TrimRight(q, "0") == "0." || q == "0."
+}
+
+// hopByHop are never forwarded in either direction (RFC 9110 7.6.1).
+var hopByHop = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true,
+	"Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Proxy-Authenticate": true, "Proxy-Authorization": true,
+}
+
+// unkeyedUnsafe are viewer headers that change how origins route or
+// interpret a request; they never reach the origin unless the cache key or the
+// origin request policy names them explicitly.
+var unkeyedUnsafe = map[string]bool{
+	"X-Forwarded-Host": true, "X-Forwarded-Server": true, "X-Forwarded-Proto": true,
+	"X-Forwarded-Port": true, "X-Forwarded-Scheme": true, "X-Forwarded-Prefix": true,
+	"X-Original-Url": true, "X-Rewrite-Url": true, "X-Original-Host": true, "X-Host": true,
+	"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
+	"Forwarded": true, "X-Real-Ip": true, "True-Client-Ip": true, "X-Client-Ip": true,
+	"X-Strata-Request-Id": true, "X-Strata-Pop": true, "X-Strata-Tier": true,
+}
+
+// strataOwned: viewer copies are always dropped, because Strata sets them.
+func strataOwned(name string) bool {
+	return strings.HasPrefix(name, "Cloudfront-") || strings.HasPrefix(name, "X-Strata-") || strings.HasPrefix(name, "X-Amz-Cf-")
+}
+
+// notForCachedFetch: request fields that would make the origin answer
+// something other than the full representation the cache stores.
+var notForCachedFetch = map[string]bool{
+	"If-None-Match": true, "If-Modified-Since": true, "If-Match": true,
+	"If-Unmodified-Since": true, "If-Range": true, "Range": true,
+	"Cache-Control": true, "Pragma": true, "Content-Length": true, "Content-Type": true,
+	"Expect": true,
+}
+
+// connectionListed returns the names listed in the viewer's Connection header.
+func connectionListed(h http.Header) map[string]bool {
+	vv := h["Connection"]
+	if len(vv) == 0 {
+		return nil
+	}
+	m := map[string]bool{}
+	for _, v := range vv {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				m[http.CanonicalHeaderKey(f)] = true
+			}
+		}
+	}
+	return m
+}
+
+// forwardHeader builds the header sent to the origin. pass is true for
+// requests that are not cached (all end-to-end headers go, except the unsafe
+// ones); for cached requests only keyed headers and those the origin request
+// policy names go.
+func (p *PoP) forwardHeader(ex *exchange, pass bool) http.Header {
+	in := ex.r.Header
+	out := make(http.Header, 8)
+	listed := connectionListed(in)
+	explicit := func(name string) bool {
+		ck := ex.beh.policy.CacheKey
+		if ck.Headers.Behavior == "whitelist" && containsFold(ck.Headers.Items, name) {
+			return true
+		}
+		if orp := ex.beh.orp; orp != nil && orp.Headers.Behavior == "whitelist" && containsFold(orp.Headers.Items, name) {
+			return true
+		}
+		return false
+	}
+	allViewer := pass
+	if orp := ex.beh.orp; orp != nil {
+		switch orp.Headers.Behavior {
+		case "allViewer", "allViewerAndWhitelistCloudFront", "allExcept":
+			allViewer = true
+		}
+	}
+	for name, vv := range in {
+		if hopByHop[name] || listed[name] || name == "Host" || strataOwned(name) || name == "Cookie" {
+			continue
+		}
+		if unkeyedUnsafe[name] && !explicit(name) {
+			continue
+		}
+		if !pass && notForCachedFetch[name] {
+			continue
+		}
+		if name == "Accept-Encoding" && !pass {
+			continue // normalized below
+		}
+		if allViewer || explicit(name) {
+			if orp := ex.beh.orp; orp != nil && orp.Headers.Behavior == "allExcept" && containsFold(orp.Headers.Items, name) && !explicit(name) {
+				continue
+			}
+			out[name] = vv
+		}
+	}
+	if isUpgrade(ex.r) && strings.EqualFold(in.Get("Upgrade"), "websocket") {
+		out.Set("Connection", "Upgrade")
+		out.Set("Upgrade", "websocket")
+	}
+	// Cookies: all of them for pass-through, else the keyed ones plus the
+	// policy's.
+	if pass {
+		if c := in["Cookie"]; len(c) > 0 {
+			out["Cookie"] = c
+		}
+	} else {
+		l := ex.beh.policy.CacheKey.Cookies
+		if orp := ex.beh.orp; orp != nil {
+			l = unionList(l, orp.Cookies)
+		}
+		if l.Behavior != "none" && l.Behavior != "" {
+			if c := filterCookies(ex.r, l); c != "" {
+				out.Set("Cookie", c)
+			}
+		}
+		if ae := acceptEncoding(in, &ex.beh.policy.CacheKey); ae != "" {
+			out.Set("Accept-Encoding", ae)
+		}
+	}
+	if _, ok := out["User-Agent"]; !ok {
+		out.Set("User-Agent", "Strata")
+	}
+	xff := ex.client
+	if prior := in.Get("X-Forwarded-For"); prior != "" && (pass || explicit("X-Forwarded-For") || allViewer) {
+		xff = prior + ", " + ex.client
+	}
+	out.Set("X-Forwarded-For", xff)
+	out.Set("X-Forwarded-Proto", ex.scheme)
+	if prior := in["Via"]; len(prior) > 0 && (pass || allViewer) {
+		out["Via"] = append(slices.Clip(prior), p.via)
+	} else {
+		out.Set("Via", p.via)
+	}
+	out.Set("X-Strata-Request-Id", ex.id)
+	return out
+}
+
+func containsFold(list []string, s string) bool {
+	for _, it := range list {
+		if strings.EqualFold(it, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,288 @@
+package pop
+
+import (
+	"encoding/base64"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// exchange is the per-request state that the stages share.
+type exchange struct {
+	w      *responseWriter
+	r      *http.Request
+	id     string
+	start  time.Time
+	scheme string // "http" or "https"
+	client string // viewer IP
+	host   string // normalized Host: lower case, no port
+	path   string // escaped path after dot-segment removal and default root object
+
+	snap *snapshot
+	dist *dist
+	beh  *behavior
+
+	key     string      // cache key (cached methods only)
+	fwd     http.Header // headers for the origin, built once (see forwardHeader)
+	query   string      // query string for the origin
+	xcache  string
+	status  string // Cache-Status entry
+	err     error
+	tier    string
+	noStore bool
+}
+
+// ServeHTTP runs the pipeline for one request. The order of the stages is
+// fixed here and only here (DESIGN.md, "The request pipeline of a PoP");
+// configuration switches stages on and sets them up.
+func (p *PoP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ex := &exchange{
+		w:     &responseWriter{ResponseWriter: w},
+		r:     r,
+		start: p.now(),
+		id:    requestID(),
+	}
+	defer p.logExchange(ex) // 17. log and metrics: always runs
+	if err := p.pipeline(ex); err != nil {
+		p.renderError(ex, err)
+	}
+}
+
+func (p *PoP) pipeline(ex *exchange) error {
+	// 1. listener: framing, limits and timeouts are enforced before we get here.
+	// 2. normalize: request id, client IP, host, path; find the distribution.
+	if err := p.normalize(ex); err != nil {
+		return err
+	}
+	// 3. rate limit, 4. geo lookup, 5. web ACL, 6. geo restriction: later issues.
+
+	// 8. cache behavior (chosen before 7 because the viewer protocol policy
+	// and the allowed methods are settings of the behavior).
+	ex.beh = ex.dist.behaviorFor(ex.path)
+	// 7. viewer protocol policy.
+	if err := p.viewerProtocol(ex); err != nil || ex.w.wrote {
+		return err
+	}
+	if !ex.beh.cfg.AllowsMethod(ex.r.Method) {
+		return &Error{Status: http.StatusMethodNotAllowed, Source: FromViewer, Reason: "method not allowed",
+			Header: http.Header{"Allow": {strings.Join(ex.beh.cfg.AllowedMethods, ", ")}}}
+	}
+	// 9. trusted signers, 10. edge functions: later issues.
+
+	// 11–14. cache key, lookup, collapse, fetch.
+	if ex.beh.bypass || !ex.beh.cfg.CachesMethod(ex.r.Method) || isUpgrade(ex.r) {
+		return p.pass(ex)
+	}
+	ex.key = p.cacheKey(ex)
+	return p.serveCached(ex)
+	// 15. custom error responses, 16. response headers policies: later issues;
+	// X-Cache, Via, Age and Cache-Status are written by deliver.
+}
+
+// normalize is stage 2.
+func (p *PoP) normalize(ex *exchange) error {
+	r := ex.r
+	if r.TLS != nil {
+		ex.scheme = "https"
+	} else {
+		ex.scheme = "http"
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		ex.client = host
+	} else {
+		ex.client = r.RemoteAddr
+	}
+	ex.host = normalizeHost(r.Host)
+	if r.URL.Scheme != "" || r.URL.Host != "" {
+		// Absolute-form target: the listener checked that it agrees with Host.
+		if h := normalizeHost(r.URL.Host); h != ex.host {
+			return viewerError(http.StatusBadRequest, "request target and Host disagree")
+		}
+	}
+	if r.URL.Path == "" && r.URL.RawPath == "" {
+		if r.Method == http.MethodOptions && r.RequestURI == "*" {
+			return viewerError(http.StatusBadRequest, "asterisk-form is not served")
+		}
+	}
+	path, ok := cleanPath(r.URL.EscapedPath())
+	if !ok {
+		return viewerError(http.StatusBadRequest, "malformed path")
+	}
+	ex.snap = p.snap.Load()
+	ex.dist = ex.snap.lookup(ex.host)
+	if ex.dist == nil {
+		return &Error{Status: http.StatusMisdirectedRequest, Source: FromViewer, Reason: "no distribution for this host"}
+	}
+	if path == "/" && ex.dist.cfg.DefaultRootObject != "" {
+		path = "/" + ex.dist.cfg.DefaultRootObject
+	}
+	ex.path = path
+	return nil
+}
+
+// viewerProtocol is stage 7.
+func (p *PoP) viewerProtocol(ex *exchange) error {
+	if ex.scheme == "https" {
+		return nil
+	}
+	switch ex.beh.cfg.ViewerProtocolPolicy {
+	case "https-only":
+		return viewerError(http.StatusForbidden, "HTTPS is required")
+	case "redirect-to-https":
+		code := http.StatusMovedPermanently
+		if ex.r.Method != http.MethodGet && ex.r.Method != http.MethodHead {
+			code = http.StatusTemporaryRedirect
+		}
+		target := "https://" + ex.host + ex.r.URL.EscapedPath()
+		if ex.r.URL.RawQuery != "" {
+			target += "?" + ex.r.URL.RawQuery
+		}
+		h := ex.w.Header()
+		h.Set("Location", target)
+		p.stampHeaders(ex, h, "Redirect from strata", "")
+		ex.w.WriteHeader(code)
+	}
+	return nil
+}
+
+func normalizeHost(h string) string {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		h = h[:i]
+	}
+	h = strings.TrimSuffix(h, ".")
+	return strings.ToLower(h)
+}
+
+// cleanPath removes dot segments (RFC 3986 5.2.4) after decoding
+// percent-encoded unreserved characters, so /a/%2e%2e/b and /b select the same
+// behavior and key. It keeps trailing and repeated slashes.
+func cleanPath(p string) (string, bool) {
+	if p == "" {
+		return "/", true
+	}
+	if p[0] != '/' {
+		return "", false
+	}
+	if strings.IndexByte(p, '%') >= 0 {
+		var b strings.Builder
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			if c == '%' {
+				if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+					return "", false
+				}
+				d := unhex(p[i+1])<<4 | unhex(p[i+2])
+				if isUnreserved(d) {
+					b.WriteByte(d)
+				} else {
+					b.WriteByte('%')
+					b.WriteByte(upper(p[i+1]))
+					b.WriteByte(upper(p[i+2]))
+				}
+				i += 2
+				continue
+			}
+			b.WriteByte(c)
+		}
+		p = b.String()
+	}
+	if !strings.Contains(p, "/.") {
+		return p, true
+	}
+	segs := strings.Split(p[1:], "/")
+	out := make([]string, 0, len(segs))
+	for i, s := range segs {
+		last := i == len(segs)-1
+		switch s {
+		case ".":
+			if last {
+				out = append(out, "")
+			}
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+			if last {
+				out = append(out, "")
+			}
+		default:
+			out = append(out, s)
+		}
+	}
+	return "/" + strings.Join(out, "/"), true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+func upper(c byte) byte {
+	if 'a' <= c && c <= 'f' {
+		return c - 'a' + 'A'
+	}
+	return c
+}
+
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+func isUpgrade(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
+
+func requestID() string {
+	var b [24]byte
+	for i := 0; i < len(b); i += 8 {
+		v := rand.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// responseWriter records what went out, for the error path and the log.
+type responseWriter struct {
+	http.ResponseWriter
+	wrote  bool
+	status int
+	bytes  int64
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if !w.wrote && code >= 200 {
+		w.wrote, w.status = true, code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.wrote, w.status = true, http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *responseWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the listener's writer.
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

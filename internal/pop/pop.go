@@ -1,0 +1,290 @@
+// Package pop is a Strata point of presence: the request pipeline of
+// DESIGN.md assembled in order (pipeline.go), over a cache store and the
+// origins of the current configuration snapshot.
+package pop
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/strata-cdn/strata/internal/cache"
+	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/origin"
+)
+
+// Options configure a PoP. Zero fields take the documented defaults.
+type Options struct {
+	ID              string        // PoP id shown in X-Strata-Pop and Via; default "LOCAL1"
+	MemoryCacheSize int64         // bytes; default 256 MiB
+	MaxObjectSize   int64         // largest object stored in memory; default 64 MiB
+	FetchTimeout    time.Duration // bound on one shared (collapsed) fetch; default 10m
+	// DefaultDistribution answers requests whose Host matches no distribution
+	// (quick mode and the demo); empty means such requests get 421.
+	DefaultDistribution string
+	Logger              *slog.Logger
+	Now                 func() time.Time
+}
+
+// PoP serves viewers. It is an http.Handler; listeners live elsewhere.
+type PoP struct {
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	via     string // "1.1 <id> (strata)"
+	store   *cache.Store
+	flights cache.Group
+	snap    atomic.Pointer[snapshot]
+}
+
+// New returns a PoP serving cfg.
+func New(cfg *config.Config, opts Options) (*PoP, error) {
+	if opts.ID == "" {
+		opts.ID = "LOCAL1"
+	}
+	if opts.MemoryCacheSize <= 0 {
+		opts.MemoryCacheSize = 256 << 20
+	}
+	if opts.MaxObjectSize <= 0 {
+		opts.MaxObjectSize = 64 << 20
+	}
+	if opts.FetchTimeout <= 0 {
+		opts.FetchTimeout = 10 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	p := &PoP{
+		opts:  opts,
+		log:   opts.Logger.With("pop", opts.ID),
+		now:   opts.Now,
+		via:   "1.1 " + opts.ID + " (strata)",
+		store: cache.NewStore(opts.MemoryCacheSize),
+	}
+	if err := p.Apply(cfg); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ID is the PoP's id.
+func (p *PoP) ID() string { return p.opts.ID }
+
+// Store gives access to the PoP's cache (invalidation, tests).
+func (p *PoP) Store() *cache.Store { return p.store }
+
+// Apply builds a new snapshot from cfg and swaps it in atomically. On error
+// the running snapshot keeps serving.
+func (p *PoP) Apply(cfg *config.Config) error {
+	s, err := p.build(cfg)
+	if err != nil {
+		return err
+	}
+	old := p.snap.Swap(s)
+	if old != nil {
+		old.close()
+	}
+	return nil
+}
+
+// snapshot is one immutable configuration, resolved for serving.
+type snapshot struct {
+	hosts     map[string]*dist
+	wildcards []wildcard // "*.example.com" aliases, longest suffix first
+	fallback  *dist
+	all       []*dist
+}
+
+type wildcard struct {
+	suffix string // ".example.com"
+	d      *dist
+}
+
+type dist struct {
+	cfg       *config.Distribution
+	origins   map[string]*origin.Origin
+	behaviors []*behavior
+	def       *behavior
+}
+
+type behavior struct {
+	cfg    *config.CacheBehavior
+	policy *config.CachePolicy
+	orp    *config.OriginRequestPolicy // nil: forward only what is in the cache key
+	ttls   cache.TTLs
+	bypass bool // the policy's max TTL is 0: nothing is cached (Managed-CachingDisabled)
+	target *origin.Origin
+	// forwardHost: the viewer's Host goes to the origin (it is in the key or the ORP).
+	forwardHost bool
+}
+
+func (s *snapshot) close() {
+	for _, d := range s.all {
+		for _, o := range d.origins {
+			o.Close()
+		}
+	}
+}
+
+func (p *PoP) build(cfg *config.Config) (*snapshot, error) {
+	s := &snapshot{hosts: map[string]*dist{}}
+	for i := range cfg.Distributions {
+		dc := &cfg.Distributions[i]
+		if !dc.IsEnabled() {
+			continue
+		}
+		d := &dist{cfg: dc, origins: map[string]*origin.Origin{}}
+		for j := range dc.Origins {
+			oc := &dc.Origins[j]
+			o, err := origin.New(originSettings(oc))
+			if err != nil {
+				return nil, fmt.Errorf("distributions[%d].origins[%d]: %w", i, j, err)
+			}
+			d.origins[oc.ID] = o
+		}
+		var err error
+		if d.def, err = p.buildBehavior(cfg, d, &dc.DefaultCacheBehavior); err != nil {
+			return nil, fmt.Errorf("distributions[%d].defaultCacheBehavior: %w", i, err)
+		}
+		for j := range dc.CacheBehaviors {
+			b, err := p.buildBehavior(cfg, d, &dc.CacheBehaviors[j])
+			if err != nil {
+				return nil, fmt.Errorf("distributions[%d].cacheBehaviors[%d]: %w", i, j, err)
+			}
+			d.behaviors = append(d.behaviors, b)
+		}
+		s.all = append(s.all, d)
+		for _, h := range append([]string{dc.DomainName}, dc.Aliases...) {
+			h = strings.ToLower(h)
+			if suffix, ok := strings.CutPrefix(h, "*"); ok {
+				s.wildcards = append(s.wildcards, wildcard{suffix: suffix, d: d})
+			} else if h != "" {
+				s.hosts[h] = d
+			}
+		}
+		if p.opts.DefaultDistribution != "" && dc.ID == p.opts.DefaultDistribution {
+			s.fallback = d
+		}
+	}
+	if p.opts.DefaultDistribution != "" && s.fallback == nil {
+		return nil, fmt.Errorf("default distribution %q not found or disabled", p.opts.DefaultDistribution)
+	}
+	// Longest suffix first, so the most specific wildcard wins.
+	for i := 1; i < len(s.wildcards); i++ {
+		for j := i; j > 0 && len(s.wildcards[j].suffix) > len(s.wildcards[j-1].suffix); j-- {
+			s.wildcards[j], s.wildcards[j-1] = s.wildcards[j-1], s.wildcards[j]
+		}
+	}
+	return s, nil
+}
+
+func (p *PoP) buildBehavior(cfg *config.Config, d *dist, bc *config.CacheBehavior) (*behavior, error) {
+	b := &behavior{cfg: bc}
+	b.policy = cfg.CachePolicy(bc.CachePolicyID)
+	if b.policy == nil {
+		return nil, fmt.Errorf("unknown cache policy %q", bc.CachePolicyID)
+	}
+	if bc.OriginRequestPolicyID != "" {
+		if b.orp = cfg.OriginRequestPolicy(bc.OriginRequestPolicyID); b.orp == nil {
+			return nil, fmt.Errorf("unknown origin request policy %q", bc.OriginRequestPolicyID)
+		}
+	}
+	b.ttls = cache.TTLs{
+		Min:     time.Duration(b.policy.MinTTL) * time.Second,
+		Default: time.Duration(deref(b.policy.DefaultTTL, 86400)) * time.Second,
+		Max:     time.Duration(deref(b.policy.MaxTTL, 31536000)) * time.Second,
+	}
+	b.bypass = b.ttls.Max == 0
+	targetID := bc.TargetOriginID
+	if g := d.cfg.OriginGroup(targetID); g != nil {
+		targetID = g.PrimaryOriginID // failover comes with origin groups
+	}
+	b.target = d.origins[targetID]
+	if b.target == nil {
+		return nil, fmt.Errorf("unknown target origin %q", bc.TargetOriginID)
+	}
+	b.forwardHost = listHas(b.policy.CacheKey.Headers, "Host") ||
+		(b.orp != nil && (listHas(b.orp.Headers, "Host") || b.orp.Headers.Behavior == "allViewer"))
+	return b, nil
+}
+
+func deref(p *int64, def int64) int64 {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func listHas(l config.KeyList, name string) bool {
+	if l.Behavior != "whitelist" {
+		return false
+	}
+	for _, it := range l.Items {
+		if strings.EqualFold(it, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func originSettings(oc *config.Origin) origin.Settings {
+	s := origin.Settings{
+		ID:                 oc.ID,
+		HTTPBase:           oc.BaseURL("http"),
+		HTTPSBase:          oc.BaseURL("https"),
+		ConnectionTimeout:  time.Duration(oc.ConnectionTimeout),
+		ConnectionAttempts: oc.ConnectionAttempts,
+	}
+	for _, h := range oc.CustomHeaders {
+		s.CustomHeaders = append(s.CustomHeaders, [2]string{h.Name, h.Value})
+	}
+	if c := oc.CustomOriginConfig; c != nil {
+		s.ReadTimeout = time.Duration(c.OriginReadTimeout)
+		s.KeepaliveTimeout = time.Duration(c.OriginKeepaliveTimeout)
+		s.CABundle = c.CABundle
+		s.InsecureSkipVerify = c.InsecureSkipVerify
+	}
+	return s
+}
+
+// lookup finds the distribution for a normalized host.
+func (s *snapshot) lookup(host string) *dist {
+	if d, ok := s.hosts[host]; ok {
+		return d
+	}
+	for _, w := range s.wildcards {
+		if strings.HasSuffix(host, w.suffix) && len(host) > len(w.suffix) {
+			return w.d
+		}
+	}
+	return s.fallback
+}
+
+// behaviorFor returns the first behavior whose pattern matches path.
+func (d *dist) behaviorFor(path string) *behavior {
+	for _, b := range d.behaviors {
+		if config.MatchPath(b.cfg.PathPattern, path) {
+			return b
+		}
+	}
+	return d.def
+}
+
+// Close releases the origins' connections.
+func (p *PoP) Close() {
+	if s := p.snap.Load(); s != nil {
+		s.close()
+	}
+}
+
+var _ http.Handler = (*PoP)(nil)
+
+// errors.Is helper kept here to avoid importing errors in every file.
+var errorsIs = errors.Is
