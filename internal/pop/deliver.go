@@ -15,9 +15,9 @@ var toViewerSkip = map[string]bool{"Cdn-Cache-Control": true, "Strata-Cdn-Cache-
 
 // deliverObject serves a stored object.
 func (p *PoP) deliverObject(ex *exchange, o *cache.Object, xcache, status string) error {
-	age := o.Age(p.now())
+	age := o.Age(ex.start)
 	if status == "hit" {
-		status = "hit; ttl=" + strconv.FormatInt(int64(o.TTL(p.now())/time.Second), 10)
+		status = "hit; ttl=" + strconv.FormatInt(int64(o.TTL(ex.start)/time.Second), 10)
 	}
 	return p.deliver(ex, o.Status, o.Header, o.Body, age, xcache, status)
 }
@@ -59,7 +59,7 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 			h[k] = vv
 		}
 	}
-	h["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
+	h["Age"] = []string{strconv.Itoa(int(age / time.Second))}
 	p.stampHeaders(ex, h, xcache, cacheStatus)
 	r := ex.r
 	if status == http.StatusOK && needsServeContent(r) {
@@ -103,17 +103,30 @@ func needsServeContent(r *http.Request) bool {
 		len(h["If-Match"]) > 0 || len(h["If-Unmodified-Since"]) > 0
 }
 
+// xcacheValues are the X-Cache header values, allocated once.
+var xcacheValues = func() map[string][]string {
+	m := map[string][]string{}
+	for _, v := range []string{"Hit", "Miss", "RefreshHit", "Error", "Redirect"} {
+		m[v+" from strata"] = []string{v + " from strata"}
+	}
+	return m
+}()
+
 // stampHeaders adds X-Cache, Via, X-Strata-Pop and Cache-Status.
 func (p *PoP) stampHeaders(ex *exchange, h http.Header, xcache, cacheStatus string) {
 	ex.xcache = xcache
 	ex.status = cacheStatus
-	h["X-Cache"] = []string{xcache}
+	if v, ok := xcacheValues[xcache]; ok {
+		h["X-Cache"] = v // shared, never modified
+	} else {
+		h["X-Cache"] = []string{xcache}
+	}
 	if via := h["Via"]; len(via) > 0 {
 		h["Via"] = append(via[:len(via):len(via)], p.via)
 	} else {
-		h["Via"] = []string{p.via}
+		h["Via"] = p.viaValue
 	}
-	h["X-Strata-Pop"] = []string{p.opts.ID}
+	h["X-Strata-Pop"] = p.popValue
 	h["X-Strata-Request-Id"] = []string{ex.id}
 	entry := "Strata"
 	if cacheStatus != "" {

@@ -17,7 +17,7 @@ import (
 // serveCached answers a GET/HEAD (or cached OPTIONS) from the store, or
 // through one shared fetch per key.
 func (p *PoP) serveCached(ex *exchange) error {
-	now := p.now()
+	now := ex.start
 	obj := p.store.Get(ex.key, func() http.Header { return p.fwdHeader(ex) })
 	if obj != nil {
 		switch {

@@ -36,6 +36,8 @@ type PoP struct {
 	log     *slog.Logger
 	now     func() time.Time
 	via     string // "1.1 <id> (strata)"
+	// Header values shared by every response (never modified in place).
+	viaValue, popValue []string
 	store   *cache.Store
 	flights cache.Group
 	snap    atomic.Pointer[snapshot]
@@ -68,6 +70,7 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 		via:   "1.1 " + opts.ID + " (strata)",
 		store: cache.NewStore(opts.MemoryCacheSize),
 	}
+	p.viaValue, p.popValue = []string{p.via}, []string{opts.ID}
 	if err := p.Apply(cfg); err != nil {
 		return nil, err
 	}
