@@ -128,7 +128,7 @@ func runPoP(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w (choose another address with --listen)", cfg.PoP.Listen, err)
 	}
-	srv := newServer(p, cfg)
+	srv := newServer(p, cfg, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 

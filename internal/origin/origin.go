@@ -41,6 +41,7 @@ type Origin struct {
 	httpBase  *url.URL
 	httpsBase *url.URL
 	transport *http.Transport
+	netDialer *net.Dialer
 }
 
 // Error is a failure to get a response from an origin. Connect is true when
@@ -106,6 +107,7 @@ func New(s Settings) (*Origin, error) {
 	if s.LocalAddr != "" {
 		dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(s.LocalAddr)}
 	}
+	o.netDialer = dialer
 	o.transport = &http.Transport{
 		DialContext:           o.dialer(dialer),
 		TLSClientConfig:       tlsConf,

@@ -645,7 +645,9 @@ func TestCachePolicyKeysAndForwarding(t *testing.T) {
 
 func TestMethodNotAllowed(t *testing.T) {
 	w := newWorld(t, func(rw http.ResponseWriter, r *http.Request) { io.WriteString(rw, "x") },
-		func(c *config.Config) { c.Distributions[0].DefaultCacheBehavior.AllowedMethods = []string{"GET", "HEAD"} })
+		func(c *config.Config) {
+			c.Distributions[0].DefaultCacheBehavior.AllowedMethods = []string{"GET", "HEAD"}
+		})
 	r := w.doBody(http.MethodPost, "/m", strings.NewReader("x"))
 	if r.status != 405 || r.header.Get("Allow") == "" || w.origin.count("/m") != 0 {
 		t.Fatalf("POST: %d allow=%q origin=%d", r.status, r.header.Get("Allow"), w.origin.count("/m"))

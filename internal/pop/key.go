@@ -307,7 +307,7 @@ func (p *PoP) forwardHeader(ex *exchange, pass bool) http.Header {
 			out[name] = vv
 		}
 	}
-	if isUpgrade(ex.r) && strings.EqualFold(in.Get("Upgrade"), "websocket") {
+	if isUpgrade(ex.r) {
 		out.Set("Connection", "Upgrade")
 		out.Set("Upgrade", "websocket")
 	}

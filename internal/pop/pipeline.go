@@ -241,7 +241,11 @@ func isUnreserved(c byte) bool {
 		c == '-' || c == '.' || c == '_' || c == '~'
 }
 
-func isUpgrade(r *http.Request) bool { return r.Header.Get("Upgrade") != "" }
+// isUpgrade: a WebSocket handshake, the only upgrade Strata forwards (other
+// Upgrade headers are hop-by-hop and dropped).
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
 
 func requestID() string {
 	var b [24]byte

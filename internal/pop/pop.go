@@ -32,15 +32,15 @@ type Options struct {
 
 // PoP serves viewers. It is an http.Handler; listeners live elsewhere.
 type PoP struct {
-	opts    Options
-	log     *slog.Logger
-	now     func() time.Time
-	via     string // "1.1 <id> (strata)"
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+	via  string // "1.1 <id> (strata)"
 	// Header values shared by every response (never modified in place).
 	viaValue, popValue []string
-	store   *cache.Store
-	flights cache.Group
-	snap    atomic.Pointer[snapshot]
+	store              *cache.Store
+	flights            cache.Group
+	snap               atomic.Pointer[snapshot]
 }
 
 // New returns a PoP serving cfg.
