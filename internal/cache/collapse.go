@@ -28,6 +28,8 @@ type Flight struct {
 	Request http.Header
 	// Info is free-form detail for Cache-Status and logs (e.g. "stored").
 	Info string
+	// Upstream is the id of the parent tier that answered, "" for the origin.
+	Upstream string
 }
 
 // Ready is closed when the response headers (or an error) are known.
@@ -74,6 +76,7 @@ func (g *Group) Join(key string, start func(publish func(*Flight))) (f *Flight, 
 			once.Do(func() {
 				f.Status, f.Header, f.Body, f.Err = r.Status, r.Header, r.Body, r.Err
 				f.Shareable, f.Object, f.Request, f.Info = r.Shareable, r.Object, r.Request, r.Info
+				f.Upstream = r.Upstream
 				close(f.ready)
 			})
 		}

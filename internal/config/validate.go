@@ -403,12 +403,12 @@ func (v *validator) origin(o *Origin, p string) {
 		if s.Region == "" {
 			v.add(at(at(p, "originShield"), "region"), "required when originShield is enabled")
 		} else if !regionPattern.MatchString(s.Region) {
-			v.add(at(at(p, "originShield"), "region"), "%q is not a region name (lower-case letters, digits and '-')", s.Region)
+			v.add(at(at(p, "originShield"), "region"), "%q is not a region name (letters, digits and '-')", s.Region)
 		}
 	}
 }
 
-var regionPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+var regionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
 
 // originURL expands the url shorthand into the fields it stands for,
 // refusing values given explicitly that disagree with it.
@@ -536,7 +536,7 @@ func (v *validator) s3(s *S3OriginConfig, p string) {
 	if s.Region == "" {
 		s.Region = "us-east-1"
 	} else if !regionPattern.MatchString(s.Region) {
-		v.add(at(p, "region"), "%q is not a region name (lower-case letters, digits and '-')", s.Region)
+		v.add(at(p, "region"), "%q is not a region name (letters, digits and '-')", s.Region)
 	}
 	if s.Endpoint == "" {
 		s.Endpoint = "https://s3." + s.Region + ".amazonaws.com"

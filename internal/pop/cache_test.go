@@ -32,7 +32,7 @@ func TestFreshHitThenExpiry(t *testing.T) {
 	if r2.header.Get("X-Strata-Pop") != "TST1" || !contains(r2.header.Get("Via"), "TST1 (strata)") {
 		t.Fatalf("headers: %v", r2.header)
 	}
-	if !strings.HasPrefix(r2.header.Get("Cache-Status"), "Strata; hit; ttl=") {
+	if !strings.HasPrefix(r2.header.Get("Cache-Status"), "Strata-TST1; hit; ttl=") {
 		t.Fatalf("Cache-Status %q", r2.header.Get("Cache-Status"))
 	}
 	w.clock.Advance(30 * time.Second)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/strata-cdn/strata/internal/cache"
@@ -19,7 +20,7 @@ func (p *PoP) deliverObject(ex *exchange, o *cache.Object, xcache, status string
 	if status == "hit" {
 		status = "hit; ttl=" + strconv.FormatInt(int64(o.TTL(ex.start)/time.Second), 10)
 	}
-	return p.deliver(ex, o.Status, o.Header, o.Body, age, xcache, status)
+	return p.deliver(ex, o.Status, o.Header, o.Body, age, xcache, status, p.popValue)
 }
 
 // deliverFlight serves the result of a shared fetch.
@@ -47,18 +48,29 @@ func (p *PoP) deliverFlight(ex *exchange, f *cache.Flight, leader bool) error {
 	if f.Object != nil {
 		age = f.Object.Age(p.now())
 	}
-	return p.deliver(ex, f.Status, f.Header, f.Body, age, xc, info)
+	servedBy := originValue
+	switch {
+	case f.Upstream != "":
+		if v := f.Header[servedByHeader]; len(v) > 0 {
+			servedBy = v
+		}
+	case strings.Contains(f.Info, "detail=stale-if-error"):
+		servedBy = p.popValue
+	}
+	return p.deliver(ex, f.Status, f.Header, f.Body, age, xc, info, servedBy)
 }
 
 // deliver writes a response from stored or streaming parts, answering range
 // and conditional requests from the object when it is a complete 200.
-func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.Body, age time.Duration, xcache, cacheStatus string) error {
+func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.Body, age time.Duration, xcache, cacheStatus string, servedBy []string) error {
 	h := ex.w.Header()
 	for k, vv := range stored {
-		if !toViewerSkip[k] {
+		// A child tier gets the targeted fields: they are for every cache.
+		if !toViewerSkip[k] || (ex.fromTier && k != "Age") {
 			h[k] = vv
 		}
 	}
+	h[servedByHeader] = servedBy
 	h["Age"] = []string{strconv.Itoa(int(age / time.Second))}
 	p.stampHeaders(ex, h, xcache, cacheStatus)
 	r := ex.r
@@ -104,6 +116,8 @@ func needsServeContent(r *http.Request) bool {
 }
 
 // xcacheValues are the X-Cache header values, allocated once.
+var originValue = []string{"origin"}
+
 var xcacheValues = func() map[string][]string {
 	m := map[string][]string{}
 	for _, v := range []string{"Hit", "Miss", "RefreshHit", "Error", "Redirect"} {
@@ -128,7 +142,7 @@ func (p *PoP) stampHeaders(ex *exchange, h http.Header, xcache, cacheStatus stri
 	}
 	h["X-Strata-Pop"] = p.popValue
 	h["X-Strata-Request-Id"] = []string{ex.id}
-	entry := "Strata"
+	entry := p.statusID
 	if cacheStatus != "" {
 		entry += "; " + cacheStatus
 	}

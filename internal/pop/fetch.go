@@ -100,9 +100,8 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 			}
 		}
 	}
-	req := p.newOriginRequest(ctx, ex, http.MethodGet, hdr, nil)
 	reqTime := p.now()
-	resp, err := beh.target.Do(req, ex.scheme, beh.forwardHost)
+	resp, via, skipped, err := p.fetchUpstream(ctx, ex, hdr)
 	if err != nil {
 		if stale != nil && stale.StaleIfErrorOK(p.now()) {
 			publish(staleFlight(stale, "stale-if-error"))
@@ -125,7 +124,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 			p.store.Delete(key)
 		}
 		publish(&cache.Flight{Status: stale.Status, Header: fresh.Header, Body: stale.Body,
-			Shareable: v.Store, Object: fresh, Request: fwd, Info: "fwd=stale; fwd-status=304"})
+			Shareable: v.Store, Object: fresh, Request: fwd, Info: "fwd=stale; fwd-status=304", Upstream: via})
 		return
 	}
 	if resp.StatusCode >= 500 && stale != nil && stale.StaleIfErrorOK(p.now()) {
@@ -145,6 +144,9 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		fwdKind = "stale"
 	}
 	info := "fwd=" + fwdKind + "; fwd-status=" + itoa(resp.StatusCode)
+	if skipped != "" {
+		info += "; detail=parent-down-" + skipped
+	}
 	if !store {
 		if v.Reason != "" {
 			info += "; detail=" + v.Reason
@@ -155,7 +157,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	}
 	shareable := v.Store || v.Reason == "status"
 	publish(&cache.Flight{Status: resp.StatusCode, Header: h, Body: body,
-		Shareable: shareable, Object: obj, Request: fwd, Info: info})
+		Shareable: shareable, Object: obj, Request: fwd, Info: info, Upstream: via})
 
 	n, err := copyBody(body, resp.Body, p.opts.MaxObjectSize, &store)
 	body.Finish(err)

@@ -335,8 +335,13 @@ func (p *PoP) forwardHeader(ex *exchange, pass bool) http.Header {
 		out.Set("User-Agent", "Strata")
 	}
 	xff := ex.client
-	if prior := in.Get("X-Forwarded-For"); prior != "" && (pass || explicit("X-Forwarded-For") || allViewer) {
-		xff = prior + ", " + ex.client
+	if prior := in.Get("X-Forwarded-For"); prior != "" {
+		switch {
+		case ex.fromTier:
+			xff = prior // the child tier already appended the viewer
+		case pass || explicit("X-Forwarded-For") || allViewer:
+			xff = prior + ", " + ex.client
+		}
 	}
 	out.Set("X-Forwarded-For", xff)
 	out.Set("X-Forwarded-Proto", ex.scheme)

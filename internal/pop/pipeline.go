@@ -24,14 +24,13 @@ type exchange struct {
 	dist *dist
 	beh  *behavior
 
-	key     string      // cache key (cached methods only)
-	fwd     http.Header // headers for the origin, built once (see forwardHeader)
-	query   string      // query string for the origin
-	xcache  string
-	status  string // Cache-Status entry
-	err     error
-	tier    string
-	noStore bool
+	key      string      // cache key (cached methods only)
+	fwd      http.Header // headers for the origin, built once (see forwardHeader)
+	query    string      // query string for the origin
+	xcache   string
+	status   string // Cache-Status entry
+	err      error
+	fromTier bool // sent by a child tier of this network (trusted hop header)
 }
 
 // ServeHTTP runs the pipeline for one request. The order of the stages is
@@ -93,6 +92,12 @@ func (p *PoP) normalize(ex *exchange) error {
 		ex.client = host
 	} else {
 		ex.client = r.RemoteAddr
+	}
+	if p.fromChildTier(r) {
+		ex.fromTier = true
+		if c := clientFromForwarded(r.Header.Get("X-Forwarded-For")); c != "" {
+			ex.client = c
+		}
 	}
 	ex.host = normalizeHost(r.Host)
 	if r.URL.Scheme != "" || r.URL.Host != "" {

@@ -4,7 +4,6 @@
 package pop
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -28,6 +27,17 @@ type Options struct {
 	DefaultDistribution string
 	Logger              *slog.Logger
 	Now                 func() time.Time
+
+	// Tiers (see tier.go). Zero values: a lone edge fetching from origins.
+	Tier          string           // TierEdge (default) or TierRegional
+	RegionalCache string           // catalog id of this PoP's regional cache, e.g. "FRA-R"
+	Parent        *Peer            // an edge's regional PoP; nil: fetch from the origin
+	Shields       map[string]*Peer // regional cache id -> the PoP acting as origin shield there
+	TierSecret    string           // shared by the PoPs of a network; marks requests between tiers
+	Egress        string           // source address of upstream connections ("" = any)
+	// ShieldRegion maps an originShield.region value to a regional cache id;
+	// nil means region values are regional cache ids.
+	ShieldRegion func(region string) (string, bool)
 }
 
 // PoP serves viewers. It is an http.Handler; listeners live elsewhere.
@@ -38,9 +48,12 @@ type PoP struct {
 	via  string // "1.1 <id> (strata)"
 	// Header values shared by every response (never modified in place).
 	viaValue, popValue []string
+	statusID           string // this cache's name in Cache-Status: "Strata-<id>"
 	store              *cache.Store
 	flights            cache.Group
 	snap               atomic.Pointer[snapshot]
+	parent             *upstream
+	shields            map[string]*upstream
 }
 
 // New returns a PoP serving cfg.
@@ -71,6 +84,28 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 		store: cache.NewStore(opts.MemoryCacheSize),
 	}
 	p.viaValue, p.popValue = []string{p.via}, []string{opts.ID}
+	p.statusID = "Strata-" + opts.ID
+	if opts.Tier == "" {
+		p.opts.Tier = TierEdge
+	}
+	if opts.Parent != nil {
+		up, err := newUpstream(*opts.Parent, opts.Egress)
+		if err != nil {
+			return nil, fmt.Errorf("parent %s: %w", opts.Parent.ID, err)
+		}
+		p.parent = up
+	}
+	p.shields = map[string]*upstream{}
+	for rc, peer := range opts.Shields {
+		if peer == nil || peer.ID == opts.ID {
+			continue
+		}
+		up, err := newUpstream(*peer, opts.Egress)
+		if err != nil {
+			return nil, fmt.Errorf("shield %s: %w", peer.ID, err)
+		}
+		p.shields[rc] = up
+	}
 	if err := p.Apply(cfg); err != nil {
 		return nil, err
 	}
@@ -126,6 +161,8 @@ type behavior struct {
 	target *origin.Origin
 	// forwardHost: the viewer's Host goes to the origin (it is in the key or the ORP).
 	forwardHost bool
+	// shield is the regional cache id of the target origin's origin shield, if any.
+	shield string
 }
 
 func (s *snapshot) close() {
@@ -146,7 +183,7 @@ func (p *PoP) build(cfg *config.Config) (*snapshot, error) {
 		d := &dist{cfg: dc, origins: map[string]*origin.Origin{}}
 		for j := range dc.Origins {
 			oc := &dc.Origins[j]
-			o, err := origin.New(originSettings(oc))
+			o, err := origin.New(p.originSettings(oc))
 			if err != nil {
 				return nil, fmt.Errorf("distributions[%d].origins[%d]: %w", i, j, err)
 			}
@@ -213,6 +250,16 @@ func (p *PoP) buildBehavior(cfg *config.Config, d *dist, bc *config.CacheBehavio
 	if b.target == nil {
 		return nil, fmt.Errorf("unknown target origin %q", bc.TargetOriginID)
 	}
+	if oc := d.cfg.Origin(targetID); oc != nil && oc.OriginShield.Enabled {
+		b.shield = oc.OriginShield.Region
+		if p.opts.ShieldRegion != nil {
+			rc, ok := p.opts.ShieldRegion(oc.OriginShield.Region)
+			if !ok {
+				return nil, fmt.Errorf("origin %s: originShield.region %q is not a regional edge cache", targetID, oc.OriginShield.Region)
+			}
+			b.shield = rc
+		}
+	}
 	b.forwardHost = listHas(b.policy.CacheKey.Headers, "Host") ||
 		(b.orp != nil && (listHas(b.orp.Headers, "Host") || b.orp.Headers.Behavior == "allViewer"))
 	return b, nil
@@ -237,13 +284,14 @@ func listHas(l config.KeyList, name string) bool {
 	return false
 }
 
-func originSettings(oc *config.Origin) origin.Settings {
+func (p *PoP) originSettings(oc *config.Origin) origin.Settings {
 	s := origin.Settings{
 		ID:                 oc.ID,
 		HTTPBase:           oc.BaseURL("http"),
 		HTTPSBase:          oc.BaseURL("https"),
 		ConnectionTimeout:  time.Duration(oc.ConnectionTimeout),
 		ConnectionAttempts: oc.ConnectionAttempts,
+		LocalAddr:          p.opts.Egress,
 	}
 	for _, h := range oc.CustomHeaders {
 		s.CustomHeaders = append(s.CustomHeaders, [2]string{h.Name, h.Value})
@@ -285,9 +333,12 @@ func (p *PoP) Close() {
 	if s := p.snap.Load(); s != nil {
 		s.close()
 	}
+	if p.parent != nil {
+		p.parent.o.Close()
+	}
+	for _, u := range p.shields {
+		u.o.Close()
+	}
 }
 
 var _ http.Handler = (*PoP)(nil)
-
-// errors.Is helper kept here to avoid importing errors in every file.
-var errorsIs = errors.Is

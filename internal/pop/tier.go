@@ -1,0 +1,130 @@
+package pop
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/strata-cdn/strata/internal/origin"
+)
+
+// Tiers. An edge's cacheable misses go to its parent, the regional edge
+// cache of its region; a regional cache's go to the origin shield when the
+// origin names one (and it is not that shield itself), else to the origin.
+// Requests that are not cached go from the edge straight to the origin, as
+// CloudFront sends them. A parent that cannot be reached is skipped for a
+// while and the fetch goes to the origin.
+
+// Tier names.
+const (
+	TierEdge     = "edge"
+	TierRegional = "regional"
+)
+
+// Peer is another PoP of the network.
+type Peer struct {
+	ID  string // PoP id, e.g. "FRA1"
+	URL string // how this PoP reaches it, e.g. "http://127.0.1.1:8080"
+}
+
+// Header fields between tiers. hopHeader carries the network's shared
+// secret: only a request that has it is trusted as coming from a child tier.
+const (
+	hopHeader      = "X-Strata-Hop"
+	childHeader    = "X-Strata-Child"
+	servedByHeader = "X-Strata-Served-By"
+)
+
+// parentDownFor is how long a parent that failed is skipped.
+const parentDownFor = 5 * time.Second
+
+// upstream is a parent tier: a peer and its connection pool.
+type upstream struct {
+	peer      Peer
+	o         *origin.Origin
+	downUntil atomic.Int64 // unix nanos
+}
+
+func newUpstream(peer Peer, egress string) (*upstream, error) {
+	o, err := origin.New(origin.Settings{
+		ID:                 peer.ID,
+		HTTPBase:           peer.URL,
+		ConnectionTimeout:  2 * time.Second,
+		ConnectionAttempts: 1,
+		ReadTimeout:        90 * time.Second, // the parent may itself be waiting for a slow origin
+		KeepaliveTimeout:   60 * time.Second,
+		LocalAddr:          egress,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &upstream{peer: peer, o: o}, nil
+}
+
+func (u *upstream) healthy(now time.Time) bool { return now.UnixNano() >= u.downUntil.Load() }
+func (u *upstream) markDown(now time.Time)     { u.downUntil.Store(now.Add(parentDownFor).UnixNano()) }
+
+// upstreamFor picks the parent tier for a cacheable fetch, or nil for the origin.
+func (p *PoP) upstreamFor(ex *exchange) *upstream {
+	if p.parent != nil {
+		return p.parent
+	}
+	if s := ex.beh.shield; s != "" && s != p.opts.RegionalCache {
+		return p.shields[s]
+	}
+	return nil
+}
+
+// fetchUpstream sends a cacheable GET to the parent tier, or to the origin
+// when there is none or it cannot be reached before it answered (the fetch is
+// idempotent, so that retry is safe). via is the parent's id when it answered;
+// skipped names a parent that was skipped.
+func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header) (resp *http.Response, via, skipped string, err error) {
+	if up := p.upstreamFor(ex); up != nil {
+		if !up.healthy(p.now()) {
+			skipped = up.peer.ID
+		} else {
+			h := hdr.Clone()
+			h.Set(hopHeader, p.opts.TierSecret)
+			h.Set(childHeader, p.opts.ID)
+			req := p.newOriginRequest(ctx, ex, http.MethodGet, h, nil)
+			resp, err = up.o.Do(req, "http", true)
+			if err == nil {
+				return resp, up.peer.ID, "", nil
+			}
+			if ctx.Err() != nil {
+				return nil, "", "", err
+			}
+			up.markDown(p.now())
+			skipped = up.peer.ID
+			p.log.Warn("parent unreachable, going to the origin", "stage", "fetch", "parent", up.peer.ID, "err", err.Error())
+		}
+	}
+	req := p.newOriginRequest(ctx, ex, http.MethodGet, hdr, nil)
+	resp, err = ex.beh.target.Do(req, ex.scheme, ex.beh.forwardHost)
+	return resp, "", skipped, err
+}
+
+// fromChildTier reports whether a request carries the network's secret.
+func (p *PoP) fromChildTier(r *http.Request) bool {
+	if p.opts.TierSecret == "" {
+		return false
+	}
+	v := r.Header.Get(hopHeader)
+	return v != "" && subtle.ConstantTimeCompare([]byte(v), []byte(p.opts.TierSecret)) == 1
+}
+
+// clientFromForwarded is the viewer address a child tier reported: the last
+// entry of X-Forwarded-For, which the child appended.
+func clientFromForwarded(xff string) string {
+	if i := strings.LastIndexByte(xff, ','); i >= 0 {
+		xff = xff[i+1:]
+	}
+	return strings.TrimSpace(xff)
+}
+
+var errNoUpstream = errors.New("pop: no upstream")
