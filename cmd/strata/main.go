@@ -13,6 +13,7 @@ const usage = `strata — a self-hosted content delivery network
 Usage:
   strata run [flags]          run a PoP (with no flags: a demo in front of a built-in origin)
   strata validate --config F  check a configuration file; exit 1 with every error
+  strata locations [flags]    the world catalog of PoP locations and regional edge caches
   strata version              print the version
   strata help                 this text
 
@@ -35,6 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "locations":
+		return cmdLocations(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "strata", version)
 		return 0

@@ -276,7 +276,8 @@ func TestDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"pop", c.PoP, PoP{ID: "LOCAL1", Listen: "127.0.0.1:8080", MemoryCacheSize: 256 * MiB, MaxObjectSize: 64 * MiB,
-			MaxHeaderBytes: 32 * KiB, ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(60 * time.Second)}},
+			MaxHeaderBytes: 32 * KiB, ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(60 * time.Second),
+			DiskCacheSize: 1 * GiB}},
 		{"domainName", d.DomainName, "site.strata.localhost"},
 		{"enabled", *d.Enabled, true},
 		{"isIPv6Enabled", *d.IsIPv6Enabled, true},

@@ -11,6 +11,36 @@ type Config struct {
 	ResponseHeadersPolicies []ResponseHeadersPolicy `json:"responseHeadersPolicies"`
 	PublicKeys              []PublicKey             `json:"publicKeys"`
 	KeyGroups               []KeyGroup              `json:"keyGroups"`
+	Topology                Topology                `json:"topology"`
+}
+
+// Topology is the network of PoPs: which catalog locations run a PoP, in
+// which tier, and where each one listens. With no PoPs, a process runs the
+// single PoP of the pop section.
+type Topology struct {
+	Secret string        `json:"secret"` // shared by the PoPs: marks requests between tiers
+	PoPs   []TopologyPoP `json:"pops"`
+}
+
+// TopologyPoP is one PoP of the network.
+type TopologyPoP struct {
+	ID       string `json:"id"`       // instance id, e.g. FRA1 or FRA-R1
+	Location string `json:"location"` // catalog id (FRA) or regional cache id (FRA-R); default: the id without its trailing digits
+	Tier     string `json:"tier"`     // edge (default) | regional
+	Listen   string `json:"listen"`   // host:port
+	Egress   string `json:"egress"`   // source IP of its upstream connections
+	URL      string `json:"url"`      // how other PoPs reach it; default http://<listen>
+	Parent   string `json:"parent"`   // an edge's regional PoP id; default: a regional PoP of the location's regional cache
+}
+
+// PoPByID returns the topology PoP with the given id.
+func (t *Topology) PoPByID(id string) *TopologyPoP {
+	for i := range t.PoPs {
+		if t.PoPs[i].ID == id {
+			return &t.PoPs[i]
+		}
+	}
+	return nil
 }
 
 // PoP holds the server settings of this process. A zero field means its
@@ -23,6 +53,7 @@ type PoP struct {
 	MaxHeaderBytes    ByteSize `json:"maxHeaderBytes"`    // request line and headers; default 32KiB
 	ReadHeaderTimeout Duration `json:"readHeaderTimeout"` // default 10s
 	IdleTimeout       Duration `json:"idleTimeout"`       // default 60s
+	DiskCacheSize     ByteSize `json:"diskCacheSize"`     // disk tier under the data directory; default 1GiB
 }
 
 // Distribution is one CloudFront-style distribution: the hostnames it answers

@@ -51,6 +51,8 @@ func (c *Config) validate() Errors {
 		v.keyGroup(&c.KeyGroups[i], idx("keyGroups", i))
 	}
 
+	v.topology(&c.Topology, "topology")
+
 	v.ids("distributions", len(c.Distributions), func(i int) string { return c.Distributions[i].ID }, false)
 	hosts := map[string]string{} // hostname -> path of the field that claimed it first
 	for i := range c.Distributions {
@@ -160,6 +162,7 @@ func (v *validator) pop(p *PoP, path string) {
 	}
 	v.duration(at(path, "readHeaderTimeout"), &p.ReadHeaderTimeout, 10*time.Second, time.Millisecond, 10*time.Minute)
 	v.duration(at(path, "idleTimeout"), &p.IdleTimeout, 60*time.Second, time.Millisecond, 24*time.Hour)
+	size("diskCacheSize", &p.DiskCacheSize, 1*GiB, 1*MiB, math.MaxInt64)
 }
 
 func (v *validator) distribution(d *Distribution, p string, hosts map[string]string) {
