@@ -11,7 +11,9 @@ import (
 const usage = `strata — a self-hosted content delivery network
 
 Usage:
-  strata run [flags]          run a PoP (with no flags: a demo in front of a built-in origin)
+  strata run [flags]          run Strata (with no flags: a demo world of PoPs in front of a built-in origin)
+  strata pop --id ID --config F
+                              run one PoP of a configuration's topology (one per machine)
   strata validate --config F  check a configuration file; exit 1 with every error
   strata locations [flags]    the world catalog of PoP locations and regional edge caches
   strata version              print the version
@@ -34,6 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(args[1:], stdout, stderr)
+	case "pop":
+		return cmdPop(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "locations":

@@ -11,19 +11,25 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/demo"
-	"github.com/strata-cdn/strata/internal/pop"
+	"github.com/strata-cdn/strata/internal/topology"
+	"github.com/strata-cdn/strata/internal/world"
 )
 
 type runFlags struct {
 	config     string
 	origin     string
 	listen     string
+	pops       int
+	popPort    int
+	dataDir    string
 	defaultTTL time.Duration
 	logFormat  string
 	logLevel   string
@@ -35,10 +41,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var f runFlags
 	fs.StringVar(&f.config, "config", "", "configuration file (YAML or JSON)")
 	fs.StringVar(&f.origin, "origin", "", "quick mode: cache in front of this origin URL, answering any Host")
-	fs.StringVar(&f.listen, "listen", "", "listen address (default 127.0.0.1:8080, or pop.listen from the config)")
+	fs.StringVar(&f.listen, "listen", "", "listen address of the single PoP, or the front door of a world (default 127.0.0.1:8080)")
+	fs.IntVar(&f.pops, "pops", 0, "demo and quick mode: number of PoPs in the world on loopback (demo default 9, quick mode default 1)")
+	fs.IntVar(&f.popPort, "pop-port", 8080, "port of every PoP of a demo or quick-mode world, each on its own 127.0.x.y (0: any free port)")
+	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "folder for network.json and the PoPs' disk caches")
 	fs.DurationVar(&f.defaultTTL, "default-ttl", 24*time.Hour, "quick mode: TTL when the origin gives none (0: cache only what the origin marks fresh)")
-	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error (debug logs every request)")
+	addLogFlags(fs, &f.logFormat, &f.logLevel)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -53,11 +61,31 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runPoP(ctx, f, log, stdout); err != nil {
+	if err := runWorld(ctx, f, log, stdout); err != nil {
 		fmt.Fprintln(stderr, "strata run:", err)
 		return 1
 	}
 	return 0
+}
+
+func addLogFlags(fs *flag.FlagSet, format, level *string) {
+	fs.StringVar(format, "log-format", "text", "log format: text or json")
+	fs.StringVar(level, "log-level", "info", "log level: debug, info, warn or error (debug logs every request)")
+}
+
+// defaultDataDir is $STRATA_DATA_DIR, else $XDG_DATA_HOME/strata, else
+// ~/.local/share/strata.
+func defaultDataDir() string {
+	if d := os.Getenv("STRATA_DATA_DIR"); d != "" {
+		return d
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "strata")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "strata")
+	}
+	return "strata-data"
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
@@ -75,19 +103,23 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format: %q is not one of text, json", format)
 }
 
-// runPoP starts one PoP (and the demo origin when there is no config) and
-// serves until ctx ends.
-func runPoP(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Writer) error {
+// runWorld starts the PoPs (and the demo origin when there is no config)
+// and serves until ctx ends.
+func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Writer) error {
 	var (
 		cfg         *config.Config
 		defaultDist string
 		demoURL     string
 		err         error
+		front       = f.listen
 	)
 	switch {
 	case f.config != "" && f.origin != "":
 		return errors.New("--config and --origin cannot be used together")
 	case f.config != "":
+		if f.pops != 0 {
+			return errors.New("--pops is for the demo and quick mode; a configuration lists its PoPs under topology.pops")
+		}
 		if cfg, err = config.Load(f.config); err != nil {
 			return err
 		}
@@ -96,6 +128,9 @@ func runPoP(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Writer)
 			return err
 		}
 		defaultDist = "quick"
+		if f.pops == 0 {
+			f.pops = 1
+		}
 	default:
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -109,57 +144,100 @@ func runPoP(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Writer)
 			return err
 		}
 		defaultDist = "demo"
+		if f.pops == 0 {
+			f.pops = 9
+		}
 	}
-	if f.listen != "" {
-		cfg.PoP.Listen = f.listen
+	if front == "" {
+		front = "127.0.0.1:8080"
 	}
-	p, err := pop.New(cfg, pop.Options{
-		ID:                  cfg.PoP.ID,
-		MemoryCacheSize:     int64(cfg.PoP.MemoryCacheSize),
-		MaxObjectSize:       int64(cfg.PoP.MaxObjectSize),
-		DefaultDistribution: defaultDist,
-		Logger:              log,
-	})
+	switch {
+	case f.pops > 1:
+		specs, err := topology.DemoN(f.pops, f.popPort)
+		if err != nil {
+			return fmt.Errorf("--pops %d: %w", f.pops, err)
+		}
+		cfg.Topology.PoPs = world.Specs(specs)
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+	case len(cfg.Topology.PoPs) == 0:
+		cfg.PoP.Listen = front
+		front = "" // the single PoP is the front door
+	case f.listen == "":
+		front = "" // a configured world has no front door unless asked for
+	}
+	w, err := world.Start(world.Options{Config: cfg, DefaultDistribution: defaultDist, DataDir: f.dataDir, Logger: log})
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	ln, err := net.Listen("tcp", cfg.PoP.Listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w (choose another address with --listen)", cfg.PoP.Listen, err)
+	base := w.Nodes[0].URL
+	if front != "" {
+		edges := w.Edges()
+		if len(edges) == 0 {
+			w.Close()
+			return errors.New("the topology has no edge PoP to serve the front door")
+		}
+		if base, err = w.AddListener(edges[0], front); err != nil {
+			w.Close()
+			return fmt.Errorf("listen %s: %w (choose another address with --listen)", front, err)
+		}
 	}
-	srv := newServer(p, cfg, log)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-
-	base := "http://" + ln.Addr().String()
-	printBanner(stdout, p.ID(), base, demoURL, f, cfg)
-	log.Info("pop started", "pop", p.ID(), "listen", ln.Addr().String(), "distributions", len(cfg.Distributions))
+	netFile := filepath.Join(f.dataDir, "network.json")
+	if err := w.WriteNetwork(netFile); err != nil {
+		log.Warn("cannot write network.json", "path", netFile, "err", err)
+		netFile = ""
+	}
+	printBanner(stdout, w, base, demoURL, netFile, f, cfg)
+	log.Info("strata started", "pops", len(w.Nodes), "listen", base, "distributions", len(cfg.Distributions))
 	select {
 	case <-ctx.Done():
-	case err := <-errc:
+	case err := <-w.Err():
+		w.Close()
 		return err
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	return w.Shutdown(sctx)
 }
 
-func printBanner(w io.Writer, id, base, demoURL string, f runFlags, cfg *config.Config) {
-	fmt.Fprintf(w, "Strata PoP %s listening on %s\n", id, base)
+func printBanner(out io.Writer, w *world.World, base, demoURL, netFile string, f runFlags, cfg *config.Config) {
+	if len(w.Nodes) == 1 {
+		fmt.Fprintf(out, "Strata PoP %s listening on %s\n", w.Nodes[0].ID, base)
+	} else {
+		fmt.Fprintf(out, "Strata: %d PoPs on loopback; front door (edge %s) listening on %s\n\n", len(w.Nodes), w.Edges()[0].ID, base)
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  POP\tTIER\tREGION\tPARENT\tURL")
+		for _, n := range w.Nodes {
+			parent := n.Parent
+			if parent == "" {
+				parent = "origin"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", n.ID, n.Tier, n.Region, parent, n.URL)
+		}
+		tw.Flush()
+		if netFile != "" {
+			fmt.Fprintf(out, "\nThe same list as JSON: %s\n", netFile)
+		}
+		fmt.Fprintln(out)
+	}
 	switch {
 	case demoURL != "":
-		fmt.Fprintf(w, "Demo origin on %s (a small sample site)\n\nTry these (run each twice: X-Cache shows Miss, then Hit):\n", demoURL)
+		fmt.Fprintf(out, "Demo origin on %s (a small sample site)\n\nTry these (run each twice: X-Cache shows Miss, then Hit):\n", demoURL)
 		for _, pg := range demo.Pages {
-			fmt.Fprintf(w, "  curl -sI %s%s\n      %s\n", base, pg.Path, pg.Shows)
+			fmt.Fprintf(out, "  curl -sI %s%s\n      %s\n", base, pg.Path, pg.Shows)
 		}
-		fmt.Fprintln(w, "\nStop with Ctrl-C.")
+		if len(w.Nodes) > 1 {
+			e := w.Edges()
+			fmt.Fprintf(out, "\nEvery edge serves too; X-Strata-Served-By says which tier had the object:\n  curl -sI %s/hello.txt    # another edge: a miss there, served by the regional cache\n", e[len(e)-1].URL)
+		}
+		fmt.Fprintln(out, "\nStop with Ctrl-C.")
 	case f.origin != "":
-		fmt.Fprintf(w, "Caching %s for any Host (default TTL %s)\n", f.origin, f.defaultTTL)
+		fmt.Fprintf(out, "Caching %s for any Host (default TTL %s)\n", f.origin, f.defaultTTL)
 	default:
 		for _, d := range cfg.Distributions {
-			fmt.Fprintf(w, "  distribution %s: %s\n", d.ID, strings.Join(append([]string{d.DomainName}, d.Aliases...), ", "))
+			fmt.Fprintf(out, "  distribution %s: %s\n", d.ID, strings.Join(append([]string{d.DomainName}, d.Aliases...), ", "))
 		}
 	}
 }

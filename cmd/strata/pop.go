@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/world"
+)
+
+// cmdPop runs one PoP of a configuration's topology as its own process, for
+// deployments over several machines.
+func cmdPop(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("pop", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	id := fs.String("id", "", "the PoP of topology.pops to run (e.g. FRA1)")
+	path := fs.String("config", "", "configuration file (YAML or JSON) with a topology")
+	dataDir := fs.String("data-dir", defaultDataDir(), "folder for the PoP's disk cache")
+	var logFormat, logLevel string
+	addLogFlags(fs, &logFormat, &logLevel)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *id == "" || *path == "" {
+		fmt.Fprintln(stderr, "strata pop: --id and --config are required")
+		return 2
+	}
+	log, err := newLogger(stderr, logFormat, logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "strata pop:", err)
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, "strata pop:", err)
+		return 1
+	}
+	if cfg.Topology.PoPByID(*id) == nil {
+		fmt.Fprintf(stderr, "strata pop: no PoP %q under topology.pops of %s\n", *id, *path)
+		return 1
+	}
+	w, err := world.Start(world.Options{Config: cfg, Only: *id, DataDir: *dataDir, Logger: log})
+	if err != nil {
+		fmt.Fprintln(stderr, "strata pop:", err)
+		return 1
+	}
+	n := w.Nodes[0]
+	parent := n.Parent
+	if parent == "" {
+		parent = "origin"
+	}
+	fmt.Fprintf(stdout, "Strata PoP %s (%s, %s) listening on %s; parent: %s\n", n.ID, n.Tier, n.Region, n.URL, parent)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case err := <-w.Err():
+		w.Close()
+		fmt.Fprintln(stderr, "strata pop:", err)
+		return 1
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.Shutdown(sctx); err != nil {
+		fmt.Fprintln(stderr, "strata pop:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,286 @@
+// Package world starts the PoPs of a topology in one process: every PoP with
+// its own listener on its own address, its own cache, and its parent and
+// origin shields reached over real HTTP — the same wire as PoPs on separate
+// machines. `strata run` starts a whole world; `strata pop` starts one PoP of
+// it.
+package world
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/h1"
+	"github.com/strata-cdn/strata/internal/pop"
+	"github.com/strata-cdn/strata/internal/topology"
+)
+
+// Options configure Start.
+type Options struct {
+	Config *config.Config // validated; its topology lists the PoPs (none: one PoP from the pop section)
+	// Only, if set, starts just that PoP of the topology (strata pop); the
+	// others are reached at their configured URLs.
+	Only                string
+	DefaultDistribution string // answers any Host (demo, quick mode)
+	DataDir             string // each PoP keeps its disk cache in DataDir/cache/<id>; "" = memory only
+	Logger              *slog.Logger
+}
+
+// Node is one running PoP.
+type Node struct {
+	ID, Tier, Location, Region, Parent string
+	URL                                string // where it listens
+	PoP                                *pop.PoP
+	server                             *h1.Server
+	ln                                 net.Listener
+}
+
+// World is the running PoPs of this process.
+type World struct {
+	Nodes  []*Node
+	Secret string
+	log    *slog.Logger
+	wg     sync.WaitGroup
+	errc   chan error
+}
+
+// Start listens for every PoP first (so addresses ending in :0 are known
+// before anyone needs them), then builds the PoPs and serves.
+func Start(opts Options) (*World, error) {
+	cfg := opts.Config
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	specs := cfg.Topology.PoPs
+	if len(specs) == 0 {
+		specs = []config.TopologyPoP{{ID: cfg.PoP.ID, Tier: topology.TierEdge, Listen: cfg.PoP.Listen}}
+	}
+	secret := cfg.Topology.Secret
+	if secret == "" {
+		if opts.Only != "" && len(specs) > 1 {
+			return nil, errors.New("topology.secret is required when PoPs run as separate processes")
+		}
+		var b [16]byte
+		rand.Read(b[:])
+		secret = hex.EncodeToString(b[:])
+	}
+	w := &World{Secret: secret, log: opts.Logger, errc: make(chan error, len(specs))}
+	urls := map[string]string{}
+	for _, s := range specs {
+		urls[s.ID] = s.URL
+	}
+	local := func(s config.TopologyPoP) bool { return opts.Only == "" || s.ID == opts.Only }
+	if opts.Only != "" && cfg.Topology.PoPByID(opts.Only) == nil && len(cfg.Topology.PoPs) > 0 {
+		return nil, fmt.Errorf("no PoP %q in the topology", opts.Only)
+	}
+	lns := map[string]net.Listener{}
+	fail := func(err error) (*World, error) {
+		for _, ln := range lns {
+			ln.Close()
+		}
+		return nil, err
+	}
+	for _, s := range specs {
+		if !local(s) {
+			continue
+		}
+		ln, err := net.Listen("tcp", s.Listen)
+		if err != nil {
+			return fail(fmt.Errorf("PoP %s: listen %s: %w", s.ID, s.Listen, err))
+		}
+		lns[s.ID] = ln
+		if s.URL == "" || strings.HasSuffix(s.URL, ":0") {
+			urls[s.ID] = "http://" + ln.Addr().String()
+		}
+	}
+	shields := map[string]*pop.Peer{}
+	for _, s := range specs {
+		if s.Tier == topology.TierRegional {
+			if _, ok := shields[s.Location]; !ok {
+				shields[s.Location] = &pop.Peer{ID: s.ID, URL: urls[s.ID]}
+			}
+		}
+	}
+	for _, s := range specs {
+		if !local(s) {
+			continue
+		}
+		n := &Node{ID: s.ID, Tier: s.Tier, Location: s.Location, Parent: s.Parent, URL: urls[s.ID], ln: lns[s.ID]}
+		rc := s.Location
+		if l, ok := topology.LocationByID(s.Location); ok {
+			rc, n.Region = l.RegionalCache, l.Region
+		} else if r, ok := topology.RegionalCacheByID(s.Location); ok {
+			n.Region = r.Region
+		}
+		po := pop.Options{
+			ID:                  s.ID,
+			MemoryCacheSize:     int64(cfg.PoP.MemoryCacheSize),
+			MaxObjectSize:       int64(cfg.PoP.MaxObjectSize),
+			DefaultDistribution: opts.DefaultDistribution,
+			Logger:              opts.Logger,
+			Tier:                s.Tier,
+			RegionalCache:       rc,
+			Shields:             shields,
+			TierSecret:          secret,
+			Egress:              s.Egress,
+			ShieldRegion:        topology.ShieldCache,
+		}
+		if s.Parent != "" {
+			po.Parent = &pop.Peer{ID: s.Parent, URL: urls[s.Parent]}
+		}
+		p, err := pop.New(cfg, po)
+		if err != nil {
+			w.Close()
+			return fail(fmt.Errorf("PoP %s: %w", s.ID, err))
+		}
+		n.PoP = p
+		n.server = &h1.Server{
+			Handler:           p,
+			MaxHeaderBytes:    int(cfg.PoP.MaxHeaderBytes),
+			ReadHeaderTimeout: time.Duration(cfg.PoP.ReadHeaderTimeout),
+			IdleTimeout:       time.Duration(cfg.PoP.IdleTimeout),
+			Logger:            opts.Logger,
+			OnError: func(remote net.Addr, status int, reason string) {
+				opts.Logger.Debug("request refused", "stage", "listener", "pop", s.ID, "client", remote.String(), "status", status, "reason", reason)
+			},
+		}
+		w.Nodes = append(w.Nodes, n)
+	}
+	for _, n := range w.Nodes {
+		w.serve(n.server, n.ln)
+	}
+	return w, nil
+}
+
+func (w *World) serve(srv *h1.Server, ln net.Listener) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			w.errc <- err
+		}
+	}()
+}
+
+// AddListener serves node n on one more address too (the demo's front door).
+func (w *World) AddListener(n *Node, addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	w.serve(n.server, ln)
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Err reports the first listener failure.
+func (w *World) Err() <-chan error { return w.errc }
+
+// Node returns the running PoP with the given id.
+func (w *World) Node(id string) *Node {
+	for _, n := range w.Nodes {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nil
+}
+
+// Edges returns the running edge PoPs.
+func (w *World) Edges() []*Node {
+	var out []*Node
+	for _, n := range w.Nodes {
+		if n.Tier == topology.TierEdge {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Shutdown stops accepting, lets requests in flight finish until ctx ends,
+// and releases the PoPs.
+func (w *World) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, n := range w.Nodes {
+		if err := n.server.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	w.wg.Wait()
+	w.release()
+	return errors.Join(errs...)
+}
+
+// Close stops everything at once.
+func (w *World) Close() {
+	for _, n := range w.Nodes {
+		if n.server != nil {
+			n.server.Close()
+		}
+	}
+	w.wg.Wait()
+	w.release()
+}
+
+func (w *World) release() {
+	for _, n := range w.Nodes {
+		if n.PoP != nil {
+			n.PoP.Close()
+		}
+	}
+}
+
+// NodeInfo is one line of network.json.
+type NodeInfo struct {
+	ID       string `json:"id"`
+	Tier     string `json:"tier"`
+	Location string `json:"location"`
+	Region   string `json:"region"`
+	Parent   string `json:"parent,omitempty"`
+	URL      string `json:"url"`
+}
+
+// Info lists the running PoPs.
+func (w *World) Info() []NodeInfo {
+	out := make([]NodeInfo, 0, len(w.Nodes))
+	for _, n := range w.Nodes {
+		out = append(out, NodeInfo{ID: n.ID, Tier: n.Tier, Location: n.Location, Region: n.Region, Parent: n.Parent, URL: n.URL})
+	}
+	return out
+}
+
+// WriteNetwork writes Info as JSON to path (atomically).
+func (w *World) WriteNetwork(path string) error {
+	b, err := json.MarshalIndent(w.Info(), "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Specs converts a demo world of the catalog into topology PoPs.
+func Specs(specs []topology.PoPSpec) []config.TopologyPoP {
+	out := make([]config.TopologyPoP, 0, len(specs))
+	for _, s := range specs {
+		out = append(out, config.TopologyPoP{ID: s.ID, Location: s.Location, Tier: s.Tier, Listen: s.Listen, Egress: s.Egress, Parent: s.Parent})
+	}
+	return out
+}
