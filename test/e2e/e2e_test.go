@@ -129,9 +129,7 @@ func TestDemoMissThenHit(t *testing.T) {
 	if first.Get("X-Cache") != "Miss from strata" || second.Get("X-Cache") != "Hit from strata" {
 		t.Fatalf("X-Cache: %q then %q", first.Get("X-Cache"), second.Get("X-Cache"))
 	}
-	if !strings.Contains(s.out.String(), "curl -sI "+s.base+"/hello.txt") {
-		t.Fatalf("the banner does not show the URLs to try:\n%s", s.out.String())
-	}
+	waitOutput(t, s, "curl -sI "+s.base+"/hello.txt")
 	resp, err := http.Get(s.base + "/stats")
 	if err != nil {
 		t.Fatal(err)

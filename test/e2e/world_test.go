@@ -60,9 +60,7 @@ func TestDemoWorld(t *testing.T) {
 		} else {
 			byParent[n.Parent] = append(byParent[n.Parent], n)
 		}
-		if !strings.Contains(s.out.String(), n.URL) {
-			t.Errorf("the banner does not list %s", n.URL)
-		}
+		waitOutput(t, s, n.URL)
 	}
 	if regional != 3 || len(byParent) != 3 {
 		t.Fatalf("want 3 regional caches with edges under each: %+v", nodes)
@@ -90,6 +88,18 @@ func TestDemoWorld(t *testing.T) {
 	// The front door is an edge too.
 	if h := head(t, s.base+"/hello.txt"); h.Get("X-Strata-Pop") == "" {
 		t.Fatalf("front door: %v", h)
+	}
+}
+
+// waitOutput waits until the process has printed sub.
+func waitOutput(t *testing.T, s *started, sub string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.out.String(), sub) {
+		if time.Now().After(deadline) {
+			t.Fatalf("output lacks %q:\n%s", sub, s.out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
