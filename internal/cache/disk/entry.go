@@ -29,6 +29,10 @@ type Entry struct {
 	// the body.
 	File   *os.File
 	Offset int64
+
+	key     string
+	hash    [32]byte
+	bodyCRC uint32
 }
 
 // Body returns a reader over the body. Its WriteTo hands the file to the
@@ -83,6 +87,9 @@ func (s *Store) Get(key string) (*Entry, error) {
 		return nil, fmt.Errorf("disk: get: %w", err)
 	}
 	e, reason, err := openEntry(f, key, verified)
+	if e != nil {
+		e.hash = h
+	}
 	if reason != "" {
 		s.dropCorrupt(h, key, p, f, reason)
 		f.Close()
@@ -129,10 +136,12 @@ func openEntry(f *os.File, key string, verified bool) (*Entry, string, error) {
 		}
 	}
 	e := &Entry{
-		Meta:   append(make([]byte, 0, l.metaLen), km[l.keyLen:]...),
-		Size:   l.bodyLen,
-		File:   f,
-		Offset: l.bodyOff(),
+		Meta:    append(make([]byte, 0, l.metaLen), km[l.keyLen:]...),
+		Size:    l.bodyLen,
+		File:    f,
+		Offset:  l.bodyOff(),
+		key:     key,
+		bodyCRC: l.bodyCRC,
 	}
 	return e, "", nil
 }

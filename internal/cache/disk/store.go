@@ -30,7 +30,11 @@
 //     reading a large body in full on every hit would cost more than the hit.
 //     A damaged file is removed, dropped from the index and reported as
 //     ErrCorrupt, so the caller refetches.
-//  4. Eviction: the index keeps every entry in least-recently-accessed
+//  4. UpdateMeta (a 304 refresh) writes a new file with the new header and
+//     the body copied by copy_file_range(2), carrying the body checksum
+//     over, and renames it over the old one only if the path still holds
+//     the file the caller read.
+//  5. Eviction: the index keeps every entry in least-recently-accessed
 //     order; a Commit that would take Bytes over MaxBytes evicts from the
 //     cold end first. A Get refreshes the file's mtime (at most once a
 //     minute per entry), so the order survives a restart: Open rebuilds the
@@ -407,15 +411,14 @@ func (s *Store) Bytes() int64 {
 
 // install renames the committed temp file tmp over the path of hash h and
 // indexes it, evicting as needed. w is the committing Writer (nil for
-// UpdateMeta); expect, when non-nil, is the entry the new file must replace:
-// if the index no longer holds it, install fails with ErrNotFound.
-func (s *Store) install(w *Writer, h [32]byte, key, tmp string, size int64, verified bool, expect *item) error {
+// UpdateEntryMeta). When expect is non-nil (UpdateEntryMeta), the path must
+// still hold that file and the index an entry for key: otherwise the entry
+// was replaced or removed meanwhile and install fails with ErrNotFound.
+func (s *Store) install(w *Writer, h [32]byte, key, tmp string, size int64, expect os.FileInfo) error {
 	p := s.path(&h)
 	st := &s.stripes[h[0]]
 	st.Lock()
-	s.mu.Lock()
-	err := s.installable(w, h, expect)
-	s.mu.Unlock()
+	err := s.installable(w, h, key, p, expect)
 	if err != nil {
 		st.Unlock()
 		os.Remove(tmp)
@@ -427,7 +430,7 @@ func (s *Store) install(w *Writer, h [32]byte, key, tmp string, size int64, veri
 		return fmt.Errorf("disk: commit: %w", err)
 	}
 	s.mu.Lock()
-	if err := s.installable(w, h, expect); err != nil {
+	if err := s.installableLocked(w, h, key, expect); err != nil {
 		// Deleted while we renamed: the path now holds our file, which
 		// replaced whatever the index still describes.
 		if old := s.index[h]; old != nil {
@@ -441,7 +444,8 @@ func (s *Store) install(w *Writer, h [32]byte, key, tmp string, size int64, veri
 	if old := s.index[h]; old != nil {
 		s.unindex(old) // its file was replaced by the rename
 	}
-	it := &item{key: key, hash: h, size: size, mtime: s.now(), verified: verified}
+	// Written by this process, or copied from an Entry Get had checked.
+	it := &item{key: key, hash: h, size: size, mtime: s.now(), verified: true}
 	s.index[h] = it
 	s.pushFront(it)
 	s.bytes += size
@@ -452,14 +456,31 @@ func (s *Store) install(w *Writer, h [32]byte, key, tmp string, size int64, veri
 	return nil
 }
 
-// installable reports why a file can't be installed for hash h. s.mu is held.
-func (s *Store) installable(w *Writer, h [32]byte, expect *item) error {
+// installable reports why a file can't be installed at path p of hash h.
+// The stripe lock of h is held.
+func (s *Store) installable(w *Writer, h [32]byte, key, p string, expect os.FileInfo) error {
+	if expect != nil {
+		// The index changes with the path under the stripe lock we hold,
+		// so if p holds expect's file, an index entry for h describes it.
+		fi, err := os.Stat(p)
+		if err != nil || !os.SameFile(fi, expect) {
+			return ErrNotFound
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.installableLocked(w, h, key, expect)
+}
+
+// installableLocked is the part of installable checked again after the
+// rename: removals take only s.mu. s.mu is held.
+func (s *Store) installableLocked(w *Writer, h [32]byte, key string, expect os.FileInfo) error {
 	switch {
 	case s.closed:
 		return ErrClosed
 	case w != nil && w.deleted:
 		return ErrDeleted
-	case expect != nil && s.index[h] != expect:
+	case expect != nil && (s.index[h] == nil || s.index[h].key != key):
 		return ErrNotFound
 	}
 	return nil

@@ -357,6 +357,25 @@ func TestUpdateMeta(t *testing.T) {
 		t.Errorf("UpdateMeta of a missing key: %v, want ErrNotFound", err)
 	}
 
+	// A revalidation of an entry that a refetch replaced meanwhile must not
+	// pair its header with the new body.
+	old, err := s.Get("small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	put(t, s.Store, "small", []byte("e=3"), []byte("refetched"), -1)
+	if err := s.UpdateEntryMeta(old, []byte("e=2, revalidated")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("UpdateEntryMeta of a replaced entry: %v, want ErrNotFound", err)
+	}
+	wantEntry(t, s.Store, "small", []byte("e=3"), []byte("refetched"))
+	s.Delete("small")
+	if err := s.UpdateEntryMeta(old, []byte("x")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("UpdateEntryMeta of a deleted entry: %v, want ErrNotFound", err)
+	}
+	put(t, s.Store, "small", []byte("e=2"), small, -1)
+	wantDiskMatches(t, s.Store)
+
 	// The carried-over body checksum is right: a restart verifies it.
 	s = s.reopen(t)
 	wantEntry(t, s.Store, "big", longer, body)
@@ -791,8 +810,8 @@ func TestConcurrent(t *testing.T) {
 						continue
 					}
 					fmt.Sscanf(string(e.Meta), "%s %d %d", &k, &v, &upd)
+					err = s.UpdateEntryMeta(e, metaFor(key, v, upd+1))
 					e.Close()
-					err = s.UpdateMeta(key, metaFor(key, v, upd+1))
 					if err != nil && !errors.Is(err, ErrNotFound) {
 						fail("UpdateMeta: %v", err)
 					}

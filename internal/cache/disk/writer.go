@@ -72,11 +72,7 @@ func (s *Store) Create(key string, meta []byte, sizeHint int64) (*Writer, error)
 	w.f, w.tmp = f, f.Name()
 	w.bw = bufPool.Get().(*bufio.Writer)
 	w.bw.Reset(f)
-	hb := headPool.Get().(*[]byte)
-	*hb = appendHead((*hb)[:0], key, meta, pad)
-	_, err = w.bw.Write(*hb)
-	headPool.Put(hb)
-	if err != nil {
+	if _, err := w.bw.Write(appendHead(make([]byte, 0, bodyOff), key, meta, pad)); err != nil {
 		w.fail(fmt.Errorf("disk: create: %w", err))
 		return nil, w.err
 	}
@@ -159,7 +155,7 @@ func (w *Writer) Commit() error {
 		return w.err
 	}
 	w.done = true
-	err = w.s.install(w, w.hash, w.key, w.tmp, w.bodyOff+w.n+trailerLen, true, nil)
+	err = w.s.install(w, w.hash, w.key, w.tmp, w.bodyOff+w.n+trailerLen, nil)
 	w.unregister()
 	if err != nil {
 		w.err = err
@@ -204,89 +200,75 @@ func (w *Writer) unregister() {
 	w.s.mu.Unlock()
 }
 
-// UpdateMeta replaces the meta of the entry for key (after a 304
-// revalidation), atomically: a new file with the new header is renamed over
-// the old one. The body is not read: its checksum is carried over from the
-// trailer and its bytes are copied with copy_file_range(2), which copies
-// inside the kernel (ext4) or shares the extents of an aligned body (XFS,
-// Btrfs). It returns ErrNotFound if the entry is gone, or was replaced or
-// deleted while the update ran (the update is then stale and dropped).
+// UpdateMeta replaces the meta of the current entry for key, atomically
+// (a new file is renamed over the old one), without reading the body
+// through user space; see UpdateEntryMeta. It returns ErrNotFound if there
+// is no entry, and Get's errors.
+//
+// UpdateMeta applies to whatever entry is current. A caller that derived
+// meta from an entry it read (merging a 304 into the stored header) should
+// call UpdateEntryMeta with that Entry: if a refetch replaced the entry
+// meanwhile, UpdateMeta would pair the old entry's header with the new body.
 func (s *Store) UpdateMeta(key string, meta []byte) error {
-	if len(key) > maxKeyLen || len(meta) > maxMetaLen {
+	e, err := s.Get(key)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	return s.UpdateEntryMeta(e, meta)
+}
+
+// UpdateEntryMeta replaces the meta of the entry e was opened from (by Get,
+// and not yet closed), if it is still the current entry for its key;
+// otherwise it returns ErrNotFound and changes nothing. The new file gets
+// the new header and a copy of the body made by copy_file_range(2): inside
+// the kernel on ext4, by sharing the extents of an aligned body on XFS and
+// Btrfs. The body checksum is carried over from e. It moves e.File's
+// offset, so e's BodyReader.WriteTo must not run at the same time.
+func (s *Store) UpdateEntryMeta(e *Entry, meta []byte) error {
+	if len(meta) > maxMetaLen {
 		return fmt.Errorf("disk: meta of %d bytes over the limit: %w", len(meta), ErrTooLarge)
 	}
-	h := sum(key)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	it := s.index[h]
-	if it == nil || it.key != key {
-		s.mu.Unlock()
-		return ErrNotFound
-	}
-	verified := it.verified
-	s.mu.Unlock()
-
-	p := s.path(&h)
-	src, err := os.Open(p)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			s.forget(it)
-			return ErrNotFound
-		}
-		return fmt.Errorf("disk: update meta: %w", err)
-	}
-	defer src.Close()
-	size, err := src.Seek(0, io.SeekEnd)
+	fi, err := e.File.Stat()
 	if err != nil {
 		return fmt.Errorf("disk: update meta: %w", err)
 	}
-	bp := headPool.Get().(*[]byte)
-	l, km, reason, err := readLayout(src, size, *bp)
-	if err == nil && reason == "" && string(km[:l.keyLen]) != key {
-		reason = "file holds another key"
-	}
-	headPool.Put(bp)
-	if reason != "" {
-		s.dropCorrupt(h, key, p, src, reason)
-		return fmt.Errorf("%w: %s", ErrCorrupt, reason)
-	}
-	if err != nil {
-		return fmt.Errorf("disk: update meta: %w", err)
-	}
-
-	pad := padFor(len(key), len(meta), l.bodyLen)
-	bodyOff := int64(headLen + len(key) + len(meta) + pad)
-	newSize := bodyOff + l.bodyLen + trailerLen
-	if newSize > s.maxEntry {
+	pad := padFor(len(e.key), len(meta), e.Size)
+	bodyOff := int64(headLen + len(e.key) + len(meta) + pad)
+	size := bodyOff + e.Size + trailerLen
+	if size > s.maxEntry {
 		return ErrTooLarge
 	}
-	dst, err := s.createTemp(&h)
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	dst, err := s.createTemp(&e.hash)
 	if err != nil {
 		return err
 	}
 	tmp := dst.Name()
 	err = func() error {
 		defer dst.Close()
-		if _, err := dst.Write(appendHead(nil, key, meta, pad)); err != nil {
+		if _, err := dst.Write(appendHead(nil, e.key, meta, pad)); err != nil {
 			return err
 		}
-		if _, err := src.Seek(l.bodyOff(), io.SeekStart); err != nil {
+		if _, err := e.File.Seek(e.Offset, io.SeekStart); err != nil {
 			return err
 		}
-		// *os.File.ReadFrom of an io.LimitedReader over an *os.File:
-		// copy_file_range from both files' offsets.
-		n, err := io.Copy(dst, &io.LimitedReader{R: src, N: l.bodyLen})
+		// (*os.File).ReadFrom of an io.LimitedReader over an *os.File is
+		// copy_file_range from both files' offsets (with a fallback).
+		n, err := io.Copy(dst, &io.LimitedReader{R: e.File, N: e.Size})
 		if err != nil {
 			return err
 		}
-		if n != l.bodyLen {
+		if n != e.Size {
 			return io.ErrUnexpectedEOF
 		}
 		var tb [trailerLen]byte
-		if _, err := dst.Write(appendTrailer(tb[:0], l.bodyLen, l.bodyCRC)); err != nil {
+		if _, err := dst.Write(appendTrailer(tb[:0], e.Size, e.bodyCRC)); err != nil {
 			return err
 		}
 		return dst.Close()
@@ -295,5 +277,5 @@ func (s *Store) UpdateMeta(key string, meta []byte) error {
 		os.Remove(tmp)
 		return fmt.Errorf("disk: update meta: %w", err)
 	}
-	return s.install(nil, h, key, tmp, newSize, verified, it)
+	return s.install(nil, e.hash, e.key, tmp, size, fi)
 }
