@@ -4,7 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"runtime"
+	"strconv"
 	"sync"
+	"sync/atomic"
+
+	"github.com/strata-cdn/strata/internal/cache/disk"
 )
 
 // ErrIncomplete is returned to readers of a body whose fetch failed before it
@@ -24,7 +30,35 @@ type Body struct {
 	done   bool
 	err    error
 	wake   chan struct{} // closed and replaced whenever size/done changes
+
+	// A body read from the disk tier: complete, held in a file. The request
+	// that read it owns it and Releases it, unless it was shared (handed to
+	// a revalidation): then the file closes when the Body is garbage.
+	entry  *disk.Entry
+	shared atomic.Bool
 }
+
+// BodyFromEntry is a complete body held in a disk entry.
+func BodyFromEntry(e *disk.Entry) *Body {
+	b := &Body{done: true, size: e.Size, wake: make(chan struct{}), entry: e}
+	runtime.AddCleanup(b, func(e *disk.Entry) { e.Close() }, e)
+	return b
+}
+
+// Share marks a disk body as used by more than one request: Release no
+// longer closes it.
+func (b *Body) Share() { b.shared.Store(true) }
+
+// Release closes the file of a disk body that was not shared; it does
+// nothing for other bodies. Reading a released body fails.
+func (b *Body) Release() {
+	if b.entry != nil && !b.shared.Load() {
+		b.entry.Close()
+	}
+}
+
+// OnDisk reports whether the body is held in a disk file.
+func (b *Body) OnDisk() bool { return b.entry != nil }
 
 // NewBody returns an empty body, ready for Write.
 func NewBody() *Body { return &Body{wake: make(chan struct{})} }
@@ -100,6 +134,11 @@ func (b *Body) Complete() bool {
 // Bytes returns the whole body of a complete Body as one slice (copying
 // only when it is held in several chunks).
 func (b *Body) Bytes() []byte {
+	if b.entry != nil {
+		out := make([]byte, b.size)
+		n, _ := io.ReadFull(io.NewSectionReader(b.entry.File, b.entry.Offset, b.size), out)
+		return out[:n]
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch len(b.chunks) {
@@ -137,6 +176,9 @@ func (b *Body) Wait(ctx context.Context) error {
 // arriving. It returns ErrIncomplete if the fetch failed, ctx's error if ctx
 // ends first, or w's error.
 func (b *Body) WriteTo(ctx context.Context, w io.Writer, off int64) (int64, error) {
+	if b.entry != nil {
+		return b.writeFileTo(w, off)
+	}
 	var (
 		written int64
 		ci      int   // index of the chunk holding off
@@ -186,9 +228,35 @@ func (b *Body) WriteTo(ctx context.Context, w io.Writer, off int64) (int64, erro
 	}
 }
 
+// writeFileTo copies a disk body from off. When w can take a file (a TCP
+// connection: sendfile), it gets a descriptor of its own, opened through
+// /proc/self/fd, so concurrent readers never share a file offset.
+func (b *Body) writeFileTo(w io.Writer, off int64) (int64, error) {
+	rem := b.size - off
+	if rem <= 0 {
+		return 0, nil
+	}
+	if _, ok := w.(io.ReaderFrom); ok {
+		if f, err := os.Open("/proc/self/fd/" + strconv.Itoa(int(b.entry.File.Fd()))); err == nil {
+			defer f.Close()
+			if _, err := f.Seek(b.entry.Offset+off, io.SeekStart); err == nil {
+				n, err := io.Copy(w, &io.LimitedReader{R: f, N: rem})
+				if err == nil && n < rem {
+					err = io.ErrUnexpectedEOF
+				}
+				return n, err
+			}
+		}
+	}
+	return io.Copy(w, io.NewSectionReader(b.entry.File, b.entry.Offset+off, rem))
+}
+
 // Reader returns an io.ReadSeeker over a complete body (for range and
 // conditional serving through http.ServeContent).
 func (b *Body) Reader() io.ReadSeeker {
+	if b.entry != nil {
+		return io.NewSectionReader(b.entry.File, b.entry.Offset, b.size)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return &chunkReader{chunks: b.chunks, size: b.size}

@@ -1,11 +1,14 @@
 package cache
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/maypok86/otter/v2"
+
+	"github.com/strata-cdn/strata/internal/cache/disk"
 )
 
 // Store is the in-memory object store, bounded in bytes. Eviction and
@@ -16,7 +19,10 @@ import (
 // a marker naming the Vary fields, and the object sits under the primary key
 // plus the request's values of those fields (RFC 9111 4.1).
 type Store struct {
-	c *otter.Cache[string, *entry]
+	c       *otter.Cache[string, *entry]
+	disk    *disk.Store // optional second tier (tiered.go)
+	promote int64
+	log     *slog.Logger
 }
 
 type entry struct {
@@ -55,9 +61,15 @@ func headerSize(h http.Header) int64 {
 // Get returns the stored object for a request, following a Vary marker.
 // req is called only when the key holds a Vary marker; it returns the
 // request header the variant is chosen by (the header sent to the origin).
+//
+// An object read from a disk file has a Body the caller owns: Release it
+// when done (Release does nothing for in-memory bodies).
 func (s *Store) Get(key string, req func() http.Header) *Object {
 	e, ok := s.c.GetIfPresent(key)
 	if !ok {
+		if s.disk != nil {
+			return s.getDisk(key, req)
+		}
 		return nil
 	}
 	if e.obj != nil {
@@ -66,7 +78,28 @@ func (s *Store) Get(key string, req func() http.Header) *Object {
 	if v, ok := s.c.GetIfPresent(variantKey(key, e.vary, req())); ok {
 		return v.obj
 	}
+	if s.disk != nil {
+		return s.getDisk(key, req)
+	}
 	return nil
+}
+
+// putMemory admits an object read from disk into memory, under its
+// variant key vkey when it varies.
+func (s *Store) putMemory(key, vkey string, o *Object) {
+	if vkey == key {
+		s.c.Set(key, &entry{obj: o})
+		return
+	}
+	marker, ok := s.c.GetIfPresent(key)
+	if !ok || marker.obj != nil || !sameNames(marker.vary, o.VaryNames) {
+		marker = &entry{vary: o.VaryNames, variants: map[string]struct{}{}}
+		s.c.Set(key, marker)
+	}
+	marker.mu.Lock()
+	marker.variants[vkey] = struct{}{}
+	marker.mu.Unlock()
+	s.c.Set(vkey, &entry{obj: o})
 }
 
 // Put stores o for a request with the given key and returns false when the
@@ -91,11 +124,18 @@ func (s *Store) Put(key string, req http.Header, o *Object) {
 	s.c.Set(vk, &entry{obj: o})
 }
 
-// Delete removes the object (and all its variants) stored under key.
+// Delete removes the object (and all its variants) stored under key, in
+// memory and on disk.
 func (s *Store) Delete(key string) bool {
 	e, ok := s.c.Invalidate(key)
 	if ok && e.obj == nil {
 		s.dropVariants(e)
+	}
+	// On disk, variants exist only under a marker stored at key.
+	if s.disk != nil && s.disk.Delete(key) {
+		ok = true
+		prefix := key + variantSep
+		s.disk.DeleteFunc(func(k string) bool { return strings.HasPrefix(k, prefix) })
 	}
 	return ok
 }
@@ -117,6 +157,12 @@ func (s *Store) DeleteFunc(match func(key string) bool) int {
 		if s.Delete(k) {
 			n++
 		}
+	}
+	if s.disk != nil {
+		n += s.disk.DeleteFunc(func(k string) bool {
+			primary, _, _ := strings.Cut(k, variantSep)
+			return match(primary)
+		})
 	}
 	return n
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -458,6 +459,13 @@ func (w *response) finish() bool {
 
 // ReadFrom implements io.ReaderFrom by copying through Write.
 func (w *response) ReadFrom(src io.Reader) (int64, error) {
+	if lr, ok := src.(*io.LimitedReader); ok {
+		if _, isFile := lr.R.(*os.File); isFile {
+			if n, handled, err := w.sendFile(lr); handled {
+				return n, err
+			}
+		}
+	}
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
 	buf := *bp
@@ -478,6 +486,47 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 			return total, rerr
 		}
 	}
+}
+
+// sendFile hands a file body straight to the TCP connection (sendfile(2))
+// when the response is framed by Content-Length on a plain TCP connection.
+// handled is false when it cannot, and nothing was written.
+func (w *response) sendFile(lr *io.LimitedReader) (n int64, handled bool, err error) {
+	if w.c.hijacked.Load() || w.handlerDone {
+		return 0, false, nil
+	}
+	tcp, ok := w.c.rwc.(*net.TCPConn)
+	if !ok {
+		return 0, false, nil // TLS and others copy through the buffer
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.isHEAD || !bodyAllowed(w.status) || w.clen < 0 || w.err != nil || w.written+lr.N > w.clen {
+		return 0, false, nil
+	}
+	c := w.c
+	if !w.committed {
+		w.commit(false)
+	}
+	if w.mode != modeLength {
+		return 0, false, nil
+	}
+	if len(c.stage) > 0 {
+		_, err = c.bufw.Write(c.stage)
+		c.stage = c.stage[:0]
+	}
+	if err == nil {
+		err = c.bufw.Flush()
+	}
+	if err == nil {
+		n, err = tcp.ReadFrom(lr)
+		w.written += n
+	}
+	if err != nil {
+		w.err = err
+	}
+	return n, true, err
 }
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}

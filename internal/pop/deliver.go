@@ -92,6 +92,16 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 		http.ServeContent(ex.w, r, "", mod, body.Reader())
 		return nil
 	}
+	if r.Method == http.MethodHead && !body.Complete() {
+		// A HEAD on a miss waits for the object: it then has its length,
+		// and the next request finds it stored.
+		if err := body.Wait(r.Context()); err != nil {
+			if errors.Is(err, cache.ErrIncomplete) {
+				return originFailure(err)
+			}
+			return errViewerGone
+		}
+	}
 	if body.Complete() {
 		h["Content-Length"] = []string{strconv.FormatInt(body.Size(), 10)}
 	}

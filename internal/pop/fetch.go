@@ -22,11 +22,14 @@ func (p *PoP) serveCached(ex *exchange) error {
 	if obj != nil {
 		switch {
 		case obj.Fresh(now):
+			defer obj.Body.Release() // a body read from disk is this request's
 			return p.deliverObject(ex, obj, "Hit from strata", "hit")
 		case obj.StaleWhileRevalidateOK(now):
+			obj.Body.Share() // the revalidation may hand it to other viewers
 			p.revalidateInBackground(ex, obj)
 			return p.deliverObject(ex, obj, "Hit from strata", "hit; fwd=stale")
 		}
+		obj.Body.Share()
 	}
 	return p.fetchShared(ex, obj)
 }
@@ -119,7 +122,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		v := cache.Evaluate(hdr, stale.Status, merged, beh.ttls, respTime, -1)
 		fresh := stale.Refreshed(merged, h, reqTime, respTime, v)
 		if v.Store {
-			p.store.Put(key, fwd, fresh)
+			p.store.Refresh(key, fwd, fresh)
 		} else {
 			p.store.Delete(key)
 		}
@@ -135,8 +138,8 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	v := cache.Evaluate(hdr, resp.StatusCode, h, beh.ttls, respTime, -1)
 	body := cache.NewBody()
 	var obj *cache.Object
-	store := v.Store && resp.ContentLength <= p.opts.MaxObjectSize
-	if store {
+	store := v.Store && resp.ContentLength <= p.opts.MaxObjectSize // in memory
+	if v.Store {
 		obj = cache.NewObject(resp.StatusCode, h, body, reqTime, respTime, v)
 	}
 	fwdKind := "miss"
@@ -147,7 +150,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	if skipped != "" {
 		info += "; detail=parent-down-" + skipped
 	}
-	if !store {
+	if !v.Store {
 		if v.Reason != "" {
 			info += "; detail=" + v.Reason
 		}
@@ -159,15 +162,24 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	publish(&cache.Flight{Status: resp.StatusCode, Header: h, Body: body,
 		Shareable: shareable, Object: obj, Request: fwd, Info: info, Upstream: via})
 
-	n, err := copyBody(body, resp.Body, p.opts.MaxObjectSize, &store)
-	body.Finish(err)
+	var dw *cache.DiskWrite
+	if obj != nil {
+		dw = p.store.BeginDisk(key, fwd, obj, resp.ContentLength)
+	}
+	n, err := copyBody(body, dw, resp.Body, p.opts.MaxObjectSize, &store)
 	if err != nil {
+		body.Finish(err)
+		dw.Finish(err)
 		p.log.Warn("origin body failed", "key", key, "bytes", n, "err", err)
 		return
 	}
+	// Stored before the body is marked finished: a viewer who has seen the
+	// whole response finds the object in the store on its next request.
 	if store {
 		p.store.Put(key, fwd, obj)
 	}
+	body.Finish(nil)
+	dw.Finish(nil)
 }
 
 func staleFlight(o *cache.Object, why string) *cache.Flight {
@@ -175,15 +187,17 @@ func staleFlight(o *cache.Object, why string) *cache.Flight {
 		Object: o, Info: "fwd=stale; detail=" + why}
 }
 
-// copyBody streams src into body; past limit bytes the object is no longer
-// stored (it keeps streaming to the viewers).
-func copyBody(body *cache.Body, src io.Reader, limit int64, store *bool) (int64, error) {
+// copyBody streams src into body and the disk tier; past limit bytes the
+// object is no longer stored in memory (it keeps streaming to the viewers
+// and to disk).
+func copyBody(body *cache.Body, dw *cache.DiskWrite, src io.Reader, limit int64, store *bool) (int64, error) {
 	buf := make([]byte, 32<<10)
 	var n int64
 	for {
 		m, err := src.Read(buf)
 		if m > 0 {
 			body.Write(buf[:m])
+			dw.Write(buf[:m])
 			n += int64(m)
 			if n > limit {
 				*store = false

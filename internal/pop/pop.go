@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/strata-cdn/strata/internal/cache"
+	"github.com/strata-cdn/strata/internal/cache/disk"
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/origin"
 )
@@ -35,6 +36,12 @@ type Options struct {
 	Shields       map[string]*Peer // regional cache id -> the PoP acting as origin shield there
 	TierSecret    string           // shared by the PoPs of a network; marks requests between tiers
 	Egress        string           // source address of upstream connections ("" = any)
+	// DiskDir, if set, holds the disk tier of the cache, bounded by
+	// DiskCacheSize (default 1 GiB). Objects up to PromoteSize (default
+	// 512 KiB) read from disk are copied into memory.
+	DiskDir       string
+	DiskCacheSize int64
+	PromoteSize   int64
 	// ShieldRegion maps an originShield.region value to a regional cache id;
 	// nil means region values are regional cache ids.
 	ShieldRegion func(region string) (string, bool)
@@ -106,7 +113,21 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 		}
 		p.shields[rc] = up
 	}
+	if opts.DiskDir != "" {
+		if opts.DiskCacheSize <= 0 {
+			opts.DiskCacheSize = 1 << 30
+		}
+		if opts.PromoteSize <= 0 {
+			opts.PromoteSize = 512 << 10
+		}
+		d, err := disk.Open(disk.Options{Dir: opts.DiskDir, MaxBytes: opts.DiskCacheSize, Logger: p.log})
+		if err != nil {
+			return nil, fmt.Errorf("disk cache: %w", err)
+		}
+		p.store.AttachDisk(d, opts.PromoteSize, p.log)
+	}
 	if err := p.Apply(cfg); err != nil {
+		p.Close()
 		return nil, err
 	}
 	return p, nil
@@ -338,6 +359,9 @@ func (p *PoP) Close() {
 	}
 	for _, u := range p.shields {
 		u.o.Close()
+	}
+	if d := p.store.Disk(); d != nil {
+		d.Close()
 	}
 }
 

@@ -137,6 +137,10 @@ func Start(opts Options) (*World, error) {
 			Egress:              s.Egress,
 			ShieldRegion:        topology.ShieldCache,
 		}
+		if opts.DataDir != "" {
+			po.DiskDir = filepath.Join(opts.DataDir, "cache", s.ID)
+			po.DiskCacheSize = int64(cfg.PoP.DiskCacheSize)
+		}
 		if s.Parent != "" {
 			po.Parent = &pop.Peer{ID: s.Parent, URL: urls[s.Parent]}
 		}

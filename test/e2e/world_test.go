@@ -205,3 +205,25 @@ distributions:
 		t.Fatalf("unknown id: %v %s", err, out)
 	}
 }
+
+func TestRestartServesFromDisk(t *testing.T) {
+	var hits atomic.Int32
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Cache-Control", "max-age=3600")
+		io.WriteString(w, strings.Repeat("persisted ", 100000))
+	}))
+	defer origin.Close()
+	dir := t.TempDir()
+	first := start(t, "--origin", origin.URL, "--data-dir", dir)
+	if h, body := getHeader(t, first.base+"/file"); len(body) != 1000000 || h.Get("X-Cache") != "Miss from strata" {
+		t.Fatalf("first: %d bytes, %v", len(body), h)
+	}
+	first.cmd.Process.Signal(syscall.SIGTERM)
+	first.cmd.Wait()
+	second := start(t, "--origin", origin.URL, "--data-dir", dir)
+	h, body := getHeader(t, second.base+"/file")
+	if len(body) != 1000000 || h.Get("X-Cache") != "Hit from strata" || hits.Load() != 1 {
+		t.Fatalf("after restart: %d bytes, %q, origin hits %d", len(body), h.Get("X-Cache"), hits.Load())
+	}
+}

@@ -1,0 +1,173 @@
+package pop
+
+import (
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/strata-cdn/strata/internal/config"
+)
+
+// diskPoP starts a PoP with a disk tier in dir in front of url.
+func diskPoP(t *testing.T, url, dir string, memory int64) (*PoP, string) {
+	t.Helper()
+	cfg := testConfig(url, func(c *config.Config) {
+		c.CachePolicies[0].CacheKey.Headers = config.KeyList{Behavior: "whitelist", Items: []string{"Accept-Language"}}
+	})
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, Options{ID: "DSK1", DefaultDistribution: "d", DiskDir: dir, MemoryCacheSize: memory,
+		MaxObjectSize: memory, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, serve(t, p)
+}
+
+func fetchURL(t *testing.T, url string, kv ...string) response {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for i := 0; i+1 < len(kv); i += 2 {
+		req.Header.Set(kv[i], kv[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+func bigBody(n int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		b.WriteString(strconv.Itoa(i))
+		b.WriteByte(',')
+	}
+	return b.String()[:n]
+}
+
+func TestRestartServesFromDisk(t *testing.T) {
+	big := bigBody(3 << 20) // larger than the promote size: served from its file
+	c := &clock{}
+	o := newOrigin(t, c, func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cache-Control", "max-age=600")
+		rw.Header().Set("Vary", "Accept-Language")
+		switch r.URL.Path {
+		case "/big":
+			io.WriteString(rw, big)
+		default:
+			io.WriteString(rw, "small "+r.URL.Path+" "+r.Header.Get("Accept-Language"))
+		}
+	})
+	dir := t.TempDir()
+	p1, url1 := diskPoP(t, o.URL, dir, 64<<20)
+	fetchURL(t, url1+"/small")
+	fetchURL(t, url1+"/big")
+	fetchURL(t, url1+"/small", "Accept-Language", "de")
+	waitFor(t, 5*time.Second, func() bool { return p1.Store().Disk().Len() >= 4 })
+	p1.Close() // the process stops; memory is gone
+
+	_, url2 := diskPoP(t, o.URL, dir, 64<<20)
+	r := fetchURL(t, url2+"/small")
+	expectXCache(t, r, "Hit")
+	if r.body != "small /small " {
+		t.Fatalf("small after restart: %q", r.body)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ { // concurrent disk hits of one large file
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := fetchURL(t, url2+"/big")
+			if r.body != big || r.header.Get("X-Cache") != "Hit from strata" {
+				t.Errorf("big after restart: %d bytes, %q", len(r.body), r.header.Get("X-Cache"))
+			}
+		}()
+	}
+	wg.Wait()
+	r = fetchURL(t, url2+"/big", "Range", "bytes=100-199")
+	if r.status != 206 || r.body != big[100:200] {
+		t.Fatalf("range from disk: %d %q", r.status, r.body)
+	}
+	r = fetchURL(t, url2+"/small", "Accept-Language", "de")
+	if r.body != "small /small de" || r.header.Get("X-Cache") != "Hit from strata" {
+		t.Fatalf("vary variant after restart: %q %q", r.body, r.header.Get("X-Cache"))
+	}
+	if o.count("/small") != 2 || o.count("/big") != 1 {
+		t.Fatalf("origin counts small %d big %d", o.count("/small"), o.count("/big"))
+	}
+}
+
+func TestCorruptDiskFileNotServed(t *testing.T) {
+	body := bigBody(1 << 20)
+	c := &clock{}
+	o := newOrigin(t, c, func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(rw, body)
+	})
+	dir := t.TempDir()
+	p1, url1 := diskPoP(t, o.URL, dir, 64<<20)
+	fetchURL(t, url1+"/obj")
+	waitFor(t, 5*time.Second, func() bool { return p1.Store().Disk().Len() == 1 })
+	p1.Close()
+	// Flip one byte in the middle of the cache file.
+	var files []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && len(d.Name()) == 64 {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 1 {
+		t.Fatalf("cache files: %v", files)
+	}
+	data, _ := os.ReadFile(files[0])
+	data[len(data)/2] ^= 0xff
+	os.WriteFile(files[0], data, 0o644)
+
+	_, url2 := diskPoP(t, o.URL, dir, 64<<20)
+	r := fetchURL(t, url2+"/obj")
+	expectXCache(t, r, "Miss")
+	if r.body != body || o.count("/obj") != 2 {
+		t.Fatalf("corrupted file: body ok %v, origin count %d", r.body == body, o.count("/obj"))
+	}
+}
+
+func TestMemoryEvictedObjectsComeFromDisk(t *testing.T) {
+	c := &clock{}
+	o := newOrigin(t, c, func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(rw, strings.Repeat(r.URL.Path, 20000))
+	})
+	p, url := diskPoP(t, o.URL, t.TempDir(), 1<<20) // 1 MiB of memory, ~100 KB objects
+	for i := 0; i < 40; i++ {
+		fetchURL(t, url+"/o"+strconv.Itoa(i))
+	}
+	waitFor(t, 5*time.Second, func() bool { return p.Store().Disk().Len() == 40 })
+	for i := 0; i < 40; i++ {
+		path := "/o" + strconv.Itoa(i)
+		r := fetchURL(t, url+path)
+		if r.body != strings.Repeat(path, 20000) || r.header.Get("X-Cache") != "Hit from strata" {
+			t.Fatalf("%s: %q", path, r.header.Get("X-Cache"))
+		}
+	}
+	for i := 0; i < 40; i++ {
+		if n := o.count("/o" + strconv.Itoa(i)); n != 1 {
+			t.Fatalf("object %d fetched %d times", i, n)
+		}
+	}
+}
