@@ -1,0 +1,112 @@
+// Package wire is the contract between Strata's control plane and its PoPs
+// on NATS JetStream: bucket, stream and subject names, and the JSON shapes
+// that travel on them. Both sides import it; nothing else lives here.
+//
+// Configuration lives in JetStream KV buckets, one per resource kind, keyed
+// by the resource id; each value is the resource's JSON (the same field names
+// as the configuration file, config.Distribution and friends). A key's KV
+// revision is its version: the REST API's ETag, and the value If-Match must
+// carry (updates are compare-and-set on that revision).
+//
+// Invalidations are records in a KV bucket (their status) and messages on a
+// stream; every PoP reads the stream with its own durable consumer, so a PoP
+// that was cut off replays what it missed, and acknowledges each one it
+// applied on SubjectAck. PoPs announce themselves on SubjectHeartbeat.
+package wire
+
+import "time"
+
+// KV buckets of the configuration, by resource kind.
+const (
+	BucketDistributions           = "strata_distributions"
+	BucketCachePolicies           = "strata_cache_policies"
+	BucketOriginRequestPolicies   = "strata_origin_request_policies"
+	BucketResponseHeadersPolicies = "strata_response_headers_policies"
+	BucketPublicKeys              = "strata_public_keys"
+	BucketKeyGroups               = "strata_key_groups"
+)
+
+// ConfigBuckets lists the configuration buckets (every PoP watches them all).
+var ConfigBuckets = []string{
+	BucketDistributions, BucketCachePolicies, BucketOriginRequestPolicies,
+	BucketResponseHeadersPolicies, BucketPublicKeys, BucketKeyGroups,
+}
+
+// Control-plane state.
+const (
+	BucketInvalidations = "strata_invalidations" // key: invalidation id; value: Invalidation
+	BucketTokens        = "strata_tokens"        // key: token id; value: Token (hash only)
+	BucketPoPs          = "strata_pops"          // key: PoP id; value: the last Heartbeat
+)
+
+// The invalidation stream and its subjects.
+const (
+	StreamInvalidations = "STRATA_INVALIDATIONS"
+	// SubjectInvalidation + "." + distribution id carries an Invalidation.
+	SubjectInvalidation = "strata.invalidation"
+	// SubjectAck carries an Ack from a PoP that applied an invalidation.
+	SubjectAck = "strata.ack"
+	// SubjectHeartbeat + "." + PoP id carries a Heartbeat.
+	SubjectHeartbeat = "strata.heartbeat"
+)
+
+// HeartbeatInterval is how often PoPs announce themselves; a PoP silent for
+// UnhealthyAfter is marked unhealthy.
+const (
+	HeartbeatInterval = time.Second
+	UnhealthyAfter    = 3 * HeartbeatInterval
+)
+
+// Invalidation statuses, as CloudFront names them.
+const (
+	StatusInProgress = "InProgress"
+	StatusCompleted  = "Completed"
+)
+
+// Invalidation removes objects from every PoP of the network.
+type Invalidation struct {
+	ID              string    `json:"id"`
+	DistributionID  string    `json:"distributionId"`
+	CallerReference string    `json:"callerReference,omitempty"`
+	Paths           []string  `json:"paths,omitempty"` // exact paths, or a prefix ending in "*" (CloudFront's rules)
+	Tags            []string  `json:"tags,omitempty"`  // cache tags (Cache-Tag / Surrogate-Key response headers)
+	CreateTime      time.Time `json:"createTime"`
+	Status          string    `json:"status"`
+	// Expected are the PoPs that were healthy when it was created; it is
+	// Completed when every one of them has acknowledged.
+	Expected     []string             `json:"expected,omitempty"`
+	Acked        map[string]time.Time `json:"acked,omitempty"`
+	CompleteTime *time.Time           `json:"completeTime,omitempty"`
+}
+
+// Ack is a PoP's acknowledgement that it applied an invalidation.
+type Ack struct {
+	InvalidationID string    `json:"invalidationId"`
+	PoP            string    `json:"pop"`
+	Removed        int       `json:"removed"` // objects it removed
+	Time           time.Time `json:"time"`
+}
+
+// Heartbeat is a PoP's periodic announcement.
+type Heartbeat struct {
+	PoP      string    `json:"pop"`
+	Tier     string    `json:"tier"`
+	Location string    `json:"location"`
+	Region   string    `json:"region"`
+	URL      string    `json:"url"`
+	Egress   string    `json:"egress,omitempty"`
+	// ConfigVersion is the sum of the KV revisions of the configuration the
+	// PoP serves (it grows with every applied change); ConfigError is why
+	// the latest change was refused, if it was.
+	ConfigVersion uint64    `json:"configVersion"`
+	ConfigError   string    `json:"configError,omitempty"`
+	Time          time.Time `json:"time"`
+}
+
+// Token is an API token as stored: never the secret itself.
+type Token struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	SHA256  string    `json:"sha256"` // hex of sha256(secret)
+	Created time.Time `json:"created"`
+}
