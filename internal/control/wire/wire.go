@@ -89,12 +89,12 @@ type Ack struct {
 
 // Heartbeat is a PoP's periodic announcement.
 type Heartbeat struct {
-	PoP      string    `json:"pop"`
-	Tier     string    `json:"tier"`
-	Location string    `json:"location"`
-	Region   string    `json:"region"`
-	URL      string    `json:"url"`
-	Egress   string    `json:"egress,omitempty"`
+	PoP      string `json:"pop"`
+	Tier     string `json:"tier"`
+	Location string `json:"location"`
+	Region   string `json:"region"`
+	URL      string `json:"url"`
+	Egress   string `json:"egress,omitempty"`
 	// ConfigVersion is the sum of the KV revisions of the configuration the
 	// PoP serves (it grows with every applied change); ConfigError is why
 	// the latest change was refused, if it was.
