@@ -71,6 +71,11 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 		}
 	}
 	h[servedByHeader] = servedBy
+	if ex.fromTier {
+		h[originTimeHeader] = []string{strconv.FormatInt(p.now().Add(-age).UnixMilli(), 10)}
+	} else {
+		delete(h, originTimeHeader)
+	}
 	h["Age"] = []string{strconv.Itoa(int(age / time.Second))}
 	p.stampHeaders(ex, h, xcache, cacheStatus)
 	r := ex.r

@@ -104,7 +104,14 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		}
 	}
 	reqTime := p.now()
-	resp, via, skipped, err := p.fetchUpstream(ctx, ex, hdr)
+	resp, via, skipped, err := p.fetchUpstream(ctx, ex, hdr, false)
+	if err == nil && via != "" && p.purgedSince(ex, resp.Header, originTime(true, resp.Header, reqTime, p.now())) {
+		// The parent has not applied an invalidation this PoP has: its copy
+		// is older than the purge. Ask the origin.
+		resp.Body.Close()
+		reqTime = p.now()
+		resp, via, skipped, err = p.fetchUpstream(ctx, ex, hdr, true)
+	}
 	if err != nil {
 		if stale != nil && stale.StaleIfErrorOK(p.now()) {
 			publish(staleFlight(stale, "stale-if-error"))
@@ -173,6 +180,11 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		p.log.Warn("origin body failed", "key", key, "bytes", n, "err", err)
 		return
 	}
+	if obj != nil && p.purgedSince(ex, h, originTime(via != "", resp.Header, reqTime, respTime)) {
+		store = false // invalidated while it was in flight: serve it, keep nothing
+		dw.Finish(errPurged)
+		dw = nil
+	}
 	// Stored before the body is marked finished: a viewer who has seen the
 	// whole response finds the object in the store on its next request.
 	if store {
@@ -181,6 +193,8 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	body.Finish(nil)
 	dw.Finish(nil)
 }
+
+var errPurged = errors.New("pop: invalidated while in flight")
 
 func staleFlight(o *cache.Object, why string) *cache.Flight {
 	return &cache.Flight{Status: o.Status, Header: o.Header, Body: o.Body, Shareable: true,

@@ -61,6 +61,7 @@ type PoP struct {
 	snap               atomic.Pointer[snapshot]
 	parent             *upstream
 	shields            map[string]*upstream
+	purges             purgeLog
 }
 
 // New returns a PoP serving cfg.

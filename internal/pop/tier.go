@@ -83,8 +83,8 @@ func (p *PoP) upstreamFor(ex *exchange) *upstream {
 // when there is none or it cannot be reached before it answered (the fetch is
 // idempotent, so that retry is safe). via is the parent's id when it answered;
 // skipped names a parent that was skipped.
-func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header) (resp *http.Response, via, skipped string, err error) {
-	if up := p.upstreamFor(ex); up != nil {
+func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, noParent bool) (resp *http.Response, via, skipped string, err error) {
+	if up := p.upstreamFor(ex); up != nil && !noParent {
 		if !up.healthy(p.now()) {
 			skipped = up.peer.ID
 		} else {

@@ -618,3 +618,14 @@ func isHex(s string, n int) bool {
 	}
 	return true
 }
+
+// Keys returns a snapshot of the keys of the committed entries.
+func (s *Store) Keys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(s.index))
+	for _, it := range s.index {
+		keys = append(keys, it.key)
+	}
+	return keys
+}
