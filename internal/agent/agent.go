@@ -1,0 +1,366 @@
+// Package agent connects one PoP to the control plane over NATS JetStream
+// (the contract is internal/control/wire): it watches the configuration
+// buckets and applies each new whole snapshot to the PoP, consumes
+// invalidations through the PoP's own durable consumer (so a PoP that was
+// cut off replays what it missed), acknowledges each one it applied, and
+// announces the PoP with heartbeats.
+//
+// The PoP keeps serving with the configuration it has while the control
+// plane or NATS is away; nats.go reconnects, and the watches and the
+// consumer resume.
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/control/wire"
+	"github.com/strata-cdn/strata/internal/pop"
+)
+
+// Options configure an agent.
+type Options struct {
+	NC   *nats.Conn // the PoP's own connection
+	PoP  *pop.PoP
+	Base *config.Config // the local configuration: its pop and topology sections are kept
+	Info wire.Heartbeat // PoP, Tier, Location, Region, URL, Egress
+	// Applied, if set, is called after each configuration change the PoP
+	// took (err == nil) or refused.
+	Applied func(version uint64, err error)
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Agent is one PoP's link to the control plane.
+type Agent struct {
+	o       Options
+	js      jetstream.JetStream
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	version atomic.Uint64
+	cfgErr  atomic.Pointer[string]
+	log     *slog.Logger
+	ready   chan struct{}
+}
+
+// Start connects the PoP to the control plane. It returns at once; the
+// first configuration is applied when the buckets have been read (Ready).
+func Start(ctx context.Context, o Options) (*Agent, error) {
+	if o.NC == nil || o.PoP == nil || o.Base == nil {
+		return nil, errors.New("agent: NC, PoP and Base are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	js, err := jetstream.New(o.NC)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	a := &Agent{o: o, js: js, cancel: cancel, log: o.Logger.With("stage", "agent", "pop", o.Info.PoP), ready: make(chan struct{})}
+	a.wg.Add(3)
+	go a.watchConfig(ctx)
+	go a.consumeInvalidations(ctx)
+	go a.heartbeat(ctx)
+	return a, nil
+}
+
+// Ready is closed once the first configuration from the store was applied
+// (or refused).
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// Version is the configuration version the PoP serves.
+func (a *Agent) Version() uint64 { return a.version.Load() }
+
+// Close stops the agent (the PoP keeps serving).
+func (a *Agent) Close() {
+	a.cancel()
+	a.wg.Wait()
+}
+
+// retry runs f until it succeeds or ctx ends, waiting between attempts: the
+// control plane may not have created its buckets yet.
+func retry(ctx context.Context, f func() error) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
+}
+
+type kvEvent struct {
+	bucket string
+	entry  jetstream.KeyValueEntry // nil: the bucket's initial values are all in
+}
+
+// watchConfig keeps the buckets' current values and applies a new snapshot
+// after every batch of changes.
+func (a *Agent) watchConfig(ctx context.Context) {
+	defer a.wg.Done()
+	events := make(chan kvEvent, 256)
+	for _, b := range wire.ConfigBuckets {
+		var w jetstream.KeyWatcher
+		err := retry(ctx, func() error {
+			kv, err := a.js.KeyValue(ctx, b)
+			if err != nil {
+				return err
+			}
+			w, err = kv.WatchAll(ctx)
+			return err
+		})
+		if err != nil {
+			return
+		}
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			defer w.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case e, ok := <-w.Updates():
+					if !ok {
+						return
+					}
+					select {
+					case events <- kvEvent{bucket: b, entry: e}:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		}()
+	}
+	state := map[string]map[string]jetstream.KeyValueEntry{}
+	revs := map[string]uint64{}
+	initial := map[string]bool{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-events:
+			a.take(state, revs, initial, ev)
+		}
+		// Take every change already queued before building: a burst of
+		// changes makes one snapshot.
+	drain:
+		for {
+			select {
+			case ev := <-events:
+				a.take(state, revs, initial, ev)
+			default:
+				break drain
+			}
+		}
+		if len(initial) < len(wire.ConfigBuckets) {
+			continue
+		}
+		var version uint64
+		for _, r := range revs {
+			version += r
+		}
+		if version == a.version.Load() && a.cfgErr.Load() == nil && isClosed(a.ready) {
+			continue
+		}
+		err := a.apply(state)
+		if err != nil {
+			msg := err.Error()
+			a.cfgErr.Store(&msg)
+			a.log.Warn("configuration refused, keeping the running one", "version", version, "err", msg)
+		} else {
+			a.cfgErr.Store(nil)
+			a.version.Store(version)
+		}
+		if a.o.Applied != nil {
+			a.o.Applied(version, err)
+		}
+		if !isClosed(a.ready) {
+			close(a.ready)
+		}
+	}
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+func (a *Agent) take(state map[string]map[string]jetstream.KeyValueEntry, revs map[string]uint64, initial map[string]bool, ev kvEvent) {
+	if ev.entry == nil {
+		initial[ev.bucket] = true
+		return
+	}
+	m := state[ev.bucket]
+	if m == nil {
+		m = map[string]jetstream.KeyValueEntry{}
+		state[ev.bucket] = m
+	}
+	if r := ev.entry.Revision(); r > revs[ev.bucket] {
+		revs[ev.bucket] = r
+	}
+	if ev.entry.Operation() != jetstream.KeyValuePut {
+		delete(m, ev.entry.Key())
+		return
+	}
+	m[ev.entry.Key()] = ev.entry
+}
+
+// apply builds a whole configuration from the buckets and the local file,
+// validates it, and swaps it into the PoP.
+func (a *Agent) apply(state map[string]map[string]jetstream.KeyValueEntry) error {
+	cfg := &config.Config{PoP: a.o.Base.PoP, Topology: a.o.Base.Topology}
+	decode := func(bucket string, add func([]byte) error) error {
+		keys := make([]string, 0, len(state[bucket]))
+		for k := range state[bucket] {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if err := add(state[bucket][k].Value()); err != nil {
+				return fmt.Errorf("%s/%s: %w", bucket, k, err)
+			}
+		}
+		return nil
+	}
+	err := errors.Join(
+		decode(wire.BucketDistributions, func(b []byte) error {
+			var v config.Distribution
+			err := json.Unmarshal(b, &v)
+			cfg.Distributions = append(cfg.Distributions, v)
+			return err
+		}),
+		decode(wire.BucketCachePolicies, func(b []byte) error {
+			var v config.CachePolicy
+			err := json.Unmarshal(b, &v)
+			cfg.CachePolicies = append(cfg.CachePolicies, v)
+			return err
+		}),
+		decode(wire.BucketOriginRequestPolicies, func(b []byte) error {
+			var v config.OriginRequestPolicy
+			err := json.Unmarshal(b, &v)
+			cfg.OriginRequestPolicies = append(cfg.OriginRequestPolicies, v)
+			return err
+		}),
+		decode(wire.BucketResponseHeadersPolicies, func(b []byte) error {
+			var v config.ResponseHeadersPolicy
+			err := json.Unmarshal(b, &v)
+			cfg.ResponseHeadersPolicies = append(cfg.ResponseHeadersPolicies, v)
+			return err
+		}),
+		decode(wire.BucketPublicKeys, func(b []byte) error {
+			var v config.PublicKey
+			err := json.Unmarshal(b, &v)
+			cfg.PublicKeys = append(cfg.PublicKeys, v)
+			return err
+		}),
+		decode(wire.BucketKeyGroups, func(b []byte) error {
+			var v config.KeyGroup
+			err := json.Unmarshal(b, &v)
+			cfg.KeyGroups = append(cfg.KeyGroups, v)
+			return err
+		}),
+	)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	return a.o.PoP.Apply(cfg)
+}
+
+// consumeInvalidations applies each invalidation once, through the PoP's
+// durable consumer, and acknowledges it to the control plane.
+func (a *Agent) consumeInvalidations(ctx context.Context) {
+	defer a.wg.Done()
+	var cons jetstream.Consumer
+	err := retry(ctx, func() error {
+		s, err := a.js.Stream(ctx, wire.StreamInvalidations)
+		if err != nil {
+			return err
+		}
+		cons, err = s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable:       "pop-" + a.o.Info.PoP,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			DeliverPolicy: jetstream.DeliverNewPolicy,
+			AckWait:       10 * time.Second,
+		})
+		return err
+	})
+	if err != nil {
+		return
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		var inv wire.Invalidation
+		if err := json.Unmarshal(m.Data(), &inv); err != nil {
+			a.log.Warn("bad invalidation message dropped", "err", err.Error())
+			m.Term()
+			return
+		}
+		n := a.o.PoP.Invalidate(inv.DistributionID, inv.Paths, inv.Tags)
+		ack, _ := json.Marshal(wire.Ack{InvalidationID: inv.ID, PoP: a.o.Info.PoP, Removed: n, Time: a.o.Now()})
+		if err := a.o.NC.Publish(wire.SubjectAck, ack); err != nil {
+			m.Nak()
+			return
+		}
+		a.o.NC.Flush()
+		m.Ack()
+	})
+	if err != nil {
+		a.log.Warn("cannot consume invalidations", "err", err.Error())
+		return
+	}
+	<-ctx.Done()
+	cc.Stop()
+}
+
+// heartbeat announces the PoP every wire.HeartbeatInterval.
+func (a *Agent) heartbeat(ctx context.Context) {
+	defer a.wg.Done()
+	t := time.NewTicker(wire.HeartbeatInterval)
+	defer t.Stop()
+	subject := wire.SubjectHeartbeat + "." + a.o.Info.PoP
+	for {
+		hb := a.o.Info
+		hb.ConfigVersion = a.version.Load()
+		if e := a.cfgErr.Load(); e != nil {
+			hb.ConfigError = *e
+		}
+		hb.Time = a.o.Now()
+		if b, err := json.Marshal(hb); err == nil {
+			a.o.NC.Publish(subject, b)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

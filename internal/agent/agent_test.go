@@ -1,0 +1,270 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/control/wire"
+	"github.com/strata-cdn/strata/internal/h1"
+	"github.com/strata-cdn/strata/internal/pop"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func startNATS(t *testing.T) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+// setupStore creates what the control plane would: the buckets and the stream.
+func setupStore(t *testing.T, js jetstream.JetStream) map[string]jetstream.KeyValue {
+	t.Helper()
+	ctx := context.Background()
+	kvs := map[string]jetstream.KeyValue{}
+	for _, b := range wire.ConfigBuckets {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kvs[b] = kv
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: wire.StreamInvalidations, Subjects: []string{wire.SubjectInvalidation + ".>"}}); err != nil {
+		t.Fatal(err)
+	}
+	return kvs
+}
+
+// proxy is a TCP relay that a test can cut and restore, to take one PoP off
+// NATS without touching the others.
+type proxy struct {
+	t      *testing.T
+	target string
+	addr   string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	p := &proxy{t: t, target: target}
+	p.listen("127.0.0.1:0")
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *proxy) listen(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln, p.addr = ln, ln.Addr().String()
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+}
+
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *proxy) restore() { p.listen(p.addr) }
+
+type node struct {
+	pop   *pop.PoP
+	url   string
+	agent *Agent
+	nc    *nats.Conn
+}
+
+func startNode(t *testing.T, id, natsURL string) *node {
+	t.Helper()
+	base := &config.Config{}
+	base.Validate()
+	p, err := pop.New(base, pop.Options{ID: id, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &h1.Server{Handler: p}
+	go srv.Serve(ln)
+	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Start(context.Background(), Options{NC: nc, PoP: p, Base: base, Logger: quiet(),
+		Info: wire.Heartbeat{PoP: id, Tier: "edge", URL: "http://" + ln.Addr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); nc.Close(); srv.Close(); p.Close() })
+	return &node{pop: p, url: "http://" + ln.Addr().String(), agent: a, nc: nc}
+}
+
+func (n *node) get(t *testing.T, path string) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", n.url+path, nil)
+	req.Host = "site.strata.localhost"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(b), resp.Header.Get("X-Cache")
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestConfigAndInvalidationsReachEveryPoP(t *testing.T) {
+	var version atomic.Int32
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprintf(w, "v%d", version.Load())
+	}))
+	defer origin.Close()
+	ns := startNATS(t)
+	nc, _ := nats.Connect(ns.ClientURL())
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	kvs := setupStore(t, js)
+	acks := make(chan wire.Ack, 16)
+	nc.Subscribe(wire.SubjectAck, func(m *nats.Msg) {
+		var a wire.Ack
+		json.Unmarshal(m.Data, &a)
+		acks <- a
+	})
+	beats := make(chan wire.Heartbeat, 64)
+	nc.Subscribe(wire.SubjectHeartbeat+".*", func(m *nats.Msg) {
+		var h wire.Heartbeat
+		json.Unmarshal(m.Data, &h)
+		select {
+		case beats <- h:
+		default:
+		}
+	})
+
+	px := newProxy(t, ns.Addr().String())
+	a := startNode(t, "AAA1", ns.ClientURL())
+	b := startNode(t, "BBB1", "nats://"+px.addr) // B reaches NATS through a cable we can cut
+
+	// A distribution created in the store is served by every PoP.
+	dist := config.Distribution{ID: "site", Origins: []config.Origin{{ID: "web", URL: origin.URL}},
+		DefaultCacheBehavior: config.CacheBehavior{TargetOriginID: "web"}}
+	body, _ := json.Marshal(dist)
+	if _, err := kvs[wire.BucketDistributions].Put(context.Background(), "site", body); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*node{a, b} {
+		waitFor(t, 5*time.Second, "the distribution at "+n.url, func() bool { s, _, _ := n.get(t, "/x"); return s == 200 })
+		n.get(t, "/x")
+		if _, body, xc := n.get(t, "/x"); body != "v0" || xc != "Hit from strata" {
+			t.Fatalf("%s: %q %q", n.url, body, xc)
+		}
+	}
+	version.Store(1)
+
+	// B is cut off; an invalidation reaches A only.
+	px.cut()
+	inv := wire.Invalidation{ID: "I1", DistributionID: "site", Paths: []string{"/x"}}
+	msg, _ := json.Marshal(inv)
+	if _, err := js.Publish(context.Background(), wire.SubjectInvalidation+".site", msg); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-acks; got.PoP != "AAA1" || got.InvalidationID != "I1" || got.Removed != 1 {
+		t.Fatalf("ack %+v", got)
+	}
+	if _, body, _ := a.get(t, "/x"); body != "v1" {
+		t.Fatalf("A still serves %q", body)
+	}
+	// B reconnects, replays what it missed and acknowledges it.
+	px.restore()
+	select {
+	case got := <-acks:
+		if got.PoP != "BBB1" || got.InvalidationID != "I1" {
+			t.Fatalf("ack %+v", got)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("B did not replay the invalidation after reconnecting")
+	}
+	if _, body, _ := b.get(t, "/x"); body != "v1" {
+		t.Fatalf("B served the invalidated object after reconnecting: %q", body)
+	}
+
+	// A refused configuration leaves the running one serving, and says so.
+	bad := []byte(`{"id":"site","origins":[{"id":"web","url":"` + origin.URL + `"}],"defaultCacheBehavior":{"targetOriginId":"nowhere"}}`)
+	kvs[wire.BucketDistributions].Put(context.Background(), "site", bad)
+	waitFor(t, 5*time.Second, "a heartbeat reporting the refused config", func() bool {
+		for {
+			select {
+			case h := <-beats:
+				if h.PoP == "AAA1" && h.ConfigError != "" {
+					return true
+				}
+			default:
+				return false
+			}
+		}
+	})
+	if s, _, _ := a.get(t, "/x"); s != 200 {
+		t.Fatalf("refused config broke serving: %d", s)
+	}
+}
