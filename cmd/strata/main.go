@@ -12,8 +12,14 @@ const usage = `strata — a self-hosted content delivery network
 
 Usage:
   strata run [flags]          run Strata (with no flags: a demo world of PoPs in front of a built-in origin)
-  strata pop --id ID --config F
+  strata pop --id ID --config F [--nats URL]
                               run one PoP of a configuration's topology (one per machine)
+  strata control [flags]      run the control plane alone (API, store and NATS)
+  strata dist create|list|get|update|delete ...
+                              manage distributions through the control plane ("strata dist help")
+  strata invalidate DIST PATH... [--tag T]... [--wait]
+                              remove objects from every PoP
+  strata status               the PoPs: tier, region, config version, last heartbeat, health
   strata validate --config F  check a configuration file; exit 1 with every error
   strata locations [flags]    the world catalog of PoP locations and regional edge caches
   strata version              print the version
@@ -38,6 +44,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stdout, stderr)
 	case "pop":
 		return cmdPop(args[1:], stdout, stderr)
+	case "control":
+		return cmdControl(args[1:], stdout, stderr)
+	case "dist":
+		return cmdDist(args[1:], stdout, stderr)
+	case "invalidate":
+		return cmdInvalidate(args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "locations":

@@ -22,6 +22,7 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 	id := fs.String("id", "", "the PoP of topology.pops to run (e.g. FRA1)")
 	path := fs.String("config", "", "configuration file (YAML or JSON) with a topology")
 	dataDir := fs.String("data-dir", defaultDataDir(), "folder for the PoP's disk cache")
+	natsURL := fs.String("nats", "", "the control plane's NATS (nats://host:4222[,…]): configuration and invalidations come from there")
 	var logFormat, logLevel string
 	addLogFlags(fs, &logFormat, &logLevel)
 	if err := fs.Parse(args); err != nil {
@@ -51,13 +52,22 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	n := w.Nodes[0]
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *natsURL != "" {
+		as, err := startAgents(ctx, *natsURL, w, cfg, log)
+		if err != nil {
+			w.Close()
+			fmt.Fprintln(stderr, "strata pop:", err)
+			return 1
+		}
+		defer as.Close()
+	}
 	parent := n.Parent
 	if parent == "" {
 		parent = "origin"
 	}
 	fmt.Fprintf(stdout, "Strata PoP %s (%s, %s) listening on %s; parent: %s\n", n.ID, n.Tier, n.Region, n.URL, parent)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	select {
 	case <-ctx.Done():
 	case err := <-w.Err():

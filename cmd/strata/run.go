@@ -33,6 +33,7 @@ type runFlags struct {
 	defaultTTL time.Duration
 	logFormat  string
 	logLevel   string
+	control    controlFlags
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
@@ -47,6 +48,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "folder for network.json and the PoPs' disk caches")
 	fs.DurationVar(&f.defaultTTL, "default-ttl", 24*time.Hour, "quick mode: TTL when the origin gives none (0: cache only what the origin marks fresh)")
 	addLogFlags(fs, &f.logFormat, &f.logLevel)
+	addControlFlags(fs, &f.control)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -167,8 +169,26 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 	case f.listen == "":
 		front = "" // a configured world has no front door unless asked for
 	}
+	// The control plane first: its store is seeded with this configuration's
+	// distributions and policies at the first start, and is the source of
+	// truth after that.
+	cp, err := startControlPlane(ctx, f.dataDir, f.control, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer cp.Close()
 	w, err := world.Start(world.Options{Config: cfg, DefaultDistribution: defaultDist, DataDir: f.dataDir, Logger: log})
 	if err != nil {
+		return err
+	}
+	as, err := startAgents(ctx, cp.NATSURL, w, cfg, log)
+	if err != nil {
+		w.Close()
+		return err
+	}
+	defer as.Close()
+	if err := as.waitReady(ctx, 30*time.Second); err != nil {
+		w.Close()
 		return err
 	}
 	base := w.Nodes[0].URL
@@ -189,6 +209,7 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		netFile = ""
 	}
 	printBanner(stdout, w, base, demoURL, netFile, f, cfg)
+	printControl(stdout, cp, f.dataDir)
 	log.Info("strata started", "pops", len(w.Nodes), "listen", base, "distributions", len(cfg.Distributions))
 	select {
 	case <-ctx.Done():
@@ -240,6 +261,15 @@ func printBanner(out io.Writer, w *world.World, base, demoURL, netFile string, f
 			fmt.Fprintf(out, "  distribution %s: %s\n", d.ID, strings.Join(append([]string{d.DomainName}, d.Aliases...), ", "))
 		}
 	}
+}
+
+func printControl(out io.Writer, cp *controlPlane, dataDir string) {
+	fmt.Fprintf(out, "\nControl plane API on %s, NATS on %s\n", cp.APIURL, cp.NATSURL)
+	if cp.NewToken != "" {
+		fmt.Fprintf(out, "API token (shown once; also saved for the CLI in %s):\n  %s\n",
+			filepath.Join(dataDir, "control.json"), cp.NewToken)
+	}
+	fmt.Fprintln(out, "Try: strata status; strata dist list; strata invalidate demo /hello.txt --wait")
 }
 
 var allMethods = []string{"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"}

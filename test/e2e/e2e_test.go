@@ -71,7 +71,7 @@ func start(t *testing.T, args ...string) *started {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, bin, append([]string{"run", "--listen", "127.0.0.1:0", "--pop-port", "0", "--data-dir", t.TempDir()}, args...)...)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"run", "--listen", "127.0.0.1:0", "--pop-port", "0", "--nats-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +220,7 @@ distributions:
 		}
 	}
 	// run refuses the same file and says why.
-	run := exec.Command(bin, "run", "--config", bad, "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
+	run := exec.Command(bin, "run", "--config", bad, "--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--data-dir", t.TempDir())
 	out, _ = run.CombinedOutput()
 	if run.ProcessState.ExitCode() == 0 || !strings.Contains(string(out), "targetOriginId") {
 		t.Fatalf("run with a bad config: exit %d\n%s", run.ProcessState.ExitCode(), out)

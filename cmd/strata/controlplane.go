@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/strata-cdn/strata/internal/agent"
+	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/control"
+	"github.com/strata-cdn/strata/internal/control/wire"
+	"github.com/strata-cdn/strata/internal/world"
+)
+
+// controlFlags are the flags of the processes that run the control plane.
+type controlFlags struct {
+	nats       string // external NATS URL(s); "" = embedded
+	natsListen string // embedded NATS client address
+	apiListen  string // REST API address
+}
+
+func addControlFlags(fs *flag.FlagSet, f *controlFlags) {
+	fs.StringVar(&f.nats, "nats", "", "external NATS cluster, nats://host:4222[,nats://…] (default: an embedded NATS server with JetStream in the data dir)")
+	fs.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server (0.0.0.0:4222 lets PoPs on other machines connect)")
+	fs.StringVar(&f.apiListen, "api-listen", "127.0.0.1:8081", "address of the control plane's REST API")
+}
+
+// localControl is what `strata run` leaves in the data dir for the CLI.
+type localControl struct {
+	API   string `json:"api"`
+	Token string `json:"token"`
+	NATS  string `json:"nats,omitempty"`
+}
+
+// controlPlane is NATS (embedded unless external), the store and the API.
+type controlPlane struct {
+	ns       *server.Server
+	nc       *nats.Conn
+	srv      *control.Server
+	api      *http.Server
+	APIURL   string
+	NATSURL  string
+	NewToken string // printed once when it was just created
+}
+
+func startControlPlane(parent context.Context, dataDir string, f controlFlags, seed *config.Config, log *slog.Logger) (*controlPlane, error) {
+	// The context bounds start-up only; the server's background work has its own.
+	ctx, cancel := context.WithTimeout(parent, 30*time.Second)
+	defer cancel()
+	cp := &controlPlane{NATSURL: f.nats}
+	fail := func(err error) (*controlPlane, error) {
+		cp.Close()
+		return nil, err
+	}
+	if f.nats == "" {
+		ns, err := control.StartNATS(control.NATSOptions{StoreDir: filepath.Join(dataDir, "nats"), Listen: f.natsListen, Logger: log})
+		if err != nil {
+			return fail(fmt.Errorf("embedded NATS on %s: %w (choose another address with --nats-listen)", f.natsListen, err))
+		}
+		cp.ns, cp.NATSURL = ns, ns.ClientURL()
+	}
+	nc, err := nats.Connect(cp.NATSURL, nats.Name("strata-control"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		return fail(fmt.Errorf("NATS %s: %w", cp.NATSURL, err))
+	}
+	cp.nc = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fail(err)
+	}
+	cp.srv, err = control.New(ctx, control.Options{JS: js, NC: nc, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	if seed != nil {
+		if err := cp.srv.Store().Seed(ctx, seed); err != nil {
+			return fail(fmt.Errorf("seeding the store: %w", err))
+		}
+	}
+	ln, err := net.Listen("tcp", f.apiListen)
+	if err != nil {
+		return fail(fmt.Errorf("API listen %s: %w (choose another address with --api-listen)", f.apiListen, err))
+	}
+	cp.APIURL = "http://" + ln.Addr().String()
+	cp.api = &http.Server{Handler: cp.srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go cp.api.Serve(ln)
+
+	// A token for the CLI on this machine: created once, kept in the data dir.
+	path := filepath.Join(dataDir, "control.json")
+	var local localControl
+	if b, err := os.ReadFile(path); err == nil {
+		json.Unmarshal(b, &local)
+	}
+	secret, created, err := cp.srv.EnsureToken(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if created {
+		local.Token, cp.NewToken = secret, secret
+	} else if local.Token == "" {
+		if local.Token, err = cp.srv.CreateToken(ctx, "local"); err != nil {
+			return fail(err)
+		}
+		cp.NewToken = local.Token
+	}
+	local.API, local.NATS = cp.APIURL, cp.NATSURL
+	b, _ := json.MarshalIndent(local, "", "  ")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fail(err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return fail(err)
+	}
+	return cp, nil
+}
+
+// Close stops the API, the store and the embedded NATS server.
+func (cp *controlPlane) Close() {
+	if cp.api != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		cp.api.Shutdown(ctx)
+		cancel()
+	}
+	if cp.srv != nil {
+		cp.srv.Close()
+	}
+	if cp.nc != nil {
+		cp.nc.Close()
+	}
+	if cp.ns != nil {
+		cp.ns.Shutdown()
+		cp.ns.WaitForShutdown()
+	}
+}
+
+// agents links every PoP of a world to the control plane, each over its
+// own NATS connection.
+type agents struct {
+	list []*agent.Agent
+	ncs  []*nats.Conn
+}
+
+func startAgents(ctx context.Context, natsURL string, w *world.World, base *config.Config, log *slog.Logger) (*agents, error) {
+	as := &agents{}
+	for _, n := range w.Nodes {
+		nc, err := nats.Connect(natsURL, nats.Name("strata-pop-"+n.ID), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
+			nats.RetryOnFailedConnect(true))
+		if err != nil {
+			as.Close()
+			return nil, fmt.Errorf("PoP %s: NATS %s: %w", n.ID, natsURL, err)
+		}
+		as.ncs = append(as.ncs, nc)
+		a, err := agent.Start(ctx, agent.Options{NC: nc, PoP: n.PoP, Base: base, Logger: log,
+			Info: wire.Heartbeat{PoP: n.ID, Tier: n.Tier, Location: n.Location, Region: n.Region, URL: n.URL}})
+		if err != nil {
+			as.Close()
+			return nil, err
+		}
+		as.list = append(as.list, a)
+	}
+	return as, nil
+}
+
+// waitReady waits until every agent applied the store's configuration.
+func (as *agents) waitReady(ctx context.Context, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for _, a := range as.list {
+		select {
+		case <-a.Ready():
+		case <-ctx.Done():
+			return errors.New("PoPs did not receive the configuration from the control plane in time")
+		}
+	}
+	return nil
+}
+
+func (as *agents) Close() {
+	for _, a := range as.list {
+		a.Close()
+	}
+	for _, nc := range as.ncs {
+		nc.Close()
+	}
+}

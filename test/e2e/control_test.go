@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// cli runs a strata CLI command against the strata run that uses dataDir.
+func cli(t *testing.T, dataDir string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, append(args, "--data-dir", dataDir)...)
+	out, _ := cmd.CombinedOutput()
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+func TestControlPlaneThroughTheCLI(t *testing.T) {
+	var version atomic.Int32
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprintf(w, "%s v%d", r.URL.Path, version.Load())
+	}))
+	defer origin.Close()
+	dir := t.TempDir()
+	s := start(t, "--data-dir", dir, "--pops", "6")
+	waitOutput(t, s, "Control plane API on")
+	var nodes []nodeInfo
+	b, _ := os.ReadFile(filepath.Join(dir, "network.json"))
+	json.Unmarshal(b, &nodes)
+
+	// Every PoP reports in.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, code := cli(t, dir, "status")
+		if code == 0 && strings.Count(out, " yes") >= len(nodes) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never showed %d healthy PoPs:\n%s", len(nodes), out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// A distribution created through the API is served by every PoP.
+	file := filepath.Join(t.TempDir(), "site.yaml")
+	os.WriteFile(file, []byte(fmt.Sprintf("id: site\naliases: [site.example]\norigins:\n  - id: web\n    url: %s\ndefaultCacheBehavior:\n  targetOriginId: web\n", origin.URL)), 0o644)
+	if out, code := cli(t, dir, "dist", "create", "--file", file); code != 0 {
+		t.Fatalf("dist create: %d\n%s", code, out)
+	}
+	get := func(url string) (string, string) {
+		req, _ := http.NewRequest("GET", url+"/page", nil)
+		req.Host = "site.example"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b), resp.Header.Get("X-Cache")
+	}
+	for _, n := range nodes {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if body, _ := get(n.URL); body == "/page v0" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never served the new distribution", n.ID)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	edge := nodes[len(nodes)-1]
+	if _, xc := get(edge.URL); xc != "Hit from strata" {
+		t.Fatalf("X-Cache %q", xc)
+	}
+
+	// A stale ETag is refused and changes nothing.
+	os.WriteFile(file, []byte(fmt.Sprintf("id: site\ncomment: changed\naliases: [site.example]\norigins:\n  - id: web\n    url: %s\ndefaultCacheBehavior:\n  targetOriginId: web\n", origin.URL)), 0o644)
+	if out, code := cli(t, dir, "dist", "update", "site", "--file", file, "--if-match", `"1"`); code != 1 || !strings.Contains(out, "changed") {
+		t.Fatalf("stale update: %d\n%s", code, out)
+	}
+	if out, _ := cli(t, dir, "dist", "get", "site"); strings.Contains(out, "comment: changed") || strings.Contains(out, `"comment": "changed"`) {
+		t.Fatalf("a refused update changed the distribution:\n%s", out)
+	}
+
+	// An invalidation reaches every PoP before --wait returns.
+	version.Store(1)
+	if out, code := cli(t, dir, "invalidate", "site", "/page", "--wait"); code != 0 || !strings.Contains(out, "Completed") {
+		t.Fatalf("invalidate: %d\n%s", code, out)
+	}
+	for _, n := range nodes {
+		if body, _ := get(n.URL); body != "/page v1" {
+			t.Fatalf("%s served %q after the invalidation completed", n.ID, body)
+		}
+	}
+}
