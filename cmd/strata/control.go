@@ -41,7 +41,7 @@ func cmdControl(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cp, err := startControlPlane(ctx, *dataDir, f, cfg, log)
+	cp, err := startControlPlane(ctx, *dataDir, f, cfg, false, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "strata control:", err)
 		return 1

@@ -55,7 +55,10 @@ type controlPlane struct {
 	NewToken string // printed once when it was just created
 }
 
-func startControlPlane(parent context.Context, dataDir string, f controlFlags, seed *config.Config, log *slog.Logger) (*controlPlane, error) {
+// startControlPlane starts the control plane. With apply, cfg's resources
+// are written into the store (replacing those of the same id: strata run);
+// without, cfg only seeds an empty store (strata control).
+func startControlPlane(parent context.Context, dataDir string, f controlFlags, cfg *config.Config, apply bool, log *slog.Logger) (*controlPlane, error) {
 	// The context bounds start-up only; the server's background work has its own.
 	ctx, cancel := context.WithTimeout(parent, 30*time.Second)
 	defer cancel()
@@ -84,8 +87,13 @@ func startControlPlane(parent context.Context, dataDir string, f controlFlags, s
 	if err != nil {
 		return fail(err)
 	}
-	if seed != nil {
-		if err := cp.srv.Store().Seed(ctx, seed); err != nil {
+	switch {
+	case cfg != nil && apply:
+		if err := cp.srv.Store().Apply(ctx, cfg); err != nil {
+			return fail(err)
+		}
+	case cfg != nil:
+		if err := cp.srv.Store().Seed(ctx, cfg); err != nil {
 			return fail(fmt.Errorf("seeding the store: %w", err))
 		}
 	}

@@ -169,10 +169,10 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 	case f.listen == "":
 		front = "" // a configured world has no front door unless asked for
 	}
-	// The control plane first: its store is seeded with this configuration's
-	// distributions and policies at the first start, and is the source of
-	// truth after that.
-	cp, err := startControlPlane(ctx, f.dataDir, f.control, cfg, log)
+	// The control plane first: this configuration's distributions and
+	// policies are written into its store (those created through the API
+	// stay), and the PoPs take their configuration from the store.
+	cp, err := startControlPlane(ctx, f.dataDir, f.control, cfg, true, log)
 	if err != nil {
 		return err
 	}

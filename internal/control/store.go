@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -354,6 +355,99 @@ func (s *Store) Seed(ctx context.Context, cfg *config.Config) error {
 		}
 	}
 	return nil
+}
+
+// Apply writes the distributions, policies, public keys and key groups of
+// cfg into the store, creating those that are missing and replacing those
+// that differ; resources that only the store has are kept. `strata run` uses
+// it at every start, so the file (or the demo, or quick mode) it was started
+// with is in force while what was created through the API survives. The
+// resulting configuration must validate, or nothing is written.
+func (s *Store) Apply(ctx context.Context, cfg *config.Config) error {
+	sections := *cfg
+	sections.PoP, sections.Topology = config.PoP{}, config.Topology{}
+	doc, err := json.Marshal(&sections)
+	if err != nil {
+		return fmt.Errorf("control: store: apply: %w", err)
+	}
+	valid, err := config.Parse(doc, "configuration")
+	if err != nil {
+		return err
+	}
+	// The merged result must validate: the file's resources replace the
+	// stored ones of the same id.
+	stored, err := s.Config(ctx)
+	if err != nil {
+		return err
+	}
+	merged := mergeConfig(stored, valid)
+	if err := merged.Validate(); err != nil {
+		return fmt.Errorf("the configuration together with the control plane's store: %w", err)
+	}
+	// Dependencies first, distributions last, so no PoP sees a distribution
+	// that names a policy it has not received.
+	order := make([]Kind, 0, len(Kinds))
+	for _, k := range Kinds {
+		if k.Bucket != wire.BucketDistributions {
+			order = append(order, k)
+		}
+	}
+	for _, k := range Kinds {
+		if k.Bucket == wire.BucketDistributions {
+			order = append(order, k)
+		}
+	}
+	for _, k := range order {
+		n, item := k.section(valid)
+		for i := range n {
+			v, err := json.Marshal(item(i))
+			if err != nil {
+				return fmt.Errorf("control: store: apply: %w", err)
+			}
+			id := resourceID(item(i))
+			cur, err := s.Get(ctx, k, id)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				if _, err := s.Create(ctx, k, id, v); err != nil {
+					return err
+				}
+			case err != nil:
+				return err
+			case !bytes.Equal(cur.Value, v):
+				if _, err := s.Update(ctx, k, id, v, cur.Revision); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// mergeConfig returns stored with add's resources replacing those of the same id.
+func mergeConfig(stored, add *config.Config) *config.Config {
+	out := *stored
+	out.Distributions = mergeByID(stored.Distributions, add.Distributions, func(d config.Distribution) string { return d.ID })
+	out.CachePolicies = mergeByID(stored.CachePolicies, add.CachePolicies, func(d config.CachePolicy) string { return d.ID })
+	out.OriginRequestPolicies = mergeByID(stored.OriginRequestPolicies, add.OriginRequestPolicies, func(d config.OriginRequestPolicy) string { return d.ID })
+	out.ResponseHeadersPolicies = mergeByID(stored.ResponseHeadersPolicies, add.ResponseHeadersPolicies, func(d config.ResponseHeadersPolicy) string { return d.ID })
+	out.PublicKeys = mergeByID(stored.PublicKeys, add.PublicKeys, func(d config.PublicKey) string { return d.ID })
+	out.KeyGroups = mergeByID(stored.KeyGroups, add.KeyGroups, func(d config.KeyGroup) string { return d.ID })
+	return &out
+}
+
+func mergeByID[T any](stored, add []T, id func(T) string) []T {
+	seen := map[string]bool{}
+	out := make([]T, 0, len(stored)+len(add))
+	for _, a := range add {
+		seen[id(a)] = true
+		out = append(out, a)
+	}
+	for _, s := range stored {
+		if !seen[id(s)] {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // resourceID returns the id of a configuration resource.

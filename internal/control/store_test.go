@@ -3,6 +3,7 @@ package control
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/strata-cdn/strata/internal/config"
@@ -137,4 +138,70 @@ func TestStoreCompareAndSet(t *testing.T) {
 	if _, err := st.Get(e.ctx, k, "bad key!"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get of an invalid key: %v", err)
 	}
+}
+
+func TestApplyReplacesAndKeeps(t *testing.T) {
+	e := newEnv(t, "", "")
+	st := e.srv.Store()
+	parse := func(origin string) *config.Config {
+		cfg, err := config.Parse([]byte(`
+distributions:
+  - id: file
+    origins: [{id: o, url: "`+origin+`"}]
+    defaultCacheBehavior: {targetOriginId: o}
+`), "f.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	if err := st.Apply(e.ctx, parse("http://127.0.0.1:1")); err != nil {
+		t.Fatal(err)
+	}
+	resp, data := e.do("POST", "/distributions", distribution("api", "o1"))
+	e.want(resp, data, http.StatusCreated, nil)
+	before, _ := st.Get(e.ctx, Kinds[0], "file")
+	// Applying the same file again changes nothing; a changed one replaces.
+	if err := st.Apply(e.ctx, parse("http://127.0.0.1:1")); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := st.Get(e.ctx, Kinds[0], "file"); again.Revision != before.Revision {
+		t.Fatal("an unchanged resource was rewritten")
+	}
+	if err := st.Apply(e.ctx, parse("http://127.0.0.1:2")); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := st.Config(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Distributions) != 2 || cfg.Distributions[0].ID != "api" || aliasOf(cfg, "file") == "none.example" {
+		t.Fatalf("distributions after apply: %+v", cfg.Distributions)
+	}
+	// A file that clashes with the store is refused and writes nothing.
+	bad, err := config.Parse([]byte(`
+distributions:
+  - id: other
+    aliases: [`+aliasOf(cfg, "api")+`]
+    origins: [{id: o, url: "http://127.0.0.1:3"}]
+    defaultCacheBehavior: {targetOriginId: o}
+`), "bad.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Apply(e.ctx, bad); err == nil || !strings.Contains(err.Error(), "alias") {
+		t.Fatalf("a clashing alias: %v", err)
+	}
+	if _, err := st.Get(e.ctx, Kinds[0], "other"); !errors.Is(err, ErrNotFound) {
+		t.Fatal("a refused apply wrote something")
+	}
+}
+
+func aliasOf(cfg *config.Config, id string) string {
+	for _, d := range cfg.Distributions {
+		if d.ID == id {
+			return d.DomainName
+		}
+	}
+	return "none.example"
 }

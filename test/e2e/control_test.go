@@ -104,3 +104,15 @@ func TestControlPlaneThroughTheCLI(t *testing.T) {
 		}
 	}
 }
+
+func TestDemoTwiceOnOneDataDir(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 2; i++ { // the demo origin has a new address each time
+		s := start(t, "--data-dir", dir, "--pops", "2")
+		if h, body := getHeader(t, s.base+"/hello.txt"); h.Get("X-Cache") == "" || body != "Hello from the Strata demo origin.\n" {
+			t.Fatalf("run %d: %q %v", i, body, h)
+		}
+		s.cmd.Process.Signal(os.Interrupt)
+		s.cmd.Wait()
+	}
+}
