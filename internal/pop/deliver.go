@@ -28,6 +28,9 @@ func (p *PoP) deliverFlight(ex *exchange, f *cache.Flight, leader bool) error {
 	if f.Err != nil {
 		return originFailure(f.Err)
 	}
+	if f.Info == "hit" { // the flight found the object stored after all
+		return p.deliverObject(ex, f.Object, "Hit from strata", "hit")
+	}
 	info := f.Info
 	if f.Object != nil && f.Body != nil {
 		info += "; stored"

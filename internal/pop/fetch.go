@@ -92,6 +92,15 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ex.r.Context()), p.opts.FetchTimeout)
 	defer cancel()
 	beh, key := ex.beh, ex.key
+	// Look again, inside the flight: between this request's lookup and its
+	// joining, another flight for the key may have stored the object and
+	// released the key (the interleaving groupcache's load guards against).
+	if o := p.store.Get(key, func() http.Header { return fwd }); o != nil && o.Fresh(p.now()) {
+		o.Body.Share()
+		publish(&cache.Flight{Status: o.Status, Header: o.Header, Body: o.Body, Shareable: true,
+			Object: o, Request: fwd, Info: "hit"})
+		return
+	}
 	hdr := fwd.Clone()
 	if stale != nil {
 		if etag, lm := stale.Validators(); etag != "" || lm != "" {
