@@ -159,10 +159,9 @@ func TestBodyReaderGivesUpOnContext(t *testing.T) {
 
 func TestGroupCollapses(t *testing.T) {
 	var g Group
-	var calls atomic.Int32
+	var calls, joined, leaders atomic.Int32
 	release := make(chan struct{})
 	var wg sync.WaitGroup
-	leaders := atomic.Int32{}
 	for i := 0; i < 100; i++ {
 		wg.Add(1)
 		go func() {
@@ -172,6 +171,7 @@ func TestGroupCollapses(t *testing.T) {
 				<-release
 				publish(&Flight{Status: 200, Body: BodyFrom([]byte("x"))})
 			})
+			joined.Add(1)
 			if leader {
 				leaders.Add(1)
 			}
@@ -180,9 +180,9 @@ func TestGroupCollapses(t *testing.T) {
 			}
 		}()
 	}
-	// Wait until all have joined: the flight is still blocked on release.
+	// Release the fetch only when every caller has joined it.
 	deadline := time.Now().Add(5 * time.Second)
-	for calls.Load() == 0 && time.Now().Before(deadline) {
+	for joined.Load() < 100 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	close(release)
