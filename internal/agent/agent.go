@@ -326,11 +326,16 @@ func (a *Agent) consumeInvalidations(ctx context.Context) {
 		}
 		n := a.o.PoP.Invalidate(inv.DistributionID, inv.Paths, inv.Tags)
 		ack, _ := json.Marshal(wire.Ack{InvalidationID: inv.ID, PoP: a.o.Info.PoP, Removed: n, Time: a.o.Now()})
-		if err := a.o.NC.Publish(wire.SubjectAck, ack); err != nil {
-			m.Nak()
+		// Into the ack stream, so the control plane gets it even if it is
+		// down right now; until that is stored, the invalidation is redelivered.
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := a.js.Publish(pctx, wire.SubjectAck, ack)
+		cancel()
+		if err != nil {
+			a.log.Warn("cannot store the acknowledgement, will retry", "invalidation", inv.ID, "err", err.Error())
+			m.NakWithDelay(time.Second)
 			return
 		}
-		a.o.NC.Flush()
 		m.Ack()
 	})
 	if err != nil {

@@ -55,6 +55,9 @@ func setupStore(t *testing.T, js jetstream.JetStream) map[string]jetstream.KeyVa
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: wire.StreamInvalidations, Subjects: []string{wire.SubjectInvalidation + ".>"}}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: wire.StreamAcks, Subjects: []string{wire.SubjectAck}}); err != nil {
+		t.Fatal(err)
+	}
 	return kvs
 }
 

@@ -47,6 +47,8 @@ type Server struct {
 	now     func() time.Time
 	handler http.Handler
 
+	ackConsumer jetstream.ConsumeContext
+
 	// Lock order: configMu, invMu and tokenMu are never held together;
 	// each may be held while taking hashMu or popMu, which are taken last
 	// and never held across NATS calls. NATS callbacks hold life (read).
@@ -125,7 +127,6 @@ func (s *Server) start(ctx context.Context) error {
 		subject string
 		handle  func(*nats.Msg)
 	}{
-		{wire.SubjectAck, s.onAck},
 		{wire.SubjectHeartbeat + ".*", s.onHeartbeat},
 	} {
 		ns, err := s.nc.Subscribe(sub.subject, s.guard(sub.subject, sub.handle))
@@ -134,6 +135,23 @@ func (s *Server) start(ctx context.Context) error {
 		}
 		s.subs = append(s.subs, ns)
 	}
+	// Acks come through a durable consumer of their stream: those sent while
+	// the control plane was down are delivered now.
+	cons, err := s.store.acks.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: "control", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("control: ack consumer: %w", err)
+	}
+	onAck := s.guard(wire.SubjectAck, s.onAck)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		onAck(&nats.Msg{Subject: m.Subject(), Data: m.Data()})
+		m.Ack()
+	})
+	if err != nil {
+		return fmt.Errorf("control: ack consumer: %w", err)
+	}
+	s.ackConsumer = cc
 	// The subscriptions are in place on the server once this returns.
 	if err := s.nc.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("control: nats flush: %w", err)
@@ -171,6 +189,9 @@ func (s *Server) Close() {
 		s.life.Unlock()
 		for _, sub := range s.subs {
 			_ = sub.Unsubscribe()
+		}
+		if s.ackConsumer != nil {
+			s.ackConsumer.Stop()
 		}
 		s.stop()
 		s.wg.Wait()

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -162,4 +163,56 @@ func TestInvalidationRequests(t *testing.T) {
 	if err := e.nc.Publish(wire.SubjectAck, []byte("{")); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Acknowledgements sent while the control plane is down are recorded when it
+// comes back: they wait in their stream.
+func TestAcksWhileControlPlaneDown(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir, "")
+	resp, data := e.do("POST", "/distributions", distribution("shop", "o1"))
+	e.want(resp, data, http.StatusCreated, nil)
+	e.heartbeat("FRA1")
+	waitFor(t, 2*time.Second, "FRA1 healthy", func() bool {
+		for _, p := range e.srv.PoPs() {
+			if p.PoP == "FRA1" && p.Healthy {
+				return true
+			}
+		}
+		return false
+	})
+	resp, data = e.do("POST", "/distributions/shop/invalidations", map[string]any{"paths": []string{"/x"}})
+	var inv wire.Invalidation
+	e.want(resp, data, http.StatusCreated, &inv)
+	if inv.Status != wire.StatusInProgress {
+		t.Fatalf("status %s", inv.Status)
+	}
+	// The control plane stops; NATS keeps running; the PoP acknowledges.
+	e.srv.Close()
+	if _, err := e.js.Publish(e.ctx, wire.SubjectAck, mustJSON(t, wire.Ack{InvalidationID: inv.ID, PoP: "FRA1", Time: time.Now()})); err != nil {
+		t.Fatal(err)
+	}
+	srv2, err := New(e.ctx, Options{NC: e.nc, JS: e.js, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	waitFor(t, 5*time.Second, "the invalidation completed after the restart", func() bool {
+		e, err := srv2.store.invalidations.Get(context.Background(), inv.ID)
+		if err != nil {
+			return false
+		}
+		var got wire.Invalidation
+		json.Unmarshal(e.Value(), &got)
+		return got.Status == wire.StatusCompleted
+	})
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -107,6 +107,7 @@ type Store struct {
 	tokens        jetstream.KeyValue
 	pops          jetstream.KeyValue
 	stream        jetstream.Stream
+	acks          jetstream.Stream
 }
 
 // OpenStore creates (or updates to the current settings) every bucket of the
@@ -154,6 +155,17 @@ func OpenStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("control: store: stream %s: %w", wire.StreamInvalidations, err)
+	}
+	s.acks, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        wire.StreamAcks,
+		Description: "Strata PoPs' acknowledgements of invalidations, until the control plane records them",
+		Subjects:    []string{wire.SubjectAck},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.WorkQueuePolicy,
+		MaxAge:      invalidationsMaxAge,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("control: store: stream %s: %w", wire.StreamAcks, err)
 	}
 	return s, nil
 }

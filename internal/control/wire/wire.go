@@ -42,6 +42,9 @@ const (
 // The invalidation stream and its subjects.
 const (
 	StreamInvalidations = "STRATA_INVALIDATIONS"
+	// StreamAcks keeps the PoPs' acknowledgements until the control plane
+	// has recorded them, so none is lost while it is down.
+	StreamAcks = "STRATA_ACKS"
 	// SubjectInvalidation + "." + distribution id carries an Invalidation.
 	SubjectInvalidation = "strata.invalidation"
 	// SubjectAck carries an Ack from a PoP that applied an invalidation.
