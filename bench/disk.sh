@@ -19,5 +19,5 @@ for size in 1m 100m; do
   [ "$size" = 100m ] && conns=8
   RESULTS=$here/results/disk-$size-$(date +%Y%m%d-%H%M%S) ROUNDS=${ROUNDS:-3} TESTS="big bigload" BIG_SIZE=$size BIG_CONNS=$conns \
     "$perf/bench.sh" -b nginx -t "strata-disk=http://127.0.0.1:18100" \
-    -s "strata-disk=$bin run --config $here/disk-hit.yaml --data-dir $data --log-level warn"
+    -s "strata-disk=$bin run --config $here/disk-hit.yaml --data-dir $data --nats-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --log-level warn"
 done

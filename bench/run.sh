@@ -21,7 +21,10 @@ bin=$(mktemp -d)/strata
 port=${STRATA_PORT:-18100}
 # Results stay in this repository (git-ignored), not in the shared harness folder.
 export RESULTS=${RESULTS:-$here/results/$(date +%Y%m%d-%H%M%S)}
+# Strata's data dir (its disk tier) on tmpfs, as bench.sh puts nginx's cache.
+data=$(mktemp -d /dev/shm/strata-bench-XXXXXX)
+trap 'rm -rf "$data"' EXIT
 # bench.sh starts the command pinned to the server CPU and stops it by PID.
 # --log-level warn: the other servers do not log every request either.
-exec "$perf/bench.sh" -t "strata=http://127.0.0.1:$port" \
-  -s "strata=$bin run --origin \$ORIGIN_URL --listen 127.0.0.1:$port --log-level warn" "$@"
+"$perf/bench.sh" -t "strata=http://127.0.0.1:$port" \
+  -s "strata=$bin run --origin \$ORIGIN_URL --listen 127.0.0.1:$port --data-dir $data --nats-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --log-level warn" "$@"

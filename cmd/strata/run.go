@@ -164,7 +164,9 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 			return err
 		}
 	case len(cfg.Topology.PoPs) == 0:
-		cfg.PoP.Listen = front
+		if f.listen != "" || f.config == "" {
+			cfg.PoP.Listen = front // else the file's pop.listen
+		}
 		front = "" // the single PoP is the front door
 	case f.listen == "":
 		front = "" // a configured world has no front door unless asked for

@@ -284,3 +284,25 @@ func TestSIGTERMExitsCleanly(t *testing.T) {
 		t.Fatal("did not exit after SIGTERM")
 	}
 }
+
+func TestConfigListenIsUsed(t *testing.T) {
+	addr := freePort(t, "127.0.0.1")
+	cfg := filepath.Join(t.TempDir(), "one.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("pop:\n  listen: %q\ndistributions:\n  - id: site\n    aliases: [\"127.0.0.1\"]\n    origins: [{id: web, url: \"http://127.0.0.1:9\"}]\n    defaultCacheBehavior: {targetOriginId: web}\n", addr)), 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "run", "--config", cfg, "--data-dir", t.TempDir(), "--nats-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Start()
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "listening on") {
+			if !strings.Contains(sc.Text(), addr) {
+				t.Fatalf("pop.listen %s ignored: %s", addr, sc.Text())
+			}
+			return
+		}
+	}
+	t.Fatal("no listening line")
+}
