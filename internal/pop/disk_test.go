@@ -171,3 +171,36 @@ func TestMemoryEvictedObjectsComeFromDisk(t *testing.T) {
 		}
 	}
 }
+
+// A large disk hit goes out through the connection's ReadFrom (sendfile):
+// the writer chain must not hide it.
+func TestDiskHitReachesReadFrom(t *testing.T) {
+	var rw http.ResponseWriter = &responseWriter{ResponseWriter: &readFromRecorder{h: http.Header{}}}
+	if _, ok := rw.(io.ReaderFrom); !ok {
+		t.Fatal("the PoP's response writer hides io.ReaderFrom")
+	}
+	rec := rw.(*responseWriter).ResponseWriter.(*readFromRecorder)
+	f, _ := os.CreateTemp(t.TempDir(), "f")
+	f.WriteString("file body")
+	f.Seek(0, io.SeekStart)
+	n, err := rw.(io.ReaderFrom).ReadFrom(&io.LimitedReader{R: f, N: 9})
+	if err != nil || n != 9 || !rec.sawFile || rec.body.String() != "file body" {
+		t.Fatalf("ReadFrom: %d %v file=%v %q", n, err, rec.sawFile, rec.body.String())
+	}
+}
+
+type readFromRecorder struct {
+	h       http.Header
+	body    strings.Builder
+	sawFile bool
+}
+
+func (r *readFromRecorder) Header() http.Header         { return r.h }
+func (r *readFromRecorder) WriteHeader(int)             {}
+func (r *readFromRecorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *readFromRecorder) ReadFrom(src io.Reader) (int64, error) {
+	if lr, ok := src.(*io.LimitedReader); ok {
+		_, r.sawFile = lr.R.(*os.File)
+	}
+	return io.Copy(&r.body, src)
+}

@@ -2,6 +2,7 @@ package pop
 
 import (
 	"encoding/base64"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -292,6 +293,26 @@ func (w *responseWriter) Flush() {
 		f.Flush()
 	}
 }
+
+// ReadFrom passes a file body through to the listener's writer, which can
+// hand it to the connection (sendfile).
+func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
+	if !w.wrote {
+		w.wrote, w.status = true, http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(writerOnly{w.ResponseWriter}, src)
+	}
+	w.bytes += n
+	return n, err
+}
+
+// writerOnly hides every method but Write (no ReadFrom recursion).
+type writerOnly struct{ io.Writer }
 
 // Unwrap lets http.ResponseController reach the listener's writer.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
