@@ -27,4 +27,4 @@ trap 'rm -rf "$data"' EXIT
 # bench.sh starts the command pinned to the server CPU and stops it by PID.
 # --log-level warn: the other servers do not log every request either.
 "$perf/bench.sh" -t "strata=http://127.0.0.1:$port" \
-  -s "strata=$bin run --origin \$ORIGIN_URL --listen 127.0.0.1:$port --data-dir $data --nats-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --log-level warn" "$@"
+  -s "strata=$bin run --origin \$ORIGIN_URL --listen 127.0.0.1:$port --data-dir $data --nats-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --log-level warn ${STRATA_FLAGS:-}" "$@"

@@ -34,6 +34,7 @@ type runFlags struct {
 	logFormat  string
 	logLevel   string
 	control    controlFlags
+	noControl  bool
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
@@ -49,6 +50,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.defaultTTL, "default-ttl", 24*time.Hour, "quick mode: TTL when the origin gives none (0: cache only what the origin marks fresh)")
 	addLogFlags(fs, &f.logFormat, &f.logLevel)
 	addControlFlags(fs, &f.control)
+	control := fs.Bool("control", true, "run the control plane (API, NATS) in this process; --control=false: PoPs only, with the configuration they start with")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -56,6 +58,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "strata run: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	f.noControl = !*control
 	log, err := newLogger(stderr, f.logFormat, f.logLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, "strata run:", err)
@@ -174,24 +177,28 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 	// The control plane first: this configuration's distributions and
 	// policies are written into its store (those created through the API
 	// stay), and the PoPs take their configuration from the store.
-	cp, err := startControlPlane(ctx, f.dataDir, f.control, cfg, true, log)
-	if err != nil {
-		return err
+	var cp *controlPlane
+	if !f.noControl {
+		if cp, err = startControlPlane(ctx, f.dataDir, f.control, cfg, true, log); err != nil {
+			return err
+		}
+		defer cp.Close()
 	}
-	defer cp.Close()
 	w, err := world.Start(world.Options{Config: cfg, DefaultDistribution: defaultDist, DataDir: f.dataDir, Logger: log})
 	if err != nil {
 		return err
 	}
-	as, err := startAgents(ctx, cp.NATSURL, w, cfg, log)
-	if err != nil {
-		w.Close()
-		return err
-	}
-	defer as.Close()
-	if err := as.waitReady(ctx, 30*time.Second); err != nil {
-		w.Close()
-		return err
+	if cp != nil {
+		as, err := startAgents(ctx, cp.NATSURL, w, cfg, log)
+		if err != nil {
+			w.Close()
+			return err
+		}
+		defer as.Close()
+		if err := as.waitReady(ctx, 30*time.Second); err != nil {
+			w.Close()
+			return err
+		}
 	}
 	base := w.Nodes[0].URL
 	if front != "" {
@@ -211,7 +218,9 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		netFile = ""
 	}
 	printBanner(stdout, w, base, demoURL, netFile, f, cfg)
-	printControl(stdout, cp, f.dataDir)
+	if cp != nil {
+		printControl(stdout, cp, f.dataDir)
+	}
 	log.Info("strata started", "pops", len(w.Nodes), "listen", base, "distributions", len(cfg.Distributions))
 	select {
 	case <-ctx.Done():

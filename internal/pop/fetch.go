@@ -44,8 +44,9 @@ func (p *PoP) fwdHeader(ex *exchange) http.Header {
 // fetchShared joins (or starts) the flight for the key and serves its result.
 func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 	fwd := p.fwdHeader(ex)
+	fx := ex.detach()
 	f, leader := p.flights.Join(ex.key, func(publish func(*cache.Flight)) {
-		p.fetch(ex, fwd, stale, publish)
+		p.fetch(fx, fwd, stale, publish)
 	})
 	if err := f.Wait(ex.r.Context()); err != nil {
 		return errViewerGone
@@ -53,7 +54,7 @@ func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 	if !leader && !usable(f, fwd) {
 		// Another viewer's response that we may not use (private, cookies,
 		// another variant): fetch for ourselves, uncollapsed.
-		f = cache.Start(func(publish func(*cache.Flight)) { p.fetch(ex, fwd, stale, publish) })
+		f = cache.Start(func(publish func(*cache.Flight)) { p.fetch(fx, fwd, stale, publish) })
 		if err := f.Wait(ex.r.Context()); err != nil {
 			return errViewerGone
 		}
@@ -79,8 +80,9 @@ func usable(f *cache.Flight, fwd http.Header) bool {
 // stale-while-revalidate; concurrent requests share the one revalidation.
 func (p *PoP) revalidateInBackground(ex *exchange, stale *cache.Object) {
 	fwd := p.fwdHeader(ex)
+	fx := ex.detach()
 	p.flights.Join(ex.key, func(publish func(*cache.Flight)) {
-		p.fetch(ex, fwd, stale, publish)
+		p.fetch(fx, fwd, stale, publish)
 	})
 }
 

@@ -3,6 +3,7 @@ package pop
 import (
 	"encoding/base64"
 	"io"
+	"sync"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 // exchange is the per-request state that the stages share.
 type exchange struct {
+	rw     responseWriter // ex.w points here
 	w      *responseWriter
 	r      *http.Request
 	id     string
@@ -38,16 +40,32 @@ type exchange struct {
 // fixed here and only here (DESIGN.md, "The request pipeline of a PoP");
 // configuration switches stages on and sets them up.
 func (p *PoP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ex := &exchange{
-		w:     &responseWriter{ResponseWriter: w},
-		r:     r,
-		start: p.now(),
-		id:    requestID(),
-	}
-	defer p.logExchange(ex) // 17. log and metrics: always runs
+	ex := exchangePool.Get().(*exchange)
+	ex.rw = responseWriter{ResponseWriter: w}
+	ex.w, ex.r, ex.start, ex.id = &ex.rw, r, p.now(), requestID()
+	defer p.finish(ex)
 	if err := p.pipeline(ex); err != nil {
 		p.renderError(ex, err)
 	}
+}
+
+// finish is stage 17 (log and metrics: always runs), then the exchange goes
+// back to the pool. Nothing may keep a pointer to it: shared fetches copy
+// what they need (fetch runs on values taken before it starts).
+func (p *PoP) finish(ex *exchange) {
+	p.logExchange(ex)
+	*ex = exchange{}
+	exchangePool.Put(ex)
+}
+
+var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
+
+// detach copies what a shared fetch needs: it outlives the request (and the
+// pooled exchange) that started it.
+func (ex *exchange) detach() *exchange {
+	c := *ex
+	c.w, c.rw = nil, responseWriter{}
+	return &c
 }
 
 func (p *PoP) pipeline(ex *exchange) error {
