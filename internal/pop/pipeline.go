@@ -3,11 +3,11 @@ package pop
 import (
 	"encoding/base64"
 	"io"
-	"sync"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
