@@ -72,6 +72,20 @@ func BodyFrom(b []byte) *Body {
 	return body
 }
 
+// Grow makes room for n more bytes in one chunk, so that a body whose
+// length is known ahead is held (and later written) in one piece.
+func (b *Body) Grow(n int64) {
+	if n <= 0 || n > 1<<30 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if k := len(b.chunks); k > 0 && cap(b.chunks[k-1])-len(b.chunks[k-1]) >= int(n) {
+		return
+	}
+	b.chunks = append(b.chunks, make([]byte, 0, n))
+}
+
 // Write appends p (copied) and wakes the readers.
 func (b *Body) Write(p []byte) (int, error) {
 	n := len(p)

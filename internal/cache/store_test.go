@@ -199,3 +199,20 @@ func TestGroupPanicIsAnError(t *testing.T) {
 		t.Fatal("panic not turned into an error")
 	}
 }
+
+func TestBodyGrowKeepsOneChunk(t *testing.T) {
+	b := NewBody()
+	b.Grow(100 << 10)
+	for i := 0; i < 100; i++ {
+		b.Write(bytes.Repeat([]byte{byte(i)}, 1024))
+	}
+	b.Finish(nil)
+	if len(b.chunks) != 1 || b.Size() != 100<<10 {
+		t.Fatalf("%d chunks, %d bytes", len(b.chunks), b.Size())
+	}
+	var out bytes.Buffer
+	b.WriteTo(context.Background(), &out, 0)
+	if out.Len() != 100<<10 || out.Bytes()[99<<10] != 99 {
+		t.Fatal("content")
+	}
+}

@@ -155,6 +155,9 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 
 	v := cache.Evaluate(hdr, resp.StatusCode, h, beh.ttls, respTime, -1)
 	body := cache.NewBody()
+	if resp.ContentLength > 0 && resp.ContentLength <= p.opts.MaxObjectSize {
+		body.Grow(resp.ContentLength) // one chunk: a hit is one write
+	}
 	var obj *cache.Object
 	store := v.Store && resp.ContentLength <= p.opts.MaxObjectSize // in memory
 	if v.Store {
