@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -114,5 +116,93 @@ func TestDemoTwiceOnOneDataDir(t *testing.T) {
 		}
 		s.cmd.Process.Signal(os.Interrupt)
 		s.cmd.Wait()
+	}
+}
+
+// The deployment of several machines, as processes: the control plane alone,
+// and PoPs that join it over NATS.
+func TestControlAndPopsAsProcesses(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "object "+r.URL.Path)
+	}))
+	defer origin.Close()
+	ctlDir := t.TempDir()
+	natsAddr := freePort(t, "127.0.0.1")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ctl := exec.CommandContext(ctx, bin, "control", "--data-dir", ctlDir, "--nats-listen", natsAddr, "--api-listen", "127.0.0.1:0")
+	ctlOut := &lockedBuffer{}
+	stdout, _ := ctl.StdoutPipe()
+	ctl.Stderr = os.Stderr
+	if err := ctl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ctl.Process.Kill(); ctl.Wait() }()
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			ctlOut.WriteString(sc.Text() + "\n")
+		}
+	}()
+	waitOutput(t, &started{out: ctlOut}, "API token")
+
+	regional, edge := freePort(t, "127.0.1.20"), freePort(t, "127.0.2.20")
+	cfg := filepath.Join(t.TempDir(), "net.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+topology:
+  secret: e2e
+  pops:
+    - {id: FRA-R1, tier: regional, listen: "%s"}
+    - {id: FRA1, listen: "%s"}
+`, regional, edge)), 0o644)
+	startPop(t, "--id", "FRA-R1", "--config", cfg, "--data-dir", t.TempDir(), "--nats", "nats://"+natsAddr)
+	startPop(t, "--id", "FRA1", "--config", cfg, "--data-dir", t.TempDir(), "--nats", "nats://"+natsAddr)
+
+	// Both PoPs report in; a distribution created through the CLI reaches them.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, _ := cli(t, ctlDir, "status")
+		if strings.Count(out, " yes") >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status:\n%s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	file := filepath.Join(t.TempDir(), "site.yaml")
+	os.WriteFile(file, []byte(fmt.Sprintf("id: site\naliases: [site.example]\norigins: [{id: web, url: %q}]\ndefaultCacheBehavior: {targetOriginId: web}\n", origin.URL)), 0o644)
+	if out, code := cli(t, ctlDir, "dist", "create", "--file", file); code != 0 {
+		t.Fatalf("dist create: %s", out)
+	}
+	get := func() (int, http.Header) {
+		req, _ := http.NewRequest("GET", "http://"+edge+"/p", nil)
+		req.Host = "site.example"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if code, _ := get(); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the edge never served the distribution created through the control plane")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The control plane (and its NATS) goes away: the PoPs keep serving.
+	ctl.Process.Kill()
+	ctl.Wait()
+	for i := 0; i < 3; i++ {
+		if code, h := get(); code != 200 || h.Get("X-Cache") != "Hit from strata" {
+			t.Fatalf("without the control plane: %d %v", code, h)
+		}
 	}
 }
