@@ -169,7 +169,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	}
 	info := "fwd=" + fwdKind + "; fwd-status=" + itoa(resp.StatusCode)
 	if skipped != "" {
-		info += "; detail=parent-down-" + skipped
+		info += "; detail=" + skipped
 	}
 	if !v.Store {
 		if v.Reason != "" {
@@ -289,8 +289,9 @@ func (p *PoP) pass(ex *exchange) error {
 		}
 	}
 	h := p.forwardHeader(ex, true)
-	req := p.newOriginRequest(ex.r.Context(), ex, ex.r.Method, h, body)
-	resp, err := ex.beh.target.Do(req, ex.scheme, ex.beh.forwardHost)
+	resp, failover, err := p.doOrigin(ex, func() *http.Request {
+		return p.newOriginRequest(ex.r.Context(), ex, ex.r.Method, h.Clone(), body)
+	})
 	if err != nil {
 		if ex.r.Context().Err() != nil {
 			return errViewerGone
@@ -309,7 +310,11 @@ func (p *PoP) pass(ex *exchange) error {
 	if resp.StatusCode >= 400 {
 		xc = "Error from strata"
 	}
-	p.stampHeaders(ex, out, xc, "fwd=bypass; fwd-status="+itoa(resp.StatusCode))
+	cs := "fwd=bypass; fwd-status=" + itoa(resp.StatusCode)
+	if failover != "" {
+		cs += "; detail=failover-" + failover
+	}
+	p.stampHeaders(ex, out, xc, cs)
 	ex.w.WriteHeader(resp.StatusCode)
 	if ex.r.Method == http.MethodHead {
 		return nil

@@ -185,6 +185,10 @@ type behavior struct {
 	forwardHost bool
 	// shield is the regional cache id of the target origin's origin shield, if any.
 	shield string
+	// An origin group's secondary, and the statuses of the primary that send
+	// a request there (origin.go of this package).
+	secondary     *origin.Origin
+	failoverCodes map[int]bool
 }
 
 func (s *snapshot) close() {
@@ -266,7 +270,12 @@ func (p *PoP) buildBehavior(cfg *config.Config, d *dist, bc *config.CacheBehavio
 	b.bypass = b.ttls.Max == 0
 	targetID := bc.TargetOriginID
 	if g := d.cfg.OriginGroup(targetID); g != nil {
-		targetID = g.PrimaryOriginID // failover comes with origin groups
+		targetID = g.PrimaryOriginID
+		b.secondary = d.origins[g.SecondaryOriginID]
+		b.failoverCodes = map[int]bool{}
+		for _, c := range g.FailoverCriteria.StatusCodes {
+			b.failoverCodes[c] = true
+		}
 	}
 	b.target = d.origins[targetID]
 	if b.target == nil {

@@ -86,7 +86,7 @@ func (p *PoP) upstreamFor(ex *exchange) *upstream {
 func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, noParent bool) (resp *http.Response, via, skipped string, err error) {
 	if up := p.upstreamFor(ex); up != nil && !noParent {
 		if !up.healthy(p.now()) {
-			skipped = up.peer.ID
+			skipped = "parent-down-" + up.peer.ID
 		} else {
 			h := hdr.Clone()
 			h.Set(hopHeader, p.opts.TierSecret)
@@ -100,13 +100,24 @@ func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, 
 				return nil, "", "", err
 			}
 			up.markDown(p.now())
-			skipped = up.peer.ID
+			skipped = "parent-down-" + up.peer.ID
 			p.log.Warn("parent unreachable, going to the origin", "stage", "fetch", "parent", up.peer.ID, "err", err.Error())
 		}
 	}
-	req := p.newOriginRequest(ctx, ex, http.MethodGet, hdr, nil)
-	resp, err = ex.beh.target.Do(req, ex.scheme, ex.beh.forwardHost)
+	resp, failover, err := p.doOrigin(ex, func() *http.Request {
+		return p.newOriginRequest(ctx, ex, http.MethodGet, hdr.Clone(), nil)
+	})
+	if failover != "" {
+		skipped = joinDetail(skipped, "failover-"+failover)
+	}
 	return resp, "", skipped, err
+}
+
+func joinDetail(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "," + b
 }
 
 // fromChildTier reports whether a request carries the network's secret.
