@@ -66,6 +66,14 @@ func (p *PoP) deliverFlight(ex *exchange, f *cache.Flight, leader bool) error {
 // deliver writes a response from stored or streaming parts, answering range
 // and conditional requests from the object when it is a complete 200.
 func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.Body, age time.Duration, xcache, cacheStatus string, servedBy []string) error {
+	if ex.errorPage {
+		if status != http.StatusOK {
+			return errPageUnavailable
+		}
+		status = ex.pageStatus
+	} else if status >= 400 && p.serveErrorPage(ex, status) {
+		return nil
+	}
 	h := ex.w.Header()
 	for k, vv := range stored {
 		// A child tier gets the targeted fields: they are for every cache.
@@ -82,7 +90,7 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 	h["Age"] = []string{strconv.Itoa(int(age / time.Second))}
 	p.stampHeaders(ex, h, xcache, cacheStatus)
 	r := ex.r
-	if status == http.StatusOK && needsServeContent(r) {
+	if status == http.StatusOK && !ex.errorPage && needsServeContent(r) {
 		if err := body.Wait(r.Context()); err != nil {
 			if errors.Is(err, cache.ErrIncomplete) {
 				return originFailure(err)
@@ -114,7 +122,7 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 		h["Content-Length"] = []string{strconv.FormatInt(body.Size(), 10)}
 	}
 	ex.w.WriteHeader(status)
-	if r.Method == http.MethodHead || status == http.StatusNotModified || status == http.StatusNoContent {
+	if r.Method == http.MethodHead || ex.headOnly || status == http.StatusNotModified || status == http.StatusNoContent {
 		return nil
 	}
 	if _, err := body.WriteTo(r.Context(), ex.w, 0); err != nil {
@@ -146,6 +154,10 @@ var xcacheValues = func() map[string][]string {
 
 // stampHeaders adds X-Cache, Via, X-Strata-Pop and Cache-Status.
 func (p *PoP) stampHeaders(ex *exchange, h http.Header, xcache, cacheStatus string) {
+	if ex.errorPage {
+		xcache = "Error from strata" // CloudFront's word for a custom error response
+		cacheStatus += "; detail=custom-error-page"
+	}
 	ex.xcache = xcache
 	ex.status = cacheStatus
 	if v, ok := xcacheValues[xcache]; ok {
@@ -184,6 +196,9 @@ func (p *PoP) renderError(ex *exchange, err error) {
 	var e *Error
 	if !errors.As(err, &e) {
 		e = &Error{Status: http.StatusInternalServerError, Source: FromStrata, Reason: "internal error", Err: err}
+	}
+	if ex.dist != nil && p.serveErrorPage(ex, e.Status) {
+		return
 	}
 	h := ex.w.Header()
 	clear(h)

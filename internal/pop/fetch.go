@@ -153,7 +153,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		return
 	}
 
-	v := cache.Evaluate(hdr, resp.StatusCode, h, beh.ttls, respTime, -1)
+	v := cache.Evaluate(hdr, resp.StatusCode, h, beh.ttls, respTime, errorTTL(ex.dist, resp.StatusCode))
 	body := cache.NewBody()
 	if resp.ContentLength > 0 && resp.ContentLength <= p.opts.MaxObjectSize {
 		body.Grow(resp.ContentLength) // one chunk: a hit is one write
@@ -302,6 +302,16 @@ func (p *PoP) pass(ex *exchange) error {
 	if !isSafe(ex.r.Method) && resp.StatusCode < 400 {
 		p.invalidateURI(ex, resp.Header)
 	}
+	if ex.errorPage && resp.StatusCode != http.StatusOK {
+		return errPageUnavailable
+	}
+	if resp.StatusCode >= 400 && p.serveErrorPage(ex, resp.StatusCode) {
+		return nil
+	}
+	status := resp.StatusCode
+	if ex.errorPage {
+		status = ex.pageStatus
+	}
 	out := ex.w.Header()
 	for k, vv := range cleanResponseHeader(resp.Header) {
 		out[k] = vv
@@ -315,8 +325,8 @@ func (p *PoP) pass(ex *exchange) error {
 		cs += "; detail=failover-" + failover
 	}
 	p.stampHeaders(ex, out, xc, cs)
-	ex.w.WriteHeader(resp.StatusCode)
-	if ex.r.Method == http.MethodHead {
+	ex.w.WriteHeader(status)
+	if ex.r.Method == http.MethodHead || ex.headOnly {
 		return nil
 	}
 	buf := make([]byte, 32<<10)

@@ -34,6 +34,11 @@ type exchange struct {
 	status   string // Cache-Status entry
 	err      error
 	fromTier bool // sent by a child tier of this network (trusted hop header)
+
+	// A custom error page being served in place of an error (errorpages.go).
+	errorPage  bool
+	pageStatus int  // the status it goes out with
+	headOnly   bool // the viewer's request was a HEAD
 }
 
 // ServeHTTP runs the pipeline for one request. The order of the stages is

@@ -1,0 +1,106 @@
+package pop
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-cdn/strata/internal/config"
+)
+
+func ttl(v int64) *int64 { return &v }
+
+func TestCustomErrorResponses(t *testing.T) {
+	c := &clock{}
+	pages := newOrigin(t, c, func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/errors/gone.html" {
+			rw.WriteHeader(http.StatusNotFound) // the page itself is missing
+			return
+		}
+		rw.Header().Set("Content-Type", "text/html")
+		io.WriteString(rw, "<h1>page "+r.URL.Path+"</h1>")
+	})
+	site := newOrigin(t, c, func(rw http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/missing"):
+			rw.WriteHeader(http.StatusNotFound)
+		case strings.HasPrefix(r.URL.Path, "/busy"):
+			rw.WriteHeader(http.StatusServiceUnavailable)
+		case strings.HasPrefix(r.URL.Path, "/fail"):
+			rw.WriteHeader(http.StatusInternalServerError)
+		case strings.HasPrefix(r.URL.Path, "/bad"):
+			rw.WriteHeader(http.StatusBadRequest)
+		default:
+			io.WriteString(rw, "ok")
+		}
+	})
+	down := newOrigin(t, c, func(http.ResponseWriter, *http.Request) {})
+	downURL := down.URL
+	down.Close()
+	cfg := testConfig(site.URL, func(cf *config.Config) {
+		d := &cf.Distributions[0]
+		d.Origins = append(d.Origins, config.Origin{ID: "pages", URL: pages.URL}, config.Origin{ID: "down", URL: downURL})
+		d.CacheBehaviors = []config.CacheBehavior{
+			{PathPattern: "/errors/*", TargetOriginID: "pages", CachePolicyID: "p"},
+			{PathPattern: "/dead/*", TargetOriginID: "down", CachePolicyID: "p"},
+		}
+		d.CustomErrorResponses = []config.CustomErrorResponse{
+			{ErrorCode: 404, ResponsePagePath: "/errors/404.html"},
+			{ErrorCode: 503, ResponsePagePath: "/errors/busy.html", ResponseCode: 200},
+			{ErrorCode: 502, ResponsePagePath: "/errors/502.html"},
+			{ErrorCode: 500, ErrorCachingMinTTL: ttl(30)},
+			{ErrorCode: 400, ResponsePagePath: "/errors/gone.html"},
+		}
+	})
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, Options{DefaultDistribution: "d", Now: c.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	w := &world{t: t, pop: p, url: serve(t, p), clock: c, client: http.DefaultClient}
+
+	r := w.get("/missing/a")
+	if r.status != 404 || r.body != "<h1>page /errors/404.html</h1>" || r.header.Get("X-Cache") != "Error from strata" {
+		t.Fatalf("404 page: %d %q %q", r.status, r.body, r.header.Get("X-Cache"))
+	}
+	w.get("/missing/b")
+	if pages.count("/errors/404.html") != 1 {
+		t.Fatalf("the page was fetched %d times; it is cached like any object", pages.count("/errors/404.html"))
+	}
+	if r := w.get("/busy"); r.status != 200 || r.body != "<h1>page /errors/busy.html</h1>" {
+		t.Fatalf("503 with responseCode 200: %d %q", r.status, r.body)
+	}
+	// Strata's own error (the origin is down) gets its page too, from another origin.
+	if r := w.get("/dead/x"); r.status != 502 || r.body != "<h1>page /errors/502.html</h1>" {
+		t.Fatalf("502 page: %d %q", r.status, r.body)
+	}
+	// A page that cannot be had: the original error goes out.
+	if r := w.get("/bad"); r.status != 400 || strings.Contains(r.body, "page") {
+		t.Fatalf("missing page: %d %q", r.status, r.body)
+	}
+	// HEAD gets the page's status and no body.
+	if r := w.do(http.MethodHead, "/missing/c"); r.status != 404 || r.body != "" {
+		t.Fatalf("HEAD: %d %q", r.status, r.body)
+	}
+	// errorCachingMinTTL: the 500 is cached for 30 s, then asked again.
+	w.get("/fail")
+	if r := w.get("/fail"); r.status != 500 || site.count("/fail") != 1 {
+		t.Fatalf("500 not cached for errorCachingMinTTL: origin count %d", site.count("/fail"))
+	}
+	c.Advance(31 * time.Second)
+	w.get("/fail")
+	if site.count("/fail") != 2 {
+		t.Fatalf("500 cached past errorCachingMinTTL: %d", site.count("/fail"))
+	}
+	// Errors without an entry are not cached.
+	w.get("/busy")
+	if site.count("/busy") != 2 {
+		t.Fatalf("503 was cached: %d", site.count("/busy"))
+	}
+}
