@@ -171,7 +171,7 @@ func startAgents(ctx context.Context, natsURL string, w *world.World, base *conf
 		}
 		as.ncs = append(as.ncs, nc)
 		a, err := agent.Start(ctx, agent.Options{NC: nc, PoP: n.PoP, Base: base, Logger: log,
-			Info: wire.Heartbeat{PoP: n.ID, Tier: n.Tier, Location: n.Location, Region: n.Region, URL: n.URL}})
+			Info: wire.Heartbeat{PoP: n.ID, Tier: n.Tier, Location: n.Location, Region: n.Region, URL: n.URL, Egress: n.Egress}})
 		if err != nil {
 			as.Close()
 			return nil, err

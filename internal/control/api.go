@@ -245,9 +245,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /distributions/{id}/invalidations", s.serve(s.listInvalidations))
 	mux.Handle("GET /distributions/{id}/invalidations/{invId}", s.serve(s.getInvalidation))
 	mux.Handle("GET /pops", s.serve(s.listPoPs))
+	mux.HandleFunc("GET /ip-ranges.json", s.ipRanges)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" {
+		if r.URL.Path != "/healthz" && r.URL.Path != "/ip-ranges.json" {
 			if err := s.authorize(r); err != nil {
 				s.writeError(w, r, err)
 				return

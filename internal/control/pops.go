@@ -40,6 +40,7 @@ type PoPStatus struct {
 	Location      string    `json:"location"`
 	Region        string    `json:"region"`
 	URL           string    `json:"url"`
+	Egress        string    `json:"egress,omitempty"`
 	ConfigVersion uint64    `json:"configVersion"`
 	ConfigError   string    `json:"configError"`
 	LastHeartbeat time.Time `json:"lastHeartbeat"` // when the control plane last heard it (the stored heartbeat's time after a restart)
@@ -135,7 +136,7 @@ func (s *Server) PoPs() []PoPStatus {
 			last = p.hb.Time
 		}
 		out = append(out, PoPStatus{
-			PoP: id, Tier: p.hb.Tier, Location: p.hb.Location, Region: p.hb.Region, URL: p.hb.URL,
+			PoP: id, Tier: p.hb.Tier, Location: p.hb.Location, Region: p.hb.Region, URL: p.hb.URL, Egress: p.hb.Egress,
 			ConfigVersion: p.hb.ConfigVersion, ConfigError: p.hb.ConfigError,
 			LastHeartbeat: last.UTC(), Healthy: p.healthy(now),
 		})

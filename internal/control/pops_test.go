@@ -1,6 +1,7 @@
 package control
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -87,4 +88,34 @@ func TestHeartbeatWritesAreThrottled(t *testing.T) {
 	e.clock.Advance(popStoreInterval)
 	e.heartbeat("FRA1")
 	waitFor(t, 2*time.Second, "the heartbeat after the interval stored", func() bool { return rev() > first })
+}
+
+func TestIPRanges(t *testing.T) {
+	e := newEnv(t, "", "")
+	e.publish(wire.SubjectHeartbeat+".FRA1", wire.Heartbeat{PoP: "FRA1", Region: "eu", URL: "http://127.0.2.1:8080", Egress: "127.0.2.1", Time: e.clock.Now()})
+	e.publish(wire.SubjectHeartbeat+".IAD1", wire.Heartbeat{PoP: "IAD1", Region: "na", URL: "http://[::1]:8080", Time: e.clock.Now()})
+	waitFor(t, 2*time.Second, "two PoPs", func() bool { return len(e.srv.PoPs()) == 2 })
+	resp, err := http.Get(e.api.URL + "/ip-ranges.json") // public: no token
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		CreateDate string `json:"createDate"`
+		Prefixes   []struct {
+			IPPrefix string `json:"ip_prefix"`
+			Region   string `json:"region"`
+			Service  string `json:"service"`
+		} `json:"prefixes"`
+		IPv6 []struct {
+			IPv6Prefix string `json:"ipv6_prefix"`
+		} `json:"ipv6_prefixes"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d %v", resp.StatusCode, err)
+	}
+	if len(got.Prefixes) != 1 || got.Prefixes[0].Service != "CLOUDFRONT_ORIGIN_FACING" || got.Prefixes[0].Region != "EU" ||
+		len(got.IPv6) != 1 || got.IPv6[0].IPv6Prefix != "::1/128" || got.CreateDate == "" {
+		t.Fatalf("ip-ranges: %+v", got)
+	}
 }

@@ -42,6 +42,7 @@ type Options struct {
 type Node struct {
 	ID, Tier, Location, Region, Parent string
 	URL                                string // where it listens
+	Egress                             string // source address of its upstream connections
 	PoP                                *pop.PoP
 	server                             *h1.Server
 	ln                                 net.Listener
@@ -117,7 +118,7 @@ func Start(opts Options) (*World, error) {
 		if !local(s) {
 			continue
 		}
-		n := &Node{ID: s.ID, Tier: s.Tier, Location: s.Location, Parent: s.Parent, URL: urls[s.ID], ln: lns[s.ID]}
+		n := &Node{ID: s.ID, Tier: s.Tier, Location: s.Location, Parent: s.Parent, URL: urls[s.ID], Egress: s.Egress, ln: lns[s.ID]}
 		rc := s.Location
 		if l, ok := topology.LocationByID(s.Location); ok {
 			rc, n.Region = l.RegionalCache, l.Region
