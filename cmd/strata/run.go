@@ -19,6 +19,7 @@ import (
 
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/demo"
+	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/topology"
 	"github.com/strata-cdn/strata/internal/world"
 )
@@ -151,6 +152,12 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		defaultDist = "demo"
 		if f.pops == 0 {
 			f.pops = 9
+		}
+		// A test geo database: viewers from 127.1.x.x are in the US, 127.2.x.x
+		// in Germany, … (geo.LoopbackTestRanges), for trying geo features.
+		geoPath := filepath.Join(f.dataDir, "demo-geo.mmdb")
+		if err := os.MkdirAll(f.dataDir, 0o755); err == nil && geo.WriteTestDB(geoPath, geo.LoopbackTestRanges()) == nil {
+			cfg.PoP.GeoDatabase = geoPath
 		}
 	}
 	if front == "" {

@@ -54,6 +54,7 @@ type PoP struct {
 	ReadHeaderTimeout Duration `json:"readHeaderTimeout"` // default 10s
 	IdleTimeout       Duration `json:"idleTimeout"`       // default 60s
 	DiskCacheSize     ByteSize `json:"diskCacheSize"`     // disk tier under the data directory; default 1GiB
+	GeoDatabase       string   `json:"geoDatabase"`       // MaxMind-format .mmdb for geo restriction and viewer-location headers
 }
 
 // Distribution is one CloudFront-style distribution: the hostnames it answers

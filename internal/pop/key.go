@@ -41,6 +41,8 @@ func (p *PoP) cacheKey(ex *exchange) string {
 			sb.WriteByte('=')
 			if strings.EqualFold(name, "Host") {
 				sb.WriteString(ex.host)
+			} else if isViewerHeader(name) {
+				sb.WriteString(p.viewerHeaders(ex).Get(name))
 			} else {
 				sb.WriteString(strings.Join(ex.r.Header.Values(name), ","))
 			}
@@ -329,6 +331,24 @@ func (p *PoP) forwardHeader(ex *exchange, pass bool) http.Header {
 		}
 		if ae := acceptEncoding(in, &ex.beh.policy.CacheKey); ae != "" {
 			out.Set("Accept-Encoding", ae)
+		}
+	}
+	// Viewer-location headers: Strata's values, when the key or the policy names them.
+	var names []string
+	if ck := ex.beh.policy.CacheKey.Headers; ck.Behavior == "whitelist" {
+		names = append(names, ck.Items...)
+	}
+	if orp := ex.beh.orp; orp != nil {
+		switch orp.Headers.Behavior {
+		case "whitelist", "allViewerAndWhitelistCloudFront":
+			names = append(names, orp.Headers.Items...)
+		}
+	}
+	for _, n := range names {
+		if isViewerHeader(n) {
+			if v := p.viewerHeaders(ex).Get(n); v != "" {
+				out.Set(n, v)
+			}
 		}
 	}
 	if _, ok := out["User-Agent"]; !ok {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/strata-cdn/strata/internal/geo"
 )
 
 // exchange is the per-request state that the stages share.
@@ -39,6 +41,9 @@ type exchange struct {
 	errorPage  bool
 	pageStatus int  // the status it goes out with
 	headOnly   bool // the viewer's request was a HEAD
+
+	geo       geo.Location // stage 4
+	viewerHdr http.Header  // CloudFront-Viewer-* values, built when needed
 }
 
 // ServeHTTP runs the pipeline for one request. The order of the stages is
@@ -79,7 +84,14 @@ func (p *PoP) pipeline(ex *exchange) error {
 	if err := p.normalize(ex); err != nil {
 		return err
 	}
-	// 3. rate limit, 4. geo lookup, 5. web ACL, 6. geo restriction: later issues.
+	// 3. rate limit: later issue.
+	// 4. geo lookup: enriches, decides nothing.
+	p.geoLookup(ex)
+	// 5. web ACL: later issue.
+	// 6. geo restriction.
+	if err := p.geoRestriction(ex); err != nil {
+		return err
+	}
 
 	// 8. cache behavior (chosen before 7 because the viewer protocol policy
 	// and the allowed methods are settings of the behavior).

@@ -14,6 +14,7 @@ import (
 	"github.com/strata-cdn/strata/internal/cache"
 	"github.com/strata-cdn/strata/internal/cache/disk"
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/origin"
 )
 
@@ -42,6 +43,8 @@ type Options struct {
 	DiskDir       string
 	DiskCacheSize int64
 	PromoteSize   int64
+	// Geo, if set, is the country database of stages 4 and 6.
+	Geo *geo.DB
 	// ShieldRegion maps an originShield.region value to a regional cache id;
 	// nil means region values are regional cache ids.
 	ShieldRegion func(region string) (string, bool)

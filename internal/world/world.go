@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/h1"
 	"github.com/strata-cdn/strata/internal/pop"
 	"github.com/strata-cdn/strata/internal/topology"
@@ -52,6 +53,7 @@ type Node struct {
 type World struct {
 	Nodes  []*Node
 	Secret string
+	geo    *geo.DB
 	log    *slog.Logger
 	wg     sync.WaitGroup
 	errc   chan error
@@ -78,6 +80,15 @@ func Start(opts Options) (*World, error) {
 		secret = hex.EncodeToString(b[:])
 	}
 	w := &World{Secret: secret, log: opts.Logger, errc: make(chan error, len(specs))}
+	if path := cfg.PoP.GeoDatabase; path != "" {
+		db, err := geo.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("pop.geoDatabase: %w", err)
+		}
+		w.geo = db
+	} else {
+		opts.Logger.Info("no geo database (pop.geoDatabase): viewers have no country; geo restriction allow lists refuse them")
+	}
 	urls := map[string]string{}
 	for _, s := range specs {
 		urls[s.ID] = s.URL
@@ -137,6 +148,7 @@ func Start(opts Options) (*World, error) {
 			TierSecret:          secret,
 			Egress:              s.Egress,
 			ShieldRegion:        topology.ShieldCache,
+			Geo:                 w.geo,
 		}
 		if opts.DataDir != "" {
 			po.DiskDir = filepath.Join(opts.DataDir, "cache", s.ID)
@@ -243,6 +255,9 @@ func (w *World) release() {
 		if n.PoP != nil {
 			n.PoP.Close()
 		}
+	}
+	if w.geo != nil {
+		w.geo.Close()
 	}
 }
 
