@@ -58,6 +58,13 @@ type Group struct {
 // request arriving after the fetch completed goes to the store instead.
 // leader reports whether this call started the flight.
 func (g *Group) Join(key string, start func(publish func(*Flight))) (f *Flight, leader bool) {
+	return g.JoinRelease(key, func(publish func(*Flight), _ func()) { start(publish) })
+}
+
+// JoinRelease is Join for a start function that can also release the key
+// early: once the object is in the store, later requests should find it
+// there rather than join a flight that is only finishing.
+func (g *Group) JoinRelease(key string, start func(publish func(*Flight), release func())) (f *Flight, leader bool) {
 	g.mu.Lock()
 	if g.m == nil {
 		g.m = make(map[string]*Flight)
@@ -78,6 +85,15 @@ func (g *Group) Join(key string, start func(publish func(*Flight))) (f *Flight, 
 				f.Shareable, f.Object, f.Request, f.Info = r.Shareable, r.Object, r.Request, r.Info
 				f.Upstream = r.Upstream
 				close(f.ready)
+				if r.Object == nil {
+					// Not to be stored: those already waiting share it, a
+					// request arriving from now on fetches anew.
+					g.mu.Lock()
+					if g.m[key] == f {
+						delete(g.m, key)
+					}
+					g.mu.Unlock()
+				}
 			})
 		}
 		defer func() {
@@ -90,7 +106,14 @@ func (g *Group) Join(key string, start func(publish func(*Flight))) (f *Flight, 
 				publish(&Flight{Err: errPanic{p}})
 			}
 		}()
-		start(publish)
+		release := func() {
+			g.mu.Lock()
+			if g.m[key] == f {
+				delete(g.m, key)
+			}
+			g.mu.Unlock()
+		}
+		start(publish, release)
 		publish(&Flight{Err: errNoResult})
 	}()
 	return f, true

@@ -149,11 +149,13 @@ func (d *DiskWrite) Finish(err error) {
 	if d == nil || d.w == nil {
 		return
 	}
+	w := d.w
+	d.w = nil
 	if err != nil {
-		d.w.Abort()
+		w.Abort()
 		return
 	}
-	d.w.Commit()
+	w.Commit()
 }
 
 // Refresh stores o, which replaces a stored object after a 304 (same body):

@@ -45,8 +45,8 @@ func (p *PoP) fwdHeader(ex *exchange) http.Header {
 func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 	fwd := p.fwdHeader(ex)
 	fx := ex.detach()
-	f, leader := p.flights.Join(ex.key, func(publish func(*cache.Flight)) {
-		p.fetch(fx, fwd, stale, publish)
+	f, leader := p.flights.JoinRelease(ex.key, func(publish func(*cache.Flight), release func()) {
+		p.fetch(fx, fwd, stale, publish, release)
 	})
 	if err := f.Wait(ex.r.Context()); err != nil {
 		return errViewerGone
@@ -54,7 +54,7 @@ func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 	if !leader && !usable(f, fwd) {
 		// Another viewer's response that we may not use (private, cookies,
 		// another variant): fetch for ourselves, uncollapsed.
-		f = cache.Start(func(publish func(*cache.Flight)) { p.fetch(fx, fwd, stale, publish) })
+		f = cache.Start(func(publish func(*cache.Flight)) { p.fetch(fx, fwd, stale, publish, func() {}) })
 		if err := f.Wait(ex.r.Context()); err != nil {
 			return errViewerGone
 		}
@@ -81,8 +81,8 @@ func usable(f *cache.Flight, fwd http.Header) bool {
 func (p *PoP) revalidateInBackground(ex *exchange, stale *cache.Object) {
 	fwd := p.fwdHeader(ex)
 	fx := ex.detach()
-	p.flights.Join(ex.key, func(publish func(*cache.Flight)) {
-		p.fetch(fx, fwd, stale, publish)
+	p.flights.JoinRelease(ex.key, func(publish func(*cache.Flight), release func()) {
+		p.fetch(fx, fwd, stale, publish, release)
 	})
 }
 
@@ -90,7 +90,7 @@ func (p *PoP) revalidateInBackground(ex *exchange, stale *cache.Object) {
 // started it (its own context and timeout), publishes the response as soon as
 // headers are known, then streams the body into the Body every waiter
 // follows, and stores the object when it is complete.
-func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish func(*cache.Flight)) {
+func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish func(*cache.Flight), release func()) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ex.r.Context()), p.opts.FetchTimeout)
 	defer cancel()
 	beh, key := ex.beh, ex.key
@@ -141,6 +141,9 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		fresh := stale.Refreshed(merged, h, reqTime, respTime, v)
 		if v.Store {
 			p.store.Refresh(key, fwd, fresh)
+			if !fresh.Body.OnDisk() {
+				release()
+			}
 		} else {
 			p.store.Delete(key)
 		}
@@ -187,22 +190,37 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	if obj != nil {
 		dw = p.store.BeginDisk(key, fwd, obj, resp.ContentLength)
 	}
-	n, err := copyBody(body, dw, resp.Body, p.opts.MaxObjectSize, &store)
+	// finalize stores the object once its body is known complete: just
+	// before its last bytes become visible when the length is declared (a
+	// viewer who has seen every byte finds it stored), else at EOF.
+	finalized := false
+	finalize := func() {
+		finalized = true
+		if obj != nil && p.purgedSince(ex, h, originTime(via != "", resp.Header, reqTime, respTime)) {
+			store = false // invalidated while it was in flight: serve it, keep nothing
+			dw.Finish(errPurged)
+		}
+		if store && body.Size() <= p.opts.MaxObjectSize {
+			p.store.Put(key, fwd, obj)
+			release() // from now on the store answers
+		}
+	}
+	want := int64(-1)
+	if obj != nil {
+		want = resp.ContentLength
+	}
+	n, err := copyBody(body, dw, resp.Body, p.opts.MaxObjectSize, &store, want, finalize)
 	if err != nil {
+		if finalized {
+			p.store.Delete(key) // stored just before a failure: take it back
+		}
 		body.Finish(err)
 		dw.Finish(err)
 		p.log.Warn("origin body failed", "key", key, "bytes", n, "err", err)
 		return
 	}
-	if obj != nil && p.purgedSince(ex, h, originTime(via != "", resp.Header, reqTime, respTime)) {
-		store = false // invalidated while it was in flight: serve it, keep nothing
-		dw.Finish(errPurged)
-		dw = nil
-	}
-	// Stored before the body is marked finished: a viewer who has seen the
-	// whole response finds the object in the store on its next request.
-	if store {
-		p.store.Put(key, fwd, obj)
+	if !finalized {
+		finalize()
 	}
 	body.Finish(nil)
 	dw.Finish(nil)
@@ -217,19 +235,28 @@ func staleFlight(o *cache.Object, why string) *cache.Flight {
 
 // copyBody streams src into body and the disk tier; past limit bytes the
 // object is no longer stored in memory (it keeps streaming to the viewers
-// and to disk).
-func copyBody(body *cache.Body, dw *cache.DiskWrite, src io.Reader, limit int64, store *bool) (int64, error) {
+// and to disk). When want (the declared length) is known, beforeLast runs
+// just before the bytes that complete it are written.
+func copyBody(body *cache.Body, dw *cache.DiskWrite, src io.Reader, limit int64, store *bool, want int64, beforeLast func()) (int64, error) {
 	buf := make([]byte, 32<<10)
 	var n int64
 	for {
 		m, err := src.Read(buf)
 		if m > 0 {
+			if n+int64(m) > limit {
+				*store = false
+			}
+			if want >= 0 && n+int64(m) == want && beforeLast != nil {
+				dw.Write(buf[:m]) // the disk copy first: Put must not race its commit
+				beforeLast()
+				beforeLast = nil
+				body.Write(buf[:m])
+				n += int64(m)
+				continue
+			}
 			body.Write(buf[:m])
 			dw.Write(buf[:m])
 			n += int64(m)
-			if n > limit {
-				*store = false
-			}
 		}
 		if err == io.EOF {
 			return n, nil
