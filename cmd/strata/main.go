@@ -23,6 +23,12 @@ Usage:
   strata status               the PoPs: tier, region, config version, last heartbeat, health
   strata validate --config F  check a configuration file; exit 1 with every error
   strata locations [flags]    the world catalog of PoP locations and regional edge caches
+  strata sign-url --key F --key-id K --url U (--ttl D | --expires T) [--ip CIDR] [--start T]
+                              a CloudFront-compatible signed URL
+  strata sign-cookie --key F --key-id K (--url U | --resource P) (--ttl D | --expires T)
+                              CloudFront-compatible signed cookies (Set-Cookie lines)
+  strata keys create [--type rsa|ecdsa] [--out DIR]
+                              a key pair for signed URLs; prints the public key to register
   strata version              print the version
   strata help                 this text
 
@@ -62,6 +68,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(args[1:], stdout, stderr)
 	case "locations":
 		return cmdLocations(args[1:], stdout, stderr)
+	case "sign-url":
+		return cmdSignURL(args[1:], stdout, stderr)
+	case "sign-cookie":
+		return cmdSignCookie(args[1:], stdout, stderr)
+	case "keys":
+		return cmdKeys(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "strata", version)
 		return 0

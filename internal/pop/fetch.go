@@ -301,7 +301,7 @@ func unescapePath(p string) string {
 // unsafe request invalidates what is stored for its URI (RFC 9111 4.4).
 func (p *PoP) pass(ex *exchange) error {
 	if ex.key == "" && ex.dist != nil {
-		ex.query = ex.r.URL.RawQuery
+		ex.query = ex.rawQuery
 	}
 	var body io.Reader
 	switch ex.r.Method {

@@ -33,7 +33,7 @@ func (p *PoP) cacheKey(ex *exchange) string {
 	sb.WriteString(ex.path)
 	sb.WriteByte(0x1f)
 	ex.query = p.originQuery(ex)
-	sb.WriteString(keyQuery(ex.r.URL.RawQuery, ck.QueryStrings))
+	sb.WriteString(keyQuery(ex.rawQuery, ck.QueryStrings))
 	sb.WriteByte(0x1f)
 	if ck.Headers.Behavior == "whitelist" {
 		for _, name := range ck.Headers.Items {
@@ -117,7 +117,7 @@ func selected(l config.KeyList, name string) bool {
 // originQuery is the query string forwarded: what the cache key holds plus
 // what the origin request policy adds, normalized.
 func (p *PoP) originQuery(ex *exchange) string {
-	raw := ex.r.URL.RawQuery
+	raw := ex.rawQuery
 	if raw == "" {
 		return ""
 	}

@@ -6,11 +6,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/strata-cdn/strata/internal/geo"
+	"github.com/strata-cdn/strata/internal/signedurl"
 )
 
 // exchange is the per-request state that the stages share.
@@ -44,6 +46,7 @@ type exchange struct {
 
 	geo       geo.Location // stage 4
 	viewerHdr http.Header  // CloudFront-Viewer-* values, built when needed
+	rawQuery  string       // the viewer's query, without signed-URL parameters (stage 9)
 }
 
 // ServeHTTP runs the pipeline for one request. The order of the stages is
@@ -104,7 +107,11 @@ func (p *PoP) pipeline(ex *exchange) error {
 		return &Error{Status: http.StatusMethodNotAllowed, Source: FromViewer, Reason: "method not allowed",
 			Header: http.Header{"Allow": {strings.Join(ex.beh.cfg.AllowedMethods, ", ")}}}
 	}
-	// 9. trusted signers, 10. edge functions: later issues.
+	// 9. trusted signers: signed URLs and cookies, before the cache is consulted.
+	if err := p.trustedSigners(ex); err != nil {
+		return err
+	}
+	// 10. edge functions: later issue.
 
 	// 11–14. cache key, lookup, collapse, fetch.
 	if ex.beh.bypass || !ex.beh.cfg.CachesMethod(ex.r.Method) || isUpgrade(ex.r) {
@@ -160,6 +167,25 @@ func (p *PoP) normalize(ex *exchange) error {
 		path = "/" + ex.dist.cfg.DefaultRootObject
 	}
 	ex.path = path
+	ex.rawQuery = r.URL.RawQuery
+	return nil
+}
+
+// trustedSigners is stage 9: a behavior with trusted key groups serves only
+// requests with a valid CloudFront signed URL or signed cookies; the
+// signing parameters are then left out of the cache key and the origin
+// request.
+func (p *PoP) trustedSigners(ex *exchange) error {
+	v := ex.beh.verifier
+	if v == nil {
+		return nil
+	}
+	ip, _ := netip.ParseAddr(ex.client)
+	if err := v.Check(ex.r, signedurl.ResourceURL(ex.r, ex.scheme), ip, ex.start); err != nil {
+		return &Error{Status: http.StatusForbidden, Source: FromViewer,
+			Reason: "signed URL refused: " + string(signedurl.ReasonOf(err)), Err: err}
+	}
+	ex.rawQuery = signedurl.StripSigningParams(ex.r.URL.RawQuery)
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/origin"
+	"github.com/strata-cdn/strata/internal/signedurl"
 )
 
 // Options configure a PoP. Zero fields take the documented defaults.
@@ -192,6 +193,9 @@ type behavior struct {
 	// a request there (origin.go of this package).
 	secondary     *origin.Origin
 	failoverCodes map[int]bool
+	// verifier checks signed URLs and cookies when the behavior has trusted
+	// key groups (stage 9); nil otherwise.
+	verifier *signedurl.Verifier
 }
 
 func (s *snapshot) close() {
@@ -293,6 +297,13 @@ func (p *PoP) buildBehavior(cfg *config.Config, d *dist, bc *config.CacheBehavio
 			}
 			b.shield = rc
 		}
+	}
+	if len(bc.TrustedKeyGroups) > 0 {
+		keys, err := signedurl.KeysFromConfig(cfg, bc.TrustedKeyGroups)
+		if err != nil {
+			return nil, fmt.Errorf("trustedKeyGroups: %w", err)
+		}
+		b.verifier = signedurl.NewVerifier(keys)
 	}
 	b.forwardHost = listHas(b.policy.CacheKey.Headers, "Host") ||
 		(b.orp != nil && (listHas(b.orp.Headers, "Host") || b.orp.Headers.Behavior == "allViewer"))

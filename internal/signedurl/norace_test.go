@@ -1,0 +1,5 @@
+//go:build !race
+
+package signedurl
+
+const raceEnabled = false

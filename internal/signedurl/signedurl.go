@@ -1,0 +1,254 @@
+// Package signedurl verifies CloudFront-compatible signed URLs and signed
+// cookies, so that applications signing with AWS's SDKs (or with
+// pkg/cfsign, or "strata sign-url") work unchanged against Strata.
+//
+// A request is checked by [Verifier.Check]: the signing parameters of the
+// query string (Expires or Policy, Signature, Key-Pair-Id and optionally
+// Hash-Algorithm) win; without them the cookies CloudFront-Expires or
+// CloudFront-Policy, CloudFront-Signature, CloudFront-Key-Pair-Id (and
+// CloudFront-Hash-Algorithm) are used.
+//
+// The order of the checks: the credentials are present and well formed
+// (missing-signature, malformed-policy), the key is trusted (unknown-key),
+// the signature verifies (bad-signature), and only then is the policy
+// document parsed (malformed-policy) and its conditions checked: expiry
+// (expired), start (not-yet-valid), source address (ip-not-allowed) and
+// resource (resource-mismatch). A canned policy is rebuilt from the request
+// URL, so a canned signature used for another URL is a bad-signature.
+//
+// Signatures are RSA PKCS#1 v1.5 or ECDSA P-256 (ASN.1 DER) over the SHA-1
+// digest of the policy, or over its SHA-256 digest with Hash-Algorithm=SHA256,
+// as CloudFront verifies them. For ECDSA keys without Hash-Algorithm, a
+// SHA-256 signature is accepted as well as a SHA-1 one.
+package signedurl
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/strata-cdn/strata/pkg/cfsign"
+)
+
+// Bounds on what is decoded from a request, far above what a real signer
+// produces (a custom policy is a few hundred bytes; an RSA-4096 signature is
+// 684 characters).
+const (
+	maxPolicyChars    = 8192 // base64 Policy value
+	maxSignatureChars = 1024 // base64 Signature value
+	maxKeyIDChars     = 128
+	maxParamChars     = 16384 // any signing value before unescaping
+)
+
+// Key is a public key that verifies signatures: *rsa.PublicKey or
+// *ecdsa.PublicKey (P-256). ID is the Key-Pair-Id that names it.
+type Key struct {
+	ID     string
+	Public crypto.PublicKey
+}
+
+// Verifier checks signed URLs and cookies against a set of trusted keys. It
+// is safe for concurrent use.
+//
+// It remembers the signatures that verified (a digest of key id, hash,
+// policy and signature; at most maxVerified of them), so the many requests
+// that carry the same signed cookies or the same signed URL (the segments
+// of a video, the assets of a page) cost a hash, not a public-key
+// operation. The conditions (time, address, resource) are checked on every
+// request.
+type Verifier struct {
+	keys map[string]crypto.PublicKey
+
+	mu       sync.Mutex
+	verified map[[sha256.Size]byte]struct{}
+}
+
+const maxVerified = 8192
+
+// NewVerifier returns a verifier that trusts keys. Keys of another type than
+// RSA or ECDSA never verify anything.
+func NewVerifier(keys []Key) *Verifier {
+	v := &Verifier{keys: make(map[string]crypto.PublicKey, len(keys)), verified: map[[sha256.Size]byte]struct{}{}}
+	for _, k := range keys {
+		v.keys[k.ID] = k.Public
+	}
+	return v
+}
+
+// verifyCached verifies a signature, or finds that it already did.
+func (v *Verifier) verifyCached(c *credentials, pub crypto.PublicKey, doc []byte) bool {
+	h := sha256.New()
+	var n [8]byte
+	for _, part := range [][]byte{[]byte(c.keyID), {byte(c.hash)}, doc, c.signature} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		h.Write(n[:])
+		h.Write(part)
+	}
+	var memo [sha256.Size]byte
+	h.Sum(memo[:0])
+	v.mu.Lock()
+	_, ok := v.verified[memo]
+	v.mu.Unlock()
+	if ok {
+		return true
+	}
+	if !verifySignature(pub, doc, c.signature, c.hash) {
+		return false
+	}
+	v.mu.Lock()
+	if len(v.verified) >= maxVerified {
+		clear(v.verified)
+	}
+	v.verified[memo] = struct{}{}
+	v.mu.Unlock()
+	return true
+}
+
+// Reason is a short machine-readable refusal reason.
+type Reason string
+
+// The reasons a request is refused.
+const (
+	ReasonMissing          Reason = "missing-signature"
+	ReasonMalformed        Reason = "malformed-policy"
+	ReasonBadSignature     Reason = "bad-signature"
+	ReasonUnknownKey       Reason = "unknown-key"
+	ReasonExpired          Reason = "expired"
+	ReasonNotYetValid      Reason = "not-yet-valid"
+	ReasonIPNotAllowed     Reason = "ip-not-allowed"
+	ReasonResourceMismatch Reason = "resource-mismatch"
+)
+
+// Error is a refusal.
+type Error struct {
+	Reason Reason
+	Detail string
+}
+
+func (e *Error) Error() string {
+	if e.Detail == "" {
+		return "signed url: " + string(e.Reason)
+	}
+	return "signed url: " + string(e.Reason) + ": " + e.Detail
+}
+
+func refuse(r Reason, format string, args ...any) *Error {
+	return &Error{Reason: r, Detail: fmt.Sprintf(format, args...)}
+}
+
+// ReasonOf returns the reason of a refusal returned by Check, or "" for nil
+// or another error.
+func ReasonOf(err error) Reason {
+	if e, ok := err.(*Error); ok && e != nil {
+		return e.Reason
+	}
+	return ""
+}
+
+// Check verifies a request. The signing parameters of the query string are
+// used when any of them is present, else the signed cookies. resourceURL is
+// the URL the policy must cover: scheme://host/path?query without the
+// signing parameters (see [StripSigningParams] and [ResourceURL]). clientIP
+// is the viewer's address. Check returns nil when the request is allowed,
+// else an *Error.
+func (v *Verifier) Check(r *http.Request, resourceURL string, clientIP netip.Addr, now time.Time) error {
+	c, err := credentialsOf(r)
+	if err != nil {
+		return err
+	}
+	return v.verify(c, resourceURL, clientIP, now)
+}
+
+func (v *Verifier) verify(c *credentials, resourceURL string, clientIP netip.Addr, now time.Time) error {
+	pub, ok := v.keys[c.keyID]
+	if !ok || pub == nil {
+		return refuse(ReasonUnknownKey, "key pair id %q is not trusted", c.keyID)
+	}
+	var doc []byte
+	if c.canned {
+		doc = cfsign.CannedPolicy(resourceURL, c.expires)
+	} else {
+		doc = c.policy
+	}
+	if !v.verifyCached(c, pub, doc) {
+		if c.canned {
+			return refuse(ReasonBadSignature, "the signature does not match the canned policy for this URL and expiry")
+		}
+		return refuse(ReasonBadSignature, "the signature does not match the policy")
+	}
+	var p *policy
+	if c.canned {
+		p = &policy{hasResource: true, resource: resourceURL, exact: true, lessThan: c.expires}
+	} else {
+		var err error
+		if p, err = parsePolicy(doc); err != nil {
+			return refuse(ReasonMalformed, "%v", err)
+		}
+	}
+	t := now.Unix()
+	if t >= p.lessThan {
+		return refuse(ReasonExpired, "expired at %s", time.Unix(p.lessThan, 0).UTC().Format(time.RFC3339))
+	}
+	if p.hasGreaterThan && t < p.greaterThan {
+		return refuse(ReasonNotYetValid, "valid from %s", time.Unix(p.greaterThan, 0).UTC().Format(time.RFC3339))
+	}
+	if p.hasSourceIP {
+		ip := clientIP.Unmap()
+		if !ip.IsValid() || !p.sourceIP.Contains(ip) {
+			return refuse(ReasonIPNotAllowed, "%s is not in %s", clientIP, p.sourceIP)
+		}
+	}
+	if p.hasResource && !p.exact && !matchResource(p.resource, resourceURL) {
+		return refuse(ReasonResourceMismatch, "%s is not covered by %s", resourceURL, p.resource)
+	}
+	return nil
+}
+
+// verifySignature checks sig over doc with pub. hash is the digest the
+// request names (SHA-1 unless Hash-Algorithm=SHA256); for ECDSA keys and no
+// explicit algorithm, SHA-256 is also tried.
+func verifySignature(pub crypto.PublicKey, doc, sig []byte, hash hashChoice) bool {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		switch hash {
+		case hashDefault, hashSHA1:
+			d := sha1.Sum(doc)
+			return rsa.VerifyPKCS1v15(k, crypto.SHA1, d[:], sig) == nil
+		case hashSHA256:
+			d := sha256.Sum256(doc)
+			return rsa.VerifyPKCS1v15(k, crypto.SHA256, d[:], sig) == nil
+		}
+	case *ecdsa.PublicKey:
+		if hash == hashDefault || hash == hashSHA1 {
+			d := sha1.Sum(doc)
+			if ecdsa.VerifyASN1(k, d[:], sig) {
+				return true
+			}
+		}
+		if hash == hashDefault || hash == hashSHA256 {
+			d := sha256.Sum256(doc)
+			return ecdsa.VerifyASN1(k, d[:], sig)
+		}
+	}
+	return false
+}
+
+// policy is a parsed policy statement.
+type policy struct {
+	hasResource    bool
+	resource       string
+	exact          bool // canned: the resource is the request URL itself
+	lessThan       int64
+	hasGreaterThan bool
+	greaterThan    int64
+	hasSourceIP    bool
+	sourceIP       netip.Prefix
+}
