@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 export STRATA_TOOLS="${STRATA_TOOLS:-$HOME/.cache/strata-tools}"
 mkdir -p "$STRATA_TOOLS"
 
+echo "== tools"
+# The country database the geo tests read (CC0, from the npm registry).
+scripts/geo-db.sh "$STRATA_TOOLS" >/dev/null
+export STRATA_GEO_DB="$STRATA_TOOLS/country.mmdb"
+
 echo "== go vet"
 go vet ./...
 echo "== gofmt"

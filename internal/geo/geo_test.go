@@ -390,3 +390,28 @@ func BenchmarkLookup(b *testing.B) {
 		db.Lookup(ip)
 	}
 }
+
+// The real database the set-up installs (scripts/geo-db.sh): a few addresses
+// whose country is stable.
+func TestRealCountryDatabase(t *testing.T) {
+	path := os.Getenv("STRATA_GEO_DB")
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("STRATA_GEO_DB is not set: run scripts/test.sh, which installs the database (scripts/geo-db.sh)")
+		}
+		t.Skip("STRATA_GEO_DB not set; scripts/geo-db.sh DIR installs the database")
+	}
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for ip, want := range map[string]string{"8.8.8.8": "US", "2001:4860:4860::8888": "US", "193.0.6.139": "NL"} {
+		if got := db.Lookup(netip.MustParseAddr(ip)).Country; got != want {
+			t.Errorf("%s: %q, want %q", ip, got, want)
+		}
+	}
+	if got := db.Lookup(netip.MustParseAddr("127.0.0.1")).Country; got != "" {
+		t.Errorf("loopback has a country: %q", got)
+	}
+}

@@ -80,14 +80,20 @@ func Start(opts Options) (*World, error) {
 		secret = hex.EncodeToString(b[:])
 	}
 	w := &World{Secret: secret, log: opts.Logger, errc: make(chan error, len(specs))}
-	if path := cfg.PoP.GeoDatabase; path != "" {
+	path := cfg.PoP.GeoDatabase
+	if def := filepath.Join(opts.DataDir, "country.mmdb"); path == "" && opts.DataDir != "" {
+		if _, err := os.Stat(def); err == nil {
+			path = def // installed by scripts/geo-db.sh
+		}
+	}
+	if path != "" {
 		db, err := geo.Open(path)
 		if err != nil {
 			return nil, fmt.Errorf("pop.geoDatabase: %w", err)
 		}
 		w.geo = db
 	} else {
-		opts.Logger.Info("no geo database (pop.geoDatabase): viewers have no country; geo restriction allow lists refuse them")
+		opts.Logger.Info("no geo database (pop.geoDatabase, or scripts/geo-db.sh for a free one): viewers have no country; geo restriction allow lists refuse them")
 	}
 	urls := map[string]string{}
 	for _, s := range specs {
