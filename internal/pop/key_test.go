@@ -52,7 +52,7 @@ func TestCleanPath(t *testing.T) {
 			t.Errorf("cleanPath(%q) = %q, %v; want %q", tt.in, got, ok, tt.want)
 		}
 	}
-	for _, bad := range []string{"relative", "/%zz", "/%4"} {
+	for _, bad := range []string{"relative", "/%zz", "/%4", "/public/..%2fprivate/x", "/a/..%5Cb", "/a%2F..%2Fb"} {
 		if _, ok := cleanPath(bad); ok {
 			t.Errorf("cleanPath(%q) accepted", bad)
 		}

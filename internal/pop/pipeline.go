@@ -181,7 +181,14 @@ func (p *PoP) trustedSigners(ex *exchange) error {
 		return nil
 	}
 	ip, _ := netip.ParseAddr(ex.client)
-	if err := v.Check(ex.r, signedurl.ResourceURL(ex.r, ex.scheme), ip, ex.start); err != nil {
+	// The policy must cover the path that chose this behavior: the
+	// normalized one (a signed /public/* must not open /public/../private/x).
+	path, _ := cleanPath(ex.r.URL.EscapedPath())
+	resource := ex.scheme + "://" + ex.r.Host + path
+	if q := signedurl.StripSigningParams(ex.r.URL.RawQuery); q != "" {
+		resource += "?" + q
+	}
+	if err := v.Check(ex.r, resource, ip, ex.start); err != nil {
 		return &Error{Status: http.StatusForbidden, Source: FromViewer,
 			Reason: "signed URL refused: " + string(signedurl.ReasonOf(err)), Err: err}
 	}
@@ -254,6 +261,17 @@ func cleanPath(p string) (string, bool) {
 			b.WriteByte(c)
 		}
 		p = b.String()
+	}
+	// Encoded slashes that would make dot segments for an origin that
+	// decodes them (/a/..%2Fb) are refused: the CDN and the origin would
+	// disagree about the path.
+	if i := strings.IndexByte(p, '%'); i >= 0 && strings.Contains(p, "..") {
+		alt := strings.NewReplacer("%2F", "/", "%5C", "/", "\\", "/").Replace(p)
+		for _, seg := range strings.Split(alt, "/") {
+			if seg == ".." || seg == "." {
+				return "", false
+			}
+		}
 	}
 	if !strings.Contains(p, "/.") {
 		return p, true

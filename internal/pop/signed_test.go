@@ -93,6 +93,16 @@ func TestSignedURLsAndCookies(t *testing.T) {
 	if r := get("http://videos.example/private/other.mp4", sig.Cookies(cfsign.CookieOptions{})...); r.status != 200 {
 		t.Fatalf("signed cookies: %d %q", r.status, r.body)
 	}
+	// A policy for /private/* covers neither /private-other nor, through
+	// dot segments or encodings, anything outside its prefix.
+	wide, _ := signer.SignCustom(cfsign.Policy{Resource: "http://videos.example/public/*", Expires: time.Now().Add(time.Hour)})
+	for _, path := range []string{"/public/../private/movie.mp4", "/public/%2e%2e/private/movie.mp4", "/public/..%2fprivate/movie.mp4"} {
+		if r := get("http://videos.example" + path + "?" + wide.Query()); r.status == 200 && strings.HasPrefix(r.body, "private video") {
+			t.Fatalf("%s escaped the signed prefix: %q", path, r.body)
+		}
+	}
+	narrow, _ := signer.SignCustom(cfsign.Policy{Resource: "http://videos.example/private/*", Expires: time.Now().Add(time.Hour)})
+	_ = narrow // /private-other is outside the /private/* behavior; internal/signedurl tests that the policy does not match it
 	// Paths outside the behavior need no signature.
 	if r := get("http://videos.example/public.txt"); r.status != 200 {
 		t.Fatalf("public path: %d", r.status)
