@@ -623,3 +623,20 @@ func BenchmarkBareRSAVerify(b *testing.B) {
 		}
 	}
 }
+
+// A policy for a prefix covers that prefix only: not a sibling whose name
+// merely starts the same way, and the second before expiry still passes.
+func TestPrefixAndBoundary(t *testing.T) {
+	v := testVerifier(t)
+	s := signer(t, kidA, rsaA)
+	sig, err := s.SignCustom(cfsign.Policy{Resource: "https://d.example/private/*", Expires: testExpires})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := "?" + sig.Query()
+	wantReason(t, check(t, v, "https://d.example/private/a.mp4"+q, viewerIP, testExpires.Add(-time.Second)), "")
+	wantReason(t, check(t, v, "https://d.example/private/a.mp4"+q, viewerIP, testExpires), ReasonExpired)
+	wantReason(t, check(t, v, "https://d.example/private-other/a.mp4"+q, viewerIP, testNow), ReasonResourceMismatch)
+	wantReason(t, check(t, v, "https://d.example/privatex"+q, viewerIP, testNow), ReasonResourceMismatch)
+	wantReason(t, check(t, v, "https://d.example/Private/a.mp4"+q, viewerIP, testNow), ReasonResourceMismatch)
+}
