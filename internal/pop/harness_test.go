@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/h1"
 )
 
 // clock is a test clock: real time plus an offset the test moves forward.
@@ -194,3 +195,12 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// newViewerServer is the listener the binary uses, so PoP tests go through
+// the same HTTP/1.1 implementation as viewers do.
+func newViewerServer(h http.Handler) interface {
+	Serve(ln net.Listener) error
+	Close() error
+} {
+	return &h1.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+}
