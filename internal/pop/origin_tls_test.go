@@ -1,0 +1,112 @@
+package pop
+
+import (
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/strata-cdn/strata/internal/config"
+)
+
+// An HTTPS origin is verified against the CA bundle the origin names; without
+// it the origin's certificate is refused.
+func TestHTTPSOriginWithCABundle(t *testing.T) {
+	origin := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "over TLS")
+	}))
+	defer origin.Close()
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: origin.Certificate().Raw}), 0o644)
+	for _, tc := range []struct {
+		name   string
+		ca     string
+		status int
+	}{{"trusted", bundle, 200}, {"untrusted", "", 502}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(origin.URL, func(c *config.Config) {
+				c.Distributions[0].Origins[0].CustomOriginConfig = &config.CustomOriginConfig{CABundle: tc.ca}
+			})
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			p, err := New(cfg, Options{DefaultDistribution: "d", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			w := &world{t: t, url: serve(t, p), client: http.DefaultClient}
+			if r := w.get("/x"); r.status != tc.status {
+				t.Fatalf("status %d, want %d (%q)", r.status, tc.status, r.body)
+			}
+		})
+	}
+}
+
+// An upload streams to the origin: memory does not grow with its size.
+func TestUploadStreamsWithBoundedMemory(t *testing.T) {
+	const size = 256 << 20
+	var got int64
+	// A counting origin of its own: the harness origin keeps bodies.
+	counting := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		got, _ = io.Copy(io.Discard, r.Body)
+		io.WriteString(rw, "stored")
+	}))
+	defer counting.Close()
+	cfg := testConfig(counting.URL, nil)
+	cfg.Validate()
+	p, _ := New(cfg, Options{DefaultDistribution: "d", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer p.Close()
+	url := serve(t, p)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	peak := make(chan uint64)
+	stop := make(chan struct{})
+	go func() {
+		var m runtime.MemStats
+		var max uint64
+		for {
+			select {
+			case <-stop:
+				peak <- max
+				return
+			default:
+			}
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > max {
+				max = m.HeapAlloc
+			}
+			runtime.Gosched()
+		}
+	}()
+	req, _ := http.NewRequest(http.MethodPut, url+"/uploads/big.bin", io.LimitReader(zeros{}, size))
+	req.ContentLength = size
+	resp, err := http.DefaultClient.Do(req)
+	close(stop)
+	max := <-peak
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if got != size || !strings.Contains(string(b), "stored") {
+		t.Fatalf("origin got %d bytes: %q", got, b)
+	}
+	if grew := int64(max) - int64(before.HeapAlloc); grew > 64<<20 {
+		t.Fatalf("heap grew by %d MiB for a %d MiB upload", grew>>20, size>>20)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
