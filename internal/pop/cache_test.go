@@ -696,3 +696,35 @@ func TestDotSegmentsNormalized(t *testing.T) {
 		t.Fatalf("dot segments: %q %q", body, resp.Header.Get("X-Cache"))
 	}
 }
+
+// A range of an object still arriving is answered when its bytes are in.
+func TestRangeOfObjectStillArriving(t *testing.T) {
+	release := make(chan struct{})
+	content := strings.Repeat("0123456789", 1000)
+	w := newWorld(t, func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cache-Control", "max-age=60")
+		rw.Header().Set("Content-Length", strconv.Itoa(len(content)))
+		io.WriteString(rw, content[:5000])
+		rw.(http.Flusher).Flush()
+		<-release // the rest comes much later
+		io.WriteString(rw, content[5000:])
+	}, nil)
+	done := make(chan response, 1)
+	go func() { done <- w.get("/video", "Range", "bytes=100-199") }()
+	select {
+	case r := <-done:
+		if r.status != 206 || r.body != content[100:200] || r.header.Get("Content-Range") != "bytes 100-199/10000" {
+			t.Fatalf("range: %d %q %q", r.status, r.body, r.header.Get("Content-Range"))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the range waited for the whole object")
+	}
+	close(release)
+	// A range beyond what has arrived, once it arrives.
+	if r := w.get("/video", "Range", "bytes=9990-"); r.status != 206 || r.body != content[9990:] {
+		t.Fatalf("tail range: %d %q", r.status, r.body)
+	}
+	if w.origin.count("/video") != 1 {
+		t.Fatalf("origin count %d", w.origin.count("/video"))
+	}
+}

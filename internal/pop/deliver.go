@@ -90,6 +90,29 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 	h["Age"] = []string{strconv.Itoa(int(age / time.Second))}
 	p.stampHeaders(ex, h, xcache, cacheStatus)
 	r := ex.r
+	if status == http.StatusOK && !ex.errorPage && !body.Complete() && len(r.Header["Range"]) == 1 && !hasConditionals(r) {
+		// A single range of an object still arriving (a video's first
+		// seconds): answered as soon as those bytes are in, not after the
+		// whole object.
+		if size, err := strconv.ParseInt(stored.Get("Content-Length"), 10, 64); err == nil {
+			if start, end, ok := singleRange(r.Header.Get("Range"), size); ok {
+				delete(h, "Content-Length")
+				h["Content-Range"] = []string{"bytes " + strconv.FormatInt(start, 10) + "-" + strconv.FormatInt(end, 10) + "/" + strconv.FormatInt(size, 10)}
+				h["Content-Length"] = []string{strconv.FormatInt(end-start+1, 10)}
+				ex.w.WriteHeader(http.StatusPartialContent)
+				if r.Method == http.MethodHead {
+					return nil
+				}
+				if _, err := body.WriteTo(r.Context(), &limitWriter{w: ex.w, n: end - start + 1}, start); err != nil && !errors.Is(err, errLimitReached) {
+					if errors.Is(err, cache.ErrIncomplete) {
+						panic(http.ErrAbortHandler)
+					}
+					return errViewerGone
+				}
+				return nil
+			}
+		}
+	}
 	if status == http.StatusOK && !ex.errorPage && needsServeContent(r) {
 		if err := body.Wait(r.Context()); err != nil {
 			if errors.Is(err, cache.ErrIncomplete) {
@@ -133,6 +156,71 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 		return errViewerGone
 	}
 	return nil
+}
+
+func hasConditionals(r *http.Request) bool {
+	h := r.Header
+	return len(h["If-None-Match"]) > 0 || len(h["If-Modified-Since"]) > 0 || len(h["If-Match"]) > 0 ||
+		len(h["If-Unmodified-Since"]) > 0 || len(h["If-Range"]) > 0
+}
+
+// singleRange parses "bytes=a-b", "bytes=a-" or "bytes=-n" against size;
+// ok is false for anything else (multiple ranges, unsatisfiable): those wait
+// for the whole object and go through http.ServeContent.
+func singleRange(v string, size int64) (start, end int64, ok bool) {
+	spec, found := strings.CutPrefix(v, "bytes=")
+	if !found || strings.Contains(spec, ",") || size <= 0 {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false
+	}
+	if a == "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, 0, false
+		}
+		return max(size-n, 0), size - 1, true
+	}
+	start, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || start < 0 || start >= size {
+		return 0, 0, false
+	}
+	end = size - 1
+	if b != "" {
+		if end, err = strconv.ParseInt(b, 10, 64); err != nil || end < start {
+			return 0, 0, false
+		}
+		end = min(end, size-1)
+	}
+	return start, end, true
+}
+
+var errLimitReached = errors.New("pop: range written")
+
+// limitWriter passes n bytes on, then stops the copy.
+type limitWriter struct {
+	w http.ResponseWriter
+	n int64
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	m, err := l.w.Write(p)
+	l.n -= int64(m)
+	if err == nil && l.n == 0 {
+		return m, errLimitReached
+	}
+	return m, err
+}
+
+func (l *limitWriter) Flush() {
+	if f, ok := l.w.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 func needsServeContent(r *http.Request) bool {
