@@ -16,7 +16,13 @@ fi
 command -v npm >/dev/null || { echo "geo-db: npm is needed (apt-get install -y npm)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && npm pack --silent "@ip-location-db/geo-whois-asn-country-mmdb@$version" >/dev/null && tar xzf ./*.tgz)
+for attempt in 1 2 3; do
+  if (cd "$tmp" && npm pack --silent "@ip-location-db/geo-whois-asn-country-mmdb@$version" >/dev/null && tar xzf ./*.tgz); then
+    break
+  fi
+  [ "$attempt" = 3 ] && { echo "geo-db: could not fetch the database from the npm registry" >&2; exit 1; }
+  sleep $((attempt * 5))
+done
 cp "$tmp/package/geo-whois-asn-country.mmdb" "$dir/country.mmdb.tmp"
 mv "$dir/country.mmdb.tmp" "$dir/country.mmdb"
 echo "$version" > "$dir/country.mmdb.version"
