@@ -38,6 +38,31 @@ type signingValues struct {
 // credentialsOf finds and decodes the credentials of r: the query's signing
 // parameters when there are any, else the signed cookies.
 func credentialsOf(r *http.Request) (*credentials, error) {
+	sv, err := rawValuesOf(r)
+	if err != nil {
+		return nil, err
+	}
+	return sv.decode()
+}
+
+// memoKey identifies a request's raw credentials (and, for a canned
+// policy, the resource URL the signature covers) for the accepted memo.
+func (sv *signingValues) memoKey(resourceURL string) string {
+	var b strings.Builder
+	b.Grow(len(sv.keyID) + len(sv.ha) + len(sv.expires) + len(sv.policy) + len(sv.signature) + len(resourceURL) + 8)
+	for _, part := range [...]string{sv.keyID, sv.ha, sv.expires, sv.policy, sv.signature} {
+		b.WriteString(part)
+		b.WriteByte(0)
+	}
+	if !sv.hasPolicy {
+		b.WriteString(resourceURL)
+	}
+	return b.String()
+}
+
+// rawValuesOf finds the raw signing values of r: the query's when there are
+// any, else the signed cookies.
+func rawValuesOf(r *http.Request) (*signingValues, error) {
 	if r == nil {
 		return nil, refuse(ReasonMissing, "no request")
 	}
@@ -55,7 +80,7 @@ func credentialsOf(r *http.Request) (*credentials, error) {
 			return nil, refuse(ReasonMissing, "no signed URL parameters and no signed cookies")
 		}
 	}
-	return sv.decode()
+	return sv, nil
 }
 
 // queryValues reads the signing parameters of a raw query. A parameter that

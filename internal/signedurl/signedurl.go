@@ -69,6 +69,11 @@ type Verifier struct {
 
 	mu       sync.Mutex
 	verified map[string]struct{}
+	// accepted maps the raw signing values of a request that passed (and,
+	// for a canned policy, its resource URL) to the policy they carry: a
+	// repeated URL skips decoding, verification and parsing; its conditions
+	// (time, address, resource) are still checked every time.
+	accepted map[string]*policy
 }
 
 const maxVerified = 8192
@@ -76,7 +81,7 @@ const maxVerified = 8192
 // NewVerifier returns a verifier that trusts keys. Keys of another type than
 // RSA or ECDSA never verify anything.
 func NewVerifier(keys []Key) *Verifier {
-	v := &Verifier{keys: make(map[string]crypto.PublicKey, len(keys)), verified: map[string]struct{}{}}
+	v := &Verifier{keys: make(map[string]crypto.PublicKey, len(keys)), verified: map[string]struct{}{}, accepted: map[string]*policy{}}
 	for _, k := range keys {
 		v.keys[k.ID] = k.Public
 	}
@@ -159,17 +164,47 @@ func ReasonOf(err error) Reason {
 // is the viewer's address. Check returns nil when the request is allowed,
 // else an *Error.
 func (v *Verifier) Check(r *http.Request, resourceURL string, clientIP netip.Addr, now time.Time) error {
-	c, err := credentialsOf(r)
+	sv, err := rawValuesOf(r)
 	if err != nil {
 		return err
 	}
-	return v.verify(c, resourceURL, clientIP, now)
+	memo := sv.memoKey(resourceURL)
+	v.mu.Lock()
+	p := v.accepted[memo]
+	v.mu.Unlock()
+	if p != nil {
+		return p.allows(resourceURL, clientIP, now)
+	}
+	c, err := sv.decode()
+	if err != nil {
+		return err
+	}
+	p, err = v.verifyPolicy(c, resourceURL)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	if len(v.accepted) >= maxVerified {
+		clear(v.accepted)
+	}
+	v.accepted[memo] = p
+	v.mu.Unlock()
+	return p.allows(resourceURL, clientIP, now)
 }
 
 func (v *Verifier) verify(c *credentials, resourceURL string, clientIP netip.Addr, now time.Time) error {
+	p, err := v.verifyPolicy(c, resourceURL)
+	if err != nil {
+		return err
+	}
+	return p.allows(resourceURL, clientIP, now)
+}
+
+// verifyPolicy checks the signature and returns the policy it signs.
+func (v *Verifier) verifyPolicy(c *credentials, resourceURL string) (*policy, error) {
 	pub, ok := v.keys[c.keyID]
 	if !ok || pub == nil {
-		return refuse(ReasonUnknownKey, "key pair id %q is not trusted", c.keyID)
+		return nil, refuse(ReasonUnknownKey, "key pair id %q is not trusted", c.keyID)
 	}
 	var doc []byte
 	if c.canned {
@@ -179,19 +214,22 @@ func (v *Verifier) verify(c *credentials, resourceURL string, clientIP netip.Add
 	}
 	if !v.verifyCached(c, pub, doc) {
 		if c.canned {
-			return refuse(ReasonBadSignature, "the signature does not match the canned policy for this URL and expiry")
+			return nil, refuse(ReasonBadSignature, "the signature does not match the canned policy for this URL and expiry")
 		}
-		return refuse(ReasonBadSignature, "the signature does not match the policy")
+		return nil, refuse(ReasonBadSignature, "the signature does not match the policy")
 	}
-	var p *policy
 	if c.canned {
-		p = &policy{hasResource: true, resource: resourceURL, exact: true, lessThan: c.expires}
-	} else {
-		var err error
-		if p, err = parsePolicy(doc); err != nil {
-			return refuse(ReasonMalformed, "%v", err)
-		}
+		return &policy{hasResource: true, resource: resourceURL, exact: true, lessThan: c.expires}, nil
 	}
+	p, err := parsePolicy(doc)
+	if err != nil {
+		return nil, refuse(ReasonMalformed, "%v", err)
+	}
+	return p, nil
+}
+
+// allows checks a verified policy's conditions for one request.
+func (p *policy) allows(resourceURL string, clientIP netip.Addr, now time.Time) error {
 	t := now.Unix()
 	if t >= p.lessThan {
 		return refuse(ReasonExpired, "expired at %s", time.Unix(p.lessThan, 0).UTC().Format(time.RFC3339))
@@ -207,6 +245,9 @@ func (v *Verifier) verify(c *credentials, resourceURL string, clientIP netip.Add
 	}
 	if p.hasResource && !p.exact && !matchResource(p.resource, resourceURL) {
 		return refuse(ReasonResourceMismatch, "%s is not covered by %s", resourceURL, p.resource)
+	}
+	if p.hasResource && p.exact && p.resource != resourceURL {
+		return refuse(ReasonBadSignature, "the signature does not match the canned policy for this URL and expiry")
 	}
 	return nil
 }

@@ -598,6 +598,7 @@ func BenchmarkCheck(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				clear(v.verified)
+				clear(v.accepted)
 				if err := v.Check(r, res, viewerIP, testNow); err != nil {
 					b.Fatal(err)
 				}
@@ -639,4 +640,26 @@ func TestPrefixAndBoundary(t *testing.T) {
 	wantReason(t, check(t, v, "https://d.example/private-other/a.mp4"+q, viewerIP, testNow), ReasonResourceMismatch)
 	wantReason(t, check(t, v, "https://d.example/privatex"+q, viewerIP, testNow), ReasonResourceMismatch)
 	wantReason(t, check(t, v, "https://d.example/Private/a.mp4"+q, viewerIP, testNow), ReasonResourceMismatch)
+}
+
+// A URL remembered as accepted still has its conditions checked each time.
+func TestAcceptedMemoKeepsConditions(t *testing.T) {
+	v := testVerifier(t)
+	s := signer(t, kidA, rsaA)
+	sig, err := s.SignCustom(cfsign.Policy{Resource: "https://d.example/v/*", Expires: testExpires, SourceIP: "192.0.2.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "https://d.example/v/a.mp4?" + sig.Query()
+	inside, outside := netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("198.51.100.7")
+	wantReason(t, check(t, v, u, inside, testNow), "")
+	if len(v.accepted) != 1 {
+		t.Fatalf("%d accepted entries", len(v.accepted))
+	}
+	wantReason(t, check(t, v, u, outside, testNow), ReasonIPNotAllowed)
+	wantReason(t, check(t, v, u, inside, testExpires), ReasonExpired)
+	wantReason(t, check(t, v, "https://d.example/w/a.mp4?"+sig.Query(), inside, testNow), ReasonResourceMismatch)
+	canned, _ := s.SignURL("https://d.example/v/b.mp4", testExpires)
+	wantReason(t, check(t, v, canned, inside, testNow), "")
+	wantReason(t, check(t, v, canned, inside, testExpires), ReasonExpired)
 }
