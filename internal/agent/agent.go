@@ -136,7 +136,9 @@ func (a *Agent) watchConfig(ctx context.Context) {
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			defer w.Stop()
+			// Stop talks to the server; with NATS gone it blocks for seconds.
+			// Close closes the connection right after, which ends it anyway.
+			defer func() { go w.Stop() }()
 			for {
 				select {
 				case <-ctx.Done():
