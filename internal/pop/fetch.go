@@ -214,6 +214,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		if finalized {
 			p.store.Delete(key) // stored just before a failure: take it back
 		}
+		release() // a viewer who sees the failure and asks again starts a new fetch
 		body.Finish(err)
 		dw.Finish(err)
 		p.log.Warn("origin body failed", "key", key, "bytes", n, "err", err)
