@@ -75,10 +75,10 @@ func TestTamperEveryPosition(t *testing.T) {
 	}
 	// Outside the long base64 values every replacement is tried; inside them
 	// (hundreds of characters that all end in a signature check), a rotating
-	// quarter of the replacements at each position (an eighth under -short or
-	// the race detector), which still changes every position.
+	// quarter of the replacements at each position (an eighth under -short),
+	// which still changes every position.
 	stride := 4
-	if raceEnabled || testing.Short() {
+	if testing.Short() {
 		stride = 8
 	}
 	for _, tc := range cases {

@@ -1,5 +1,0 @@
-//go:build !race
-
-package signedurl
-
-const raceEnabled = false
