@@ -12,6 +12,15 @@ echo "== tools"
 # The country database the geo tests read (CC0, from the npm registry).
 scripts/geo-db.sh "$STRATA_TOOLS" >/dev/null
 export STRATA_GEO_DB="$STRATA_TOOLS/country.mmdb"
+# A real S3 server for the S3 origin tests (built once, then reused).
+VERSITYGW_VERSION=v1.8.0
+if [ "$(cat "$STRATA_TOOLS/versitygw.version" 2>/dev/null)" != "$VERSITYGW_VERSION" ]; then
+  GOBIN="$STRATA_TOOLS" GOFLAGS=-mod=mod go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+  echo "$VERSITYGW_VERSION" > "$STRATA_TOOLS/versitygw.version"
+fi
+export STRATA_VERSITYGW="$STRATA_TOOLS/versitygw"
+# Tests that need these tools fail instead of skipping.
+export STRATA_REQUIRE_TOOLS=1
 
 echo "== go vet"
 go vet ./...

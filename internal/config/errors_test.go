@@ -384,6 +384,8 @@ cachePolicies: [{id: Managed-Mine}]
       - {id: h, url: "https://s3.example.com", s3OriginConfig: {bucket: Bad_Bucket, signingBehavior: always}}
       - {id: i, s3OriginConfig: {bucket: good-bucket, originAccessControl: {signingBehavior: always, accessKeyId: A, accessKeyIdEnv: B}}, customOriginConfig: {}}
       - {id: "has space", domainName: example.com}
+      - {id: j, s3OriginConfig: {bucket: good-bucket, originAccessControl: {region: eu-west-1}}}
+      - {id: k, domainName: example.com, customOriginConfig: {originAccessControl: {signingBehavior: always, accessKeyId: A, region: "bad region"}}}
     defaultCacheBehavior: {targetOriginId: a}
 `,
 			want: []string{
@@ -408,8 +410,11 @@ cachePolicies: [{id: Managed-Mine}]
 				`distributions[0].origins[7].s3OriginConfig.originAccessControl.accessKeyId (line 11): give accessKeyId or accessKeyIdEnv, not both`,
 				`distributions[0].origins[7].s3OriginConfig.originAccessControl.secretAccessKey (line 11): required when signingBehavior is always (or give secretAccessKeyEnv)`,
 				`distributions[0].origins[8].id (line 12): "has space" must be printable ASCII without spaces`,
+				`distributions[0].origins[9].s3OriginConfig.originAccessControl.region (line 13): is for custom origins; an S3 origin signs for s3OriginConfig.region`,
+				`distributions[0].origins[10].customOriginConfig.originAccessControl.secretAccessKey (line 14): required when signingBehavior is always (or give secretAccessKeyEnv)`,
+				`distributions[0].origins[10].customOriginConfig.originAccessControl.region (line 14): "bad region" is not a region name`,
 			},
-			count: 21,
+			count: 24,
 		},
 		{
 			name: "custom error responses and root object",

@@ -169,6 +169,10 @@ type CustomOriginConfig struct {
 	OriginSSLProtocols     []string `json:"originSslProtocols"`     // subset of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3; default [TLSv1.2]
 	CABundle               string   `json:"caBundle"`               // PEM file of CAs to trust for https (optional)
 	InsecureSkipVerify     bool     `json:"insecureSkipVerify"`     // do not verify the origin's certificate
+	// OriginAccessControl signs requests to the origin (SigV4, service
+	// "strata" by default) so that it can refuse requests that did not
+	// come through Strata (pkg/originauth verifies them).
+	OriginAccessControl *OriginAccessControl `json:"originAccessControl"`
 }
 
 // S3OriginConfig configures an origin that is an S3 bucket (AWS or any
@@ -198,6 +202,10 @@ type OriginAccessControl struct {
 	SecretAccessKey    string `json:"secretAccessKey"`
 	AccessKeyIDEnv     string `json:"accessKeyIdEnv"`     // name of the environment variable holding the access key id
 	SecretAccessKeyEnv string `json:"secretAccessKeyEnv"` // name of the environment variable holding the secret key
+	// Custom origins only (an S3 origin signs for s3OriginConfig.region
+	// and service "s3"):
+	Region  string `json:"region"`  // credential scope region; default us-east-1
+	Service string `json:"service"` // credential scope service; default "strata"
 }
 
 // OriginShield puts an extra caching layer in front of the origin.

@@ -503,6 +503,9 @@ func (v *validator) customOrigin(c *CustomOriginConfig, p string) {
 		c.OriginSSLProtocols = []string{"TLSv1.2"}
 	}
 	v.stringSet(at(p, "originSslProtocols"), c.OriginSSLProtocols, []string{"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"})
+	if c.OriginAccessControl != nil {
+		v.originAccessControl(c.OriginAccessControl, at(p, "originAccessControl"), false)
+	}
 }
 
 // stringSet checks that every item is allowed and none repeats.
@@ -547,8 +550,12 @@ func (v *validator) s3(s *S3OriginConfig, p string) {
 		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		v.add(at(p, "endpoint"), "%q is not an http:// or https:// URL of a host (no path or query)", s.Endpoint)
 	}
-	a := &s.OriginAccessControl
-	ap := at(p, "originAccessControl")
+	v.originAccessControl(&s.OriginAccessControl, at(p, "originAccessControl"), true)
+}
+
+// originAccessControl checks the signing settings of an S3 (s3 true) or a
+// custom origin.
+func (v *validator) originAccessControl(a *OriginAccessControl, ap string, s3 bool) {
 	v.enum(at(ap, "signingBehavior"), &a.SigningBehavior, SigningNever, SigningAlways, SigningNever, SigningNoOverride)
 	v.enum(at(ap, "signingProtocol"), &a.SigningProtocol, "sigv4", "sigv4")
 	cred := func(field, literal, env string) {
@@ -563,6 +570,25 @@ func (v *validator) s3(s *S3OriginConfig, p string) {
 	}
 	cred("accessKeyId", a.AccessKeyID, a.AccessKeyIDEnv)
 	cred("secretAccessKey", a.SecretAccessKey, a.SecretAccessKeyEnv)
+	if s3 {
+		if a.Region != "" {
+			v.add(at(ap, "region"), "is for custom origins; an S3 origin signs for s3OriginConfig.region")
+		}
+		if a.Service != "" {
+			v.add(at(ap, "service"), "is for custom origins; an S3 origin signs for service s3")
+		}
+		return
+	}
+	if a.Region == "" {
+		a.Region = "us-east-1"
+	} else if !regionPattern.MatchString(a.Region) {
+		v.add(at(ap, "region"), "%q is not a region name (letters, digits and '-')", a.Region)
+	}
+	if a.Service == "" {
+		a.Service = "strata"
+	} else if !regionPattern.MatchString(a.Service) {
+		v.add(at(ap, "service"), "%q is not a service name (letters, digits and '-')", a.Service)
+	}
 }
 
 var failoverCodes = []int{400, 403, 404, 416, 500, 502, 503, 504}

@@ -6,13 +6,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-cdn/strata/internal/config"
 )
 
 // groupWorld: distribution "d" whose behavior targets origin group g
 // (primary p, secondary s, failover on 404/500/503).
-func groupWorld(t *testing.T, primary, secondary string) (*world, *testOrigin) {
+func groupWorld(t *testing.T, primary, secondary string, mutate ...func(*config.Config)) (*world, *testOrigin) {
 	t.Helper()
 	c := &clock{}
 	sec := newOrigin(t, c, func(rw http.ResponseWriter, r *http.Request) {
@@ -28,6 +29,9 @@ func groupWorld(t *testing.T, primary, secondary string) (*world, *testOrigin) {
 		d.OriginGroups = []config.OriginGroup{{ID: "g", PrimaryOriginID: "o", SecondaryOriginID: "s",
 			FailoverCriteria: config.FailoverCriteria{StatusCodes: []int{404, 500, 503}}}}
 		d.DefaultCacheBehavior.TargetOriginID = "g"
+		for _, m := range mutate {
+			m(c)
+		}
 	})
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -91,5 +95,34 @@ func TestOriginGroupFailoverOnConnectionFailure(t *testing.T) {
 	w, _ := groupWorld(t, url, "")
 	if r := w.get("/x"); r.status != 200 || r.body != "secondary GET /x" {
 		t.Fatalf("primary down: %d %q", r.status, r.body)
+	}
+}
+
+// A primary that accepts the request but does not answer within its read
+// timeout is failed over like one that refuses the connection; the viewer
+// sees the secondary's answer, not a 504.
+func TestOriginGroupFailoverOnReadTimeout(t *testing.T) {
+	c := &clock{}
+	release := make(chan struct{})
+	stalled := newOrigin(t, c, func(rw http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	w, _ := groupWorld(t, stalled.URL, "", func(c *config.Config) {
+		c.Distributions[0].Origins[0].CustomOriginConfig = &config.CustomOriginConfig{OriginReadTimeout: config.Duration(time.Second)}
+	})
+	start := time.Now()
+	r := w.get("/slow")
+	if r.status != 200 || r.body != "secondary GET /slow" || !strings.Contains(r.header.Get("Cache-Status"), "failover-s") {
+		t.Fatalf("stalled primary: %d %q %q", r.status, r.body, r.header.Get("Cache-Status"))
+	}
+	if d := time.Since(start); d < time.Second {
+		t.Fatalf("answered after %v, before the primary's read timeout", d)
+	}
+	if stalled.count("/slow") != 1 {
+		t.Fatalf("primary asked %d times, want 1", stalled.count("/slow"))
 	}
 }

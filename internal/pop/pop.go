@@ -17,6 +17,7 @@ import (
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/origin"
 	"github.com/strata-cdn/strata/internal/signedurl"
+	"github.com/strata-cdn/strata/pkg/sigv4"
 )
 
 // Options configure a PoP. Zero fields take the documented defaults.
@@ -216,7 +217,11 @@ func (p *PoP) build(cfg *config.Config) (*snapshot, error) {
 		d := &dist{cfg: dc, origins: map[string]*origin.Origin{}}
 		for j := range dc.Origins {
 			oc := &dc.Origins[j]
-			o, err := origin.New(p.originSettings(oc))
+			os, err := p.originSettings(oc)
+			if err != nil {
+				return nil, fmt.Errorf("distributions[%d].origins[%d]: %w", i, j, err)
+			}
+			o, err := origin.New(os)
 			if err != nil {
 				return nil, fmt.Errorf("distributions[%d].origins[%d]: %w", i, j, err)
 			}
@@ -329,7 +334,7 @@ func listHas(l config.KeyList, name string) bool {
 	return false
 }
 
-func (p *PoP) originSettings(oc *config.Origin) origin.Settings {
+func (p *PoP) originSettings(oc *config.Origin) (origin.Settings, error) {
 	s := origin.Settings{
 		ID:                 oc.ID,
 		HTTPBase:           oc.BaseURL("http"),
@@ -346,8 +351,40 @@ func (p *PoP) originSettings(oc *config.Origin) origin.Settings {
 		s.KeepaliveTimeout = time.Duration(c.OriginKeepaliveTimeout)
 		s.CABundle = c.CABundle
 		s.InsecureSkipVerify = c.InsecureSkipVerify
+		if a := c.OriginAccessControl; a != nil && a.SigningBehavior != config.SigningNever {
+			sg, err := signing(a, a.Region, a.Service)
+			if err != nil {
+				return s, err
+			}
+			s.Signing = sg
+		}
 	}
-	return s
+	if oc.S3OriginConfig != nil {
+		s.OwnHost = true
+	}
+	if s3 := oc.S3OriginConfig; s3 != nil && s3.OriginAccessControl.SigningBehavior != config.SigningNever {
+		sg, err := signing(&s3.OriginAccessControl, s3.Region, "s3")
+		if err != nil {
+			return s, err
+		}
+		s.Signing = sg
+	}
+	return s, nil
+}
+
+// signing resolves origin access control (its credentials may name
+// environment variables: they are read now, when the origin is built).
+func signing(a *config.OriginAccessControl, region, service string) (*origin.Signing, error) {
+	id, secret, err := a.Credentials()
+	if err != nil {
+		return nil, err
+	}
+	return &origin.Signing{
+		NoOverride:  a.SigningBehavior == config.SigningNoOverride,
+		Credentials: sigv4.Credentials{AccessKeyID: id, SecretAccessKey: secret},
+		Region:      region,
+		Service:     service,
+	}, nil
 }
 
 // lookup finds the distribution for a normalized host.
