@@ -702,3 +702,34 @@ func BenchmarkResponsePolicyHit(b *testing.B) {
 		})
 	}
 }
+
+// FuzzCORSAllows: whatever a viewer sends as Origin, only an allowed origin
+// is accepted: the exact one, or an https origin whose host is one or more
+// labels under c.example, on the default port.
+func FuzzCORSAllows(f *testing.F) {
+	for _, s := range []string{"https://a.example", "https://x.c.example", "https://c.example", "https://x.c.example@evil",
+		"https://evil/.c.example", "https://x.c.example:443", "null", "", "https://x..c.example", "HTTPS://X.C.EXAMPLE",
+		"https://a.example.evil", "https://%2e.c.example", "https://x.c.example/", "https://x y.c.example"} {
+		f.Add(s)
+	}
+	c := newCORSPolicy(&config.CORSConfig{AccessControlAllowOrigins: []string{"https://a.example", "https://*.c.example"}})
+	f.Fuzz(func(t *testing.T, origin string) {
+		if !c.allows(origin) {
+			return
+		}
+		o := strings.ToLower(origin)
+		if o == "https://a.example" {
+			return
+		}
+		host, ok := strings.CutPrefix(o, "https://")
+		labels, ok2 := strings.CutSuffix(host, ".c.example")
+		if !ok || !ok2 {
+			t.Fatalf("allowed %q", origin)
+		}
+		for _, l := range strings.Split(labels, ".") {
+			if l == "" || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+				t.Fatalf("allowed %q (label %q)", origin, l)
+			}
+		}
+	})
+}
