@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // Flight is one fetch shared by every request that missed on the same key
@@ -30,6 +31,18 @@ type Flight struct {
 	Info string
 	// Upstream is the id of the parent tier that answered, "" for the origin.
 	Upstream string
+	// Timing is how long the upstream request took, when it was measured
+	// (for a Server-Timing header).
+	Timing UpstreamTiming
+}
+
+// UpstreamTiming is how long the parts of one upstream request took. DNS and
+// Connect are zero when a connection was reused.
+type UpstreamTiming struct {
+	Measured  bool
+	DNS       time.Duration // resolving the upstream's name
+	Connect   time.Duration // TCP and TLS, after the name was resolved
+	FirstByte time.Duration // from the request written to the first response byte
 }
 
 // Ready is closed when the response headers (or an error) are known.
@@ -83,7 +96,7 @@ func (g *Group) JoinRelease(key string, start func(publish func(*Flight), releas
 			once.Do(func() {
 				f.Status, f.Header, f.Body, f.Err = r.Status, r.Header, r.Body, r.Err
 				f.Shareable, f.Object, f.Request, f.Info = r.Shareable, r.Object, r.Request, r.Info
-				f.Upstream = r.Upstream
+				f.Upstream, f.Timing = r.Upstream, r.Timing
 				close(f.ready)
 				if r.Object == nil {
 					// Not to be stored: those already waiting share it, a

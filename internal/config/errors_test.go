@@ -478,7 +478,6 @@ originRequestPolicies:
 				`responseHeadersPolicies[0] (line 2): the policy does nothing`,
 				`responseHeadersPolicies[1].cors.accessControlAllowOrigins[0] (line 5): "*" cannot be used with accessControlAllowCredentials`,
 				`responseHeadersPolicies[1].cors.accessControlAllowOrigins[1] (line 5): "https://example.com/path" is not "*" or an origin`,
-				`responseHeadersPolicies[1].cors.accessControlAllowHeaders (line 4): at least one header is required`,
 				`responseHeadersPolicies[1].cors.accessControlAllowMethods (line 7): ALL stands alone`,
 				`responseHeadersPolicies[1].securityHeaders.frameOptions.frameOption (line 9): "deny" is not one of DENY, SAMEORIGIN (did you mean "DENY"?)`,
 				`responseHeadersPolicies[1].securityHeaders.referrerPolicy.referrerPolicy (line 10): required`,
@@ -488,7 +487,47 @@ originRequestPolicies:
 				`responseHeadersPolicies[1].removeHeaders[1] (line 13): Via cannot be set here`,
 				`responseHeadersPolicies[1].serverTiming.samplingRate (line 14): 101 is out of range 0..100`,
 			},
-			count: 12,
+			count: 11,
+		},
+		{
+			name: "response headers policy values",
+			src: `responseHeadersPolicies:
+  - id: r
+    cors:
+      accessControlAllowOrigins: ["https://a.*.example.com", "https://example.*", "example.com", "https://x.com:0", "https://ok.com", "https://OK.com", "http://*.example.com:8080"]
+      accessControlAllowHeaders: ["*", "Bad Header"]
+      accessControlAllowMethods: [GET, CONNECT]
+      accessControlMaxAgeSec: -1
+    securityHeaders:
+      strictTransportSecurity: {accessControlMaxAgeSec: -5}
+      contentSecurityPolicy: {contentSecurityPolicy: "` + strings.Repeat("a", 1784) + `"}
+      xssProtection: {protection: true, reportUri: "not a uri"}
+    customHeaders: [{header: X-Strata-Pop, value: x}, {header: X-Ok, value: "a\u0001b"}]
+    removeHeaders: [X-Cache, x-amz-cf-pop, X-Strata-Request-Id, X-Amzn-RequestId, Server, server]
+    serverTiming: {enabled: true, samplingRate: 12.34567}
+`,
+			want: []string{
+				`responseHeadersPolicies[0].cors.accessControlAllowOrigins[0] (line 4): "https://a.*.example.com": "*" may only stand for the leftmost labels`,
+				`responseHeadersPolicies[0].cors.accessControlAllowOrigins[1] (line 4): "https://example.*": "*" may only stand for the leftmost labels`,
+				`responseHeadersPolicies[0].cors.accessControlAllowOrigins[2] (line 4): "example.com" is not "*" or an origin`,
+				`responseHeadersPolicies[0].cors.accessControlAllowOrigins[3] (line 4): "https://x.com:0": port "0" is not a number 1..65535`,
+				`responseHeadersPolicies[0].cors.accessControlAllowOrigins[5] (line 4): duplicate origin "https://OK.com" (also responseHeadersPolicies[0].cors.accessControlAllowOrigins[4])`,
+				`responseHeadersPolicies[0].cors.accessControlAllowHeaders[1] (line 5): "Bad Header" is not a valid header name`,
+				`responseHeadersPolicies[0].cors.accessControlAllowMethods[1] (line 6): "CONNECT" is not one of`,
+				`responseHeadersPolicies[0].cors.accessControlMaxAgeSec (line 7): -1 is negative`,
+				`responseHeadersPolicies[0].securityHeaders.strictTransportSecurity.accessControlMaxAgeSec (line 9): -5 is negative`,
+				`responseHeadersPolicies[0].securityHeaders.contentSecurityPolicy.contentSecurityPolicy (line 10): is 1784 characters long; the limit is 1783`,
+				`responseHeadersPolicies[0].securityHeaders.xssProtection.reportUri (line 11): "not a uri" is not a URL`,
+				`responseHeadersPolicies[0].customHeaders[0].header (line 12): X-Strata-Pop cannot be set here`,
+				`responseHeadersPolicies[0].customHeaders[1].value (line 12): must not contain control characters`,
+				`responseHeadersPolicies[0].removeHeaders[0] (line 13): X-Cache cannot be set here`,
+				`responseHeadersPolicies[0].removeHeaders[1] (line 13): x-amz-cf-pop cannot be set here`,
+				`responseHeadersPolicies[0].removeHeaders[2] (line 13): X-Strata-Request-Id cannot be set here`,
+				`responseHeadersPolicies[0].removeHeaders[3] (line 13): X-Amzn-RequestId cannot be set here`,
+				`responseHeadersPolicies[0].removeHeaders[5] (line 13): duplicate header "server"`,
+				`responseHeadersPolicies[0].serverTiming.samplingRate (line 14): 12.34567 has more than four decimal places`,
+			},
+			count: 19,
 		},
 		{
 			name: "function associations",

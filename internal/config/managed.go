@@ -126,21 +126,23 @@ func managedOriginRequestPolicy(id string) *OriginRequestPolicy {
 	return nil
 }
 
-// managedResponseHeadersPolicy builds a managed response headers policy.
+// managedResponseHeadersPolicy builds a managed response headers policy,
+// with the settings CloudFront documents for it (none overriding the origin,
+// except X-Content-Type-Options). SimpleCORS has no allowed methods: it
+// answers simple requests and leaves preflights to the origin.
 func managedResponseHeadersPolicy(id string) *ResponseHeadersPolicy {
 	simpleCORS := func() *CORSConfig {
-		return &CORSConfig{AccessControlAllowOrigins: []string{"*"}, AccessControlAllowHeaders: []string{"*"},
-			AccessControlAllowMethods: []string{"ALL"}}
+		return &CORSConfig{AccessControlAllowOrigins: []string{"*"}}
 	}
 	preflightCORS := func() *CORSConfig {
-		return &CORSConfig{AccessControlAllowOrigins: []string{"*"}, AccessControlAllowHeaders: []string{"*"},
+		return &CORSConfig{AccessControlAllowOrigins: []string{"*"},
 			AccessControlAllowMethods:  []string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"},
 			AccessControlExposeHeaders: []string{"*"}}
 	}
 	security := func() *SecurityHeadersConfig {
 		return &SecurityHeadersConfig{
 			StrictTransportSecurity: &StrictTransportSecurity{AccessControlMaxAgeSec: 31536000},
-			ContentTypeOptions:      &ContentTypeOptions{},
+			ContentTypeOptions:      &ContentTypeOptions{Override: true},
 			FrameOptions:            &FrameOptions{FrameOption: "SAMEORIGIN"},
 			ReferrerPolicy:          &ReferrerPolicyHeader{ReferrerPolicy: "strict-origin-when-cross-origin"},
 			XSSProtection:           &XSSProtection{Protection: true, ModeBlock: true},
@@ -148,9 +150,9 @@ func managedResponseHeadersPolicy(id string) *ResponseHeadersPolicy {
 	}
 	switch id {
 	case ManagedSimpleCORS:
-		return &ResponseHeadersPolicy{ID: id, Comment: "Access-Control-Allow-Origin: *", CORS: simpleCORS()}
+		return &ResponseHeadersPolicy{ID: id, Comment: "Access-Control-Allow-Origin: * on simple CORS requests", CORS: simpleCORS()}
 	case ManagedCORSWithPreflight:
-		return &ResponseHeadersPolicy{ID: id, Comment: "CORS for any origin, with preflight", CORS: preflightCORS()}
+		return &ResponseHeadersPolicy{ID: id, Comment: "CORS for any origin, preflights answered", CORS: preflightCORS()}
 	case ManagedSecurityHeadersPolicy:
 		return &ResponseHeadersPolicy{ID: id, Comment: "Common security headers", SecurityHeaders: security()}
 	case ManagedCORSAndSecurityHeadersPolicy:

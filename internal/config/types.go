@@ -341,9 +341,9 @@ type ResponseHeadersPolicy struct {
 
 // CORSConfig is the CORS part of a response headers policy.
 type CORSConfig struct {
-	AccessControlAllowOrigins     []string `json:"accessControlAllowOrigins"` // required: "*" or origins such as https://example.com
-	AccessControlAllowHeaders     []string `json:"accessControlAllowHeaders"` // required: "*" or header names
-	AccessControlAllowMethods     []string `json:"accessControlAllowMethods"` // required: GET, POST, OPTIONS, PUT, DELETE, PATCH, HEAD or ALL
+	AccessControlAllowOrigins     []string `json:"accessControlAllowOrigins"` // required: "*" or origins such as https://example.com, https://*.example.com
+	AccessControlAllowHeaders     []string `json:"accessControlAllowHeaders"` // "*" or header names, for preflights
+	AccessControlAllowMethods     []string `json:"accessControlAllowMethods"` // GET, POST, OPTIONS, PUT, DELETE, PATCH, HEAD or ALL; when set, preflights are answered at the edge
 	AccessControlAllowCredentials bool     `json:"accessControlAllowCredentials"`
 	AccessControlExposeHeaders    []string `json:"accessControlExposeHeaders"` // "*" or header names
 	AccessControlMaxAgeSec        int      `json:"accessControlMaxAgeSec"`     // seconds; 0 = header not sent

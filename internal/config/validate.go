@@ -989,10 +989,15 @@ var forbiddenOriginHeaders = []string{
 }
 
 // Header names a response headers policy can neither add nor remove.
+// CloudFront's list ("Headers that you can't remove"), plus Strata's own
+// X-Strata-* headers, its counterpart of X-Amz-Cf-*.
 var forbiddenResponseHeaders = []string{
 	"Connection", "Content-Encoding", "Content-Length", "Expect", "Host", "Keep-Alive",
 	"Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "Trailer", "Transfer-Encoding",
-	"Upgrade", "Via", "Warning", "X-Accel-*", "X-Amz-Cf-*", "X-Cache", "X-Edge-*", "X-Forwarded-Proto", "X-Real-IP",
+	"Upgrade", "Via", "Warning", "X-Accel-*", "X-Amz-Cf-*", "X-Amzn-Auth", "X-Amzn-Cf-Billing", "X-Amzn-Cf-Id",
+	"X-Amzn-Cf-Xff", "X-Amzn-ErrorType", "X-Amzn-Fle-Profile", "X-Amzn-Header-Count", "X-Amzn-Header-Order",
+	"X-Amzn-Lambda-Integration-Tag", "X-Amzn-RequestId", "X-Cache", "X-Edge-*", "X-Forwarded-Proto", "X-Real-IP",
+	"X-Strata-*",
 }
 
 func isForbidden(name string, forbidden []string) bool {
@@ -1046,24 +1051,27 @@ func (v *validator) responseHeadersPolicy(r *ResponseHeadersPolicy, p string) {
 		if len(c.AccessControlAllowOrigins) == 0 {
 			v.add(op, "at least one origin is required (\"*\" for any)")
 		}
+		seenOrigins := map[string]int{}
 		for i, o := range c.AccessControlAllowOrigins {
+			if first, dup := seenOrigins[strings.ToLower(o)]; dup {
+				v.add(idx(op, i), "duplicate origin %q (also %s)", o, idx(op, first))
+				continue
+			}
+			seenOrigins[strings.ToLower(o)] = i
 			if o == "*" {
 				if c.AccessControlAllowCredentials {
 					v.add(idx(op, i), "\"*\" cannot be used with accessControlAllowCredentials (browsers refuse it); list the origins")
 				}
 				continue
 			}
-			u, err := url.Parse(strings.Replace(o, "://*.", "://wildcard.", 1))
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
-				v.add(idx(op, i), "%q is not \"*\" or an origin such as https://example.com (scheme, host, optional port; no path)", o)
+			if err := checkCORSOrigin(o); err != nil {
+				v.add(idx(op, i), "%v", err)
 			}
 		}
-		v.headerList(at(cp, "accessControlAllowHeaders"), c.AccessControlAllowHeaders, true)
+		v.headerList(at(cp, "accessControlAllowHeaders"), c.AccessControlAllowHeaders, false)
 		v.headerList(at(cp, "accessControlExposeHeaders"), c.AccessControlExposeHeaders, false)
 		mp := at(cp, "accessControlAllowMethods")
-		if len(c.AccessControlAllowMethods) == 0 {
-			v.add(mp, "at least one method is required (or ALL)")
-		} else if v.stringSet(mp, c.AccessControlAllowMethods, corsMethods) &&
+		if len(c.AccessControlAllowMethods) > 0 && v.stringSet(mp, c.AccessControlAllowMethods, corsMethods) &&
 			slices.Contains(c.AccessControlAllowMethods, "ALL") && len(c.AccessControlAllowMethods) > 1 {
 			v.add(mp, "ALL stands alone; remove the other methods")
 		}
@@ -1099,6 +1107,8 @@ func (v *validator) responseHeadersPolicy(r *ResponseHeadersPolicy, p string) {
 				v.add(pp, "required")
 			case !validHeaderValue(csp.ContentSecurityPolicy):
 				v.add(pp, "must not contain control characters such as CR or LF")
+			case len(csp.ContentSecurityPolicy) > 1783:
+				v.add(pp, "is %d characters long; the limit is 1783 (CloudFront's)", len(csp.ContentSecurityPolicy))
 			}
 		}
 		if x := s.XSSProtection; x != nil {
@@ -1135,10 +1145,45 @@ func (v *validator) responseHeadersPolicy(r *ResponseHeadersPolicy, p string) {
 		v.headerName(name, rp, forbiddenResponseHeaders, removed)
 	}
 	if st := r.ServerTiming; st != nil {
-		if math.IsNaN(st.SamplingRate) || st.SamplingRate < 0 || st.SamplingRate > 100 {
-			v.add(at(at(p, "serverTiming"), "samplingRate"), "%v is out of range 0..100 (percent)", st.SamplingRate)
+		sp := at(at(p, "serverTiming"), "samplingRate")
+		switch r := st.SamplingRate; {
+		case math.IsNaN(r) || r < 0 || r > 100:
+			v.add(sp, "%v is out of range 0..100 (percent)", r)
+		case math.Abs(r*1e4-math.Round(r*1e4)) > 1e-6:
+			v.add(sp, "%v has more than four decimal places", r)
 		}
 	}
+}
+
+// checkCORSOrigin checks an allowed origin: scheme, host and optional port,
+// where "*" may stand for the leftmost labels of the host
+// (https://*.example.com), as in CloudFront.
+func checkCORSOrigin(o string) error {
+	bad := fmt.Errorf("%q is not \"*\" or an origin such as https://example.com or https://*.example.com (scheme, host, optional port; no path)", o)
+	scheme, rest, ok := strings.Cut(o, "://")
+	if !ok || (scheme != "http" && scheme != "https") || rest == "" || strings.ContainsAny(rest, "/?#@ ") {
+		return bad
+	}
+	host, port := rest, ""
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 && !strings.HasSuffix(rest, "]") {
+		host, port = rest[:i], rest[i+1:]
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port[0] == '0' {
+			return fmt.Errorf("%q: port %q is not a number 1..65535", o, port)
+		}
+	}
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") && net.ParseIP(host[1:len(host)-1]) != nil {
+		return nil
+	}
+	if net.ParseIP(host) != nil {
+		return nil
+	}
+	if err := checkHostname(strings.ToLower(host), true); err != nil {
+		if strings.Contains(host, "*") {
+			return fmt.Errorf("%q: \"*\" may only stand for the leftmost labels (https://*.example.com)", o)
+		}
+		return bad
+	}
+	return nil
 }
 
 // headerList checks a CORS list of header names, where "*" means any.

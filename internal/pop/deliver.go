@@ -25,6 +25,7 @@ func (p *PoP) deliverObject(ex *exchange, o *cache.Object, xcache, status string
 
 // deliverFlight serves the result of a shared fetch.
 func (p *PoP) deliverFlight(ex *exchange, f *cache.Flight, leader bool) error {
+	ex.flight = f
 	if f.Err != nil {
 		return originFailure(f.Err)
 	}
@@ -240,7 +241,8 @@ var xcacheValues = func() map[string][]string {
 	return m
 }()
 
-// stampHeaders adds X-Cache, Via, X-Strata-Pop and Cache-Status.
+// stampHeaders adds X-Cache, Via, X-Strata-Pop and Cache-Status, then
+// applies the response headers policy.
 func (p *PoP) stampHeaders(ex *exchange, h http.Header, xcache, cacheStatus string) {
 	if ex.errorPage {
 		xcache = "Error from strata" // CloudFront's word for a custom error response
@@ -269,6 +271,7 @@ func (p *PoP) stampHeaders(ex *exchange, h http.Header, xcache, cacheStatus stri
 	} else {
 		h["Cache-Status"] = []string{entry}
 	}
+	p.applyResponsePolicy(ex, h, xcache)
 }
 
 // renderError is the one error path: it writes an error response, or aborts

@@ -63,7 +63,7 @@ func (p *PoP) serveErrorPage(ex *exchange, status int) bool {
 	}
 	sub := &exchange{w: ex.w, r: pr, id: ex.id, start: ex.start, scheme: ex.scheme, client: ex.client,
 		host: ex.host, path: path, snap: ex.snap, dist: ex.dist, fromTier: ex.fromTier, errorPage: true,
-		pageStatus: status, headOnly: ex.r.Method == http.MethodHead}
+		pageStatus: status, headOnly: ex.r.Method == http.MethodHead, viewerBeh: ex.beh}
 	if c.ResponseCode != 0 {
 		sub.pageStatus = c.ResponseCode
 	}

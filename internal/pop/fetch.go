@@ -94,6 +94,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ex.r.Context()), p.opts.FetchTimeout)
 	defer cancel()
 	beh, key := ex.beh, ex.key
+	ctx, trace := traceUpstream(ctx, beh) // Server-Timing
 	// Look again, inside the flight: between this request's lookup and its
 	// joining, another flight for the key may have stored the object and
 	// released the key (the interleaving groupcache's load guards against).
@@ -148,7 +149,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 			p.store.Delete(key)
 		}
 		publish(&cache.Flight{Status: stale.Status, Header: fresh.Header, Body: stale.Body,
-			Shareable: v.Store, Object: fresh, Request: fwd, Info: "fwd=stale; fwd-status=304", Upstream: via})
+			Shareable: v.Store, Object: fresh, Request: fwd, Info: "fwd=stale; fwd-status=304", Upstream: via, Timing: trace.result()})
 		return
 	}
 	if resp.StatusCode >= 500 && stale != nil && stale.StaleIfErrorOK(p.now()) {
@@ -184,7 +185,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	}
 	shareable := v.Store || v.Reason == "status"
 	publish(&cache.Flight{Status: resp.StatusCode, Header: h, Body: body,
-		Shareable: shareable, Object: obj, Request: fwd, Info: info, Upstream: via})
+		Shareable: shareable, Object: obj, Request: fwd, Info: info, Upstream: via, Timing: trace.result()})
 
 	var dw *cache.DiskWrite
 	if obj != nil {
@@ -317,9 +318,11 @@ func (p *PoP) pass(ex *exchange) error {
 		}
 	}
 	h := p.forwardHeader(ex, true)
+	ctx, trace := traceUpstream(ex.r.Context(), ex.beh) // Server-Timing
 	resp, failover, err := p.doOrigin(ex, func() *http.Request {
-		return p.newOriginRequest(ex.r.Context(), ex, ex.r.Method, h.Clone(), body)
+		return p.newOriginRequest(ctx, ex, ex.r.Method, h.Clone(), body)
 	})
+	ex.timing = trace.result()
 	if err != nil {
 		if ex.r.Context().Err() != nil {
 			return errViewerGone

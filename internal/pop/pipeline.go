@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-cdn/strata/internal/cache"
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/signedurl"
 )
@@ -47,6 +48,12 @@ type exchange struct {
 	geo       geo.Location // stage 4
 	viewerHdr http.Header  // CloudFront-Viewer-* values, built when needed
 	rawQuery  string       // the viewer's query, without signed-URL parameters (stage 9)
+
+	// Stage 16 (respheaders.go): what Server-Timing reports, and the
+	// behavior whose policy a custom error page gets.
+	flight    *cache.Flight        // the shared fetch whose result is served
+	timing    cache.UpstreamTiming // a pass's upstream request
+	viewerBeh *behavior
 }
 
 // ServeHTTP runs the pipeline for one request. The order of the stages is
@@ -112,6 +119,10 @@ func (p *PoP) pipeline(ex *exchange) error {
 		return err
 	}
 	// 10. edge functions: later issue.
+	// 16, early: a CORS preflight is answered by the response headers policy.
+	if p.answerPreflight(ex) {
+		return nil
+	}
 
 	// 11–14. cache key, lookup, collapse, fetch.
 	if ex.beh.bypass || !ex.beh.cfg.CachesMethod(ex.r.Method) || isUpgrade(ex.r) {
@@ -119,8 +130,9 @@ func (p *PoP) pipeline(ex *exchange) error {
 	}
 	ex.key = p.cacheKey(ex)
 	return p.serveCached(ex)
-	// 15. custom error responses, 16. response headers policies: later issues;
-	// X-Cache, Via, Age and Cache-Status are written by deliver.
+	// 15. custom error responses: errorpages.go, from deliver and renderError.
+	// 16. response headers: X-Cache, Via, Age and Cache-Status are written by
+	// deliver's stampHeaders, which applies the policies (respheaders.go).
 }
 
 // normalize is stage 2.

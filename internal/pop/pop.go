@@ -197,6 +197,8 @@ type behavior struct {
 	// verifier checks signed URLs and cookies when the behavior has trusted
 	// key groups (stage 9); nil otherwise.
 	verifier *signedurl.Verifier
+	// rhp is the response headers policy (stage 16, respheaders.go); nil: none.
+	rhp *respPolicy
 }
 
 func (s *snapshot) close() {
@@ -309,6 +311,13 @@ func (p *PoP) buildBehavior(cfg *config.Config, d *dist, bc *config.CacheBehavio
 			return nil, fmt.Errorf("trustedKeyGroups: %w", err)
 		}
 		b.verifier = signedurl.NewVerifier(keys)
+	}
+	if id := bc.ResponseHeadersPolicyID; id != "" {
+		rc := cfg.ResponseHeadersPolicy(id)
+		if rc == nil {
+			return nil, fmt.Errorf("unknown response headers policy %q", id)
+		}
+		b.rhp = newRespPolicy(rc)
 	}
 	b.forwardHost = listHas(b.policy.CacheKey.Headers, "Host") ||
 		(b.orp != nil && (listHas(b.orp.Headers, "Host") || b.orp.Headers.Behavior == "allViewer"))
