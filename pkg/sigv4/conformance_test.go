@@ -254,3 +254,11 @@ func TestSignIPv6Host(t *testing.T) {
 		}
 	}
 }
+
+// awsv4Sign signs r with AWS's signer as it is, without the SDK's
+// middleware: no X-Amz-Content-Sha256 header, no path pre-escaping.
+func awsv4Sign(r *http.Request, service, payloadHash string) error {
+	return awsv4.NewSigner().SignHTTP(context.Background(),
+		aws.Credentials{AccessKeyID: testCreds.AccessKeyID, SecretAccessKey: testCreds.SecretAccessKey},
+		r, payloadHash, service, testRegion, testNow)
+}

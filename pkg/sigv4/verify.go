@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -52,7 +53,8 @@ func refuse(reason, format string, args ...any) *Error {
 // within maxSkew of now (DefaultMaxSkew when maxSkew <= 0). A refusal is an
 // *Error with a Reason.
 //
-// The signed headers must include host and every x-amz-* header present.
+// The signed headers must include host and every x-amz-* header present, and
+// every signed header must be present (an empty value is not an absent header).
 // Verify uses the Host the request arrived with, and for other signed headers
 // the values in r.Header (content-length falls back to r.ContentLength).
 //
@@ -157,7 +159,12 @@ func Verify(r *http.Request, secretFor func(accessKeyID string) (secret string, 
 		}
 		vs := r.Header.Values(name)
 		if len(vs) == 0 && name == "content-length" && r.ContentLength > 0 {
-			vs = []string{fmt.Sprint(r.ContentLength)}
+			vs = []string{strconv.FormatInt(r.ContentLength, 10)}
+		}
+		if len(vs) == 0 {
+			// An absent header would sign like an empty one; it is not
+			// the request that was signed.
+			return refuse(ReasonSignatureMismatch, "signed header %s is absent", name)
 		}
 		headers = append(headers, header{name: name, values: vs})
 	}
