@@ -77,11 +77,11 @@ func hijacker(w http.ResponseWriter) http.Hijacker {
 // connections are closed.
 func (p *PoP) tunnel(ex *exchange, resp *http.Response, failover string) error {
 	up, ok := resp.Body.(io.ReadWriteCloser)
-	if !ok || ex.errorPage || !isUpgrade(ex.r) || !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") {
+	hj := hijacker(ex.w)
+	if !ok || hj == nil || ex.errorPage || !isUpgrade(ex.r) || !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") {
 		resp.Body.Close()
 		return &Error{Status: http.StatusBadGateway, Source: FromOrigin, Reason: "origin switched to a protocol that was not asked for"}
 	}
-	hj := hijacker(ex.w)
 	h := ex.w.Header()
 	for k, vv := range cleanResponseHeader(resp.Header) {
 		h[k] = vv
