@@ -52,6 +52,7 @@ func TestFullExample(t *testing.T) {
 		{"pop.maxHeaderBytes", c.PoP.MaxHeaderBytes, 64 * KiB},
 		{"pop.readHeaderTimeout", c.PoP.ReadHeaderTimeout.D(), 5 * time.Second},
 		{"pop.idleTimeout (integer seconds)", c.PoP.IdleTimeout.D(), 120 * time.Second},
+		{"pop.webSocketIdleTimeout", c.PoP.WebSocketIdleTimeout.D(), 15 * time.Minute},
 		{"aliases lower-cased", shop.Aliases, []string{"www.example.com", "*.static.example.com"}},
 		{"domainName", shop.DomainName, "shop.cdn.example.net"},
 		{"default domainName", docs.DomainName, "docs_site.strata.localhost"},
@@ -279,7 +280,7 @@ func TestDefaults(t *testing.T) {
 	}{
 		{"pop", c.PoP, PoP{ID: "LOCAL1", Listen: "127.0.0.1:8080", MemoryCacheSize: 256 * MiB, MaxObjectSize: 64 * MiB,
 			MaxHeaderBytes: 32 * KiB, ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(60 * time.Second),
-			DiskCacheSize: 1 * GiB}},
+			WebSocketIdleTimeout: Duration(10 * time.Minute), DiskCacheSize: 1 * GiB}},
 		{"domainName", d.DomainName, "site.strata.localhost"},
 		{"enabled", *d.Enabled, true},
 		{"isIPv6Enabled", *d.IsIPv6Enabled, true},

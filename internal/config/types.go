@@ -55,6 +55,10 @@ type PoP struct {
 	IdleTimeout       Duration `json:"idleTimeout"`       // default 60s
 	DiskCacheSize     ByteSize `json:"diskCacheSize"`     // disk tier under the data directory; default 1GiB
 	GeoDatabase       string   `json:"geoDatabase"`       // MaxMind-format .mmdb for geo restriction and viewer-location headers
+
+	// WebSocketIdleTimeout closes a WebSocket on which nothing moved either
+	// way; default 10m (CloudFront's).
+	WebSocketIdleTimeout Duration `json:"webSocketIdleTimeout"`
 }
 
 // Distribution is one CloudFront-style distribution: the hostnames it answers

@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/strata-cdn/strata/pkg/sigv4"
@@ -174,15 +176,45 @@ func (o *Origin) dialer(d *net.Dialer) func(ctx context.Context, network, addr s
 }
 
 // readTimeoutConn bounds every read: an origin that stalls mid-body fails
-// after ReadTimeout instead of hanging the fetch.
+// after ReadTimeout instead of hanging the fetch. A connection that switched
+// protocols (101) is unbounded: its reader owns the idle timeout.
 type readTimeoutConn struct {
 	net.Conn
-	d time.Duration
+	d         time.Duration
+	unbounded atomic.Bool
 }
 
 func (c *readTimeoutConn) Read(p []byte) (int, error) {
-	c.Conn.SetReadDeadline(time.Now().Add(c.d))
+	if !c.unbounded.Load() {
+		c.Conn.SetReadDeadline(time.Now().Add(c.d))
+	}
 	return c.Conn.Read(p)
+}
+
+// CloseWrite half-closes a TCP connection (the body of a 101 response
+// passes it on).
+func (c *readTimeoutConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
+// unbind stops bounding reads and clears the deadline the response head
+// was read under.
+func (c *readTimeoutConn) unbind() {
+	c.unbounded.Store(true)
+	c.Conn.SetReadDeadline(time.Time{})
+}
+
+// rawConn finds the readTimeoutConn under a connection the transport used
+// (a *tls.Conn for https).
+func rawConn(c net.Conn) *readTimeoutConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	rc, _ := c.(*readTimeoutConn)
+	return rc
 }
 
 // ID is the origin's id.
@@ -203,6 +235,11 @@ func (o *Origin) Base(viewerScheme string) *url.URL {
 // viewer asked (after rewriting); the origin's base URL and path are applied
 // here. keepHost leaves req.Host as set by the caller (the viewer's Host was
 // forwarded); otherwise Host is the origin's.
+//
+// A request with an Upgrade field may be answered 101 Switching Protocols:
+// the response Body is then the connection (an io.ReadWriteCloser that can
+// CloseWrite), and its reads are no longer bounded by ReadTimeout; the
+// caller owns its idle timeout and must close it.
 func (o *Origin) Do(req *http.Request, viewerScheme string, keepHost bool) (*http.Response, error) {
 	base := o.Base(viewerScheme)
 	u := *req.URL
@@ -221,7 +258,18 @@ func (o *Origin) Do(req *http.Request, viewerScheme string, keepHost bool) (*htt
 	if err := o.sign(req); err != nil {
 		return nil, &Error{Origin: o.s.ID, Connect: true, Err: err}
 	}
+	var conn atomic.Pointer[readTimeoutConn]
+	if len(req.Header["Upgrade"]) > 0 {
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) { conn.Store(rawConn(i.Conn)) },
+		}))
+	}
 	resp, err := o.transport.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusSwitchingProtocols {
+		if c := conn.Load(); c != nil {
+			c.unbind()
+		}
+	}
 	if err != nil {
 		var oe *Error
 		if errors.As(err, &oe) {

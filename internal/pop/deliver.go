@@ -315,6 +315,9 @@ func (p *PoP) logExchange(ex *exchange) {
 	attrs := []any{"stage", "log", "id", ex.id, "method", ex.r.Method, "host", ex.host, "path", ex.path,
 		"status", ex.w.status, "bytes", ex.w.bytes, "x_cache", ex.xcache, "cache_status", ex.status,
 		"seconds", p.now().Sub(ex.start).Seconds(), "client", ex.client}
+	if t := ex.ws; t != nil {
+		attrs = append(attrs, "bytes_in", t.in.Load(), "ws_end", t.endReason())
+	}
 	if ex.err != nil && !errors.Is(ex.err, errViewerGone) {
 		p.log.Warn("request", append(attrs, "err", ex.err.Error())...)
 		return

@@ -58,7 +58,7 @@ func (p *PoP) serveErrorPage(ex *exchange, status int) bool {
 	pr := ex.r.Clone(ex.r.Context())
 	pr.Method, pr.Body, pr.ContentLength = http.MethodGet, http.NoBody, 0
 	pr.URL = &url.URL{Path: path}
-	for _, h := range []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"} {
+	for _, h := range []string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "Upgrade"} {
 		pr.Header.Del(h)
 	}
 	sub := &exchange{w: ex.w, r: pr, id: ex.id, start: ex.start, scheme: ex.scheme, client: ex.client,

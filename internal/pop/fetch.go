@@ -329,6 +329,9 @@ func (p *PoP) pass(ex *exchange) error {
 		}
 		return originFailure(err)
 	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return p.tunnel(ex, resp, failover) // websocket.go
+	}
 	defer resp.Body.Close()
 	if !isSafe(ex.r.Method) && resp.StatusCode < 400 {
 		p.invalidateURI(ex, resp.Header)

@@ -45,6 +45,8 @@ type exchange struct {
 	pageStatus int  // the status it goes out with
 	headOnly   bool // the viewer's request was a HEAD
 
+	ws *tunnel // an established WebSocket, for the log (websocket.go)
+
 	geo       geo.Location // stage 4
 	viewerHdr http.Header  // CloudFront-Viewer-* values, built when needed
 	rawQuery  string       // the viewer's query, without signed-URL parameters (stage 9)
@@ -124,8 +126,12 @@ func (p *PoP) pipeline(ex *exchange) error {
 		return nil
 	}
 
-	// 11–14. cache key, lookup, collapse, fetch.
-	if ex.beh.bypass || !ex.beh.cfg.CachesMethod(ex.r.Method) || isUpgrade(ex.r) {
+	// 11–14. cache key, lookup, collapse, fetch. A WebSocket handshake is
+	// never cached: it goes to the origin like pass (websocket.go).
+	if isUpgrade(ex.r) {
+		return p.websocket(ex)
+	}
+	if ex.beh.bypass || !ex.beh.cfg.CachesMethod(ex.r.Method) {
 		return p.pass(ex)
 	}
 	ex.key = p.cacheKey(ex)

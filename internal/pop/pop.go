@@ -50,6 +50,9 @@ type Options struct {
 	// ShieldRegion maps an originShield.region value to a regional cache id;
 	// nil means region values are regional cache ids.
 	ShieldRegion func(region string) (string, bool)
+	// WebSocketIdleTimeout closes a WebSocket on which no byte moved either
+	// way for that long; default 10m, CloudFront's idle timeout.
+	WebSocketIdleTimeout time.Duration
 }
 
 // PoP serves viewers. It is an http.Handler; listeners live elsewhere.
@@ -67,6 +70,7 @@ type PoP struct {
 	parent             *upstream
 	shields            map[string]*upstream
 	purges             purgeLog
+	tunnels            tunnelSet // open WebSockets (websocket.go)
 }
 
 // New returns a PoP serving cfg.
@@ -88,6 +92,9 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.WebSocketIdleTimeout <= 0 {
+		opts.WebSocketIdleTimeout = DefaultWebSocketIdleTimeout
 	}
 	p := &PoP{
 		opts:  opts,
@@ -419,8 +426,9 @@ func (d *dist) behaviorFor(path string) *behavior {
 	return d.def
 }
 
-// Close releases the origins' connections.
+// Close releases the origins' connections and closes open WebSockets.
 func (p *PoP) Close() {
+	p.tunnels.closeAll()
 	if s := p.snap.Load(); s != nil {
 		s.close()
 	}

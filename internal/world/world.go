@@ -156,6 +156,7 @@ func Start(opts Options) (*World, error) {
 			ShieldRegion:        topology.ShieldCache,
 			Geo:                 w.geo,
 		}
+		po.WebSocketIdleTimeout = time.Duration(cfg.PoP.WebSocketIdleTimeout)
 		if opts.DataDir != "" {
 			po.DiskDir = filepath.Join(opts.DataDir, "cache", s.ID)
 			po.DiskCacheSize = int64(cfg.PoP.DiskCacheSize)
