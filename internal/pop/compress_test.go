@@ -831,3 +831,83 @@ func BenchmarkMissIdentity100K(b *testing.B) { benchCompressMiss(b, "") }
 func BenchmarkMissGzip100K(b *testing.B)     { benchCompressMiss(b, "gzip") }
 func BenchmarkMissBrotli100K(b *testing.B)   { benchCompressMiss(b, "br") }
 func BenchmarkMissZstd100K(b *testing.B)     { benchCompressMiss(b, "zstd") }
+
+// FuzzNegotiateEncoding: any Accept-Encoding gives one of the four
+// answers, an encoding the header names (or "*" covers), and negotiating
+// the answer again gives the answer (the key is a normal form).
+func FuzzNegotiateEncoding(f *testing.F) {
+	for _, s := range []string{"gzip, deflate, br, zstd", "deflate, gzip;q=1.0", "GZIP", "br;q=0, *", "identity;q=1, *;q=0",
+		"gzip;q=0.000", ";;;,,,q=0", "x-gzip", "zstd;q=0.5;level=3", "\x00br", "br;q=", "*;q=0.0001"} {
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, ae string, brOK bool) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header["Accept-Encoding"] = []string{ae}
+		got := negotiateEncoding(r, brOK)
+		switch got {
+		case "", encGzip, encZstd:
+		case encBrotli:
+			if !brOK {
+				t.Fatalf("%q: br without the policy", ae)
+			}
+		default:
+			t.Fatalf("%q: %q", ae, got)
+		}
+		if got == "" {
+			return
+		}
+		lower := strings.ToLower(ae)
+		if !strings.Contains(lower, got) && !strings.Contains(lower, "*") {
+			t.Fatalf("%q: %q is not named", ae, got)
+		}
+		r.Header["Accept-Encoding"] = []string{got}
+		if again := negotiateEncoding(r, brOK); again != got {
+			t.Fatalf("%q: %q, then %q", ae, got, again)
+		}
+	})
+}
+
+// TestCompressReaderBoundedMemory: a 50 MB body through the transform,
+// read as a viewer reads, never has more than a small buffer of output
+// (zstd; gzip and Brotli on fewer bytes, being slower under -race). The
+// bound is Brotli's: it emits a metablock of up to its 1 MiB window at once.
+func TestCompressReaderBoundedMemory(t *testing.T) {
+	unit := []byte(textBody(1 << 20))
+	for _, tc := range []struct {
+		enc  string
+		size int64
+	}{{encZstd, 50 << 20}, {encGzip, 8 << 20}, {encBrotli, 2 << 20}} {
+		start := time.Now()
+		src := &io.LimitedReader{R: &repeatReader{b: unit}, N: tc.size}
+		c := newCompressReader(src, tc.enc, false)
+		buf := make([]byte, 32<<10)
+		var out int64
+		maxBuf := 0
+		for {
+			n, err := c.Read(buf)
+			out += int64(n)
+			maxBuf = max(maxBuf, c.out.Cap())
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if maxBuf > 1<<20 || out == 0 || out > tc.size/2 {
+			t.Fatalf("%s: %d bytes in, %d out, output buffer up to %d bytes", tc.enc, tc.size, out, maxBuf)
+		}
+		t.Logf("%s: %d -> %d bytes, output buffer at most %d bytes, %v", tc.enc, tc.size, out, maxBuf, time.Since(start))
+	}
+}
+
+type repeatReader struct {
+	b   []byte
+	off int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := copy(p, r.b[r.off:])
+	r.off = (r.off + n) % len(r.b)
+	return n, nil
+}
