@@ -218,7 +218,7 @@ func (p *PoP) compressFetched(ex *exchange, fwd http.Header, resp *http.Response
 	}
 	addVary(h)
 	enc := fwd.Get("Accept-Encoding")
-	if enc == "" || !sizeCompressible(resp.ContentLength) || len(ex.r.Header["Range"]) > 0 {
+	if encoderPools[enc] == nil || !sizeCompressible(resp.ContentLength) || len(ex.r.Header["Range"]) > 0 {
 		return resp.Body, resp.ContentLength
 	}
 	setEncodedHeaders(h, enc)
@@ -238,7 +238,7 @@ func compressPassed(ex *exchange, resp *http.Response, h http.Header) io.Reader 
 	}
 	addVary(h)
 	enc := negotiateEncoding(ex.r, ex.beh.policy.CacheKey.EnableAcceptEncodingBrotli)
-	if enc == "" || !sizeCompressible(resp.ContentLength) || len(ex.r.Header["Range"]) > 0 {
+	if encoderPools[enc] == nil || !sizeCompressible(resp.ContentLength) || len(ex.r.Header["Range"]) > 0 {
 		return resp.Body
 	}
 	setEncodedHeaders(h, enc)
