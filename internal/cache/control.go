@@ -26,6 +26,7 @@ type Directives struct {
 	Public               bool
 	MustRevalidate       bool // also set by proxy-revalidate
 	Immutable            bool
+	NoTransform          bool // intermediaries must not change the content (RFC 9111 5.2.2.6): no compression
 	OnlyIfCached         bool // request directive
 	Present              bool // at least one directive was seen
 }
@@ -82,6 +83,8 @@ func ParseCacheControl(values []string) Directives {
 				d.MustRevalidate = true
 			case "immutable":
 				d.Immutable = true
+			case "no-transform":
+				d.NoTransform = true
 			case "only-if-cached":
 				d.OnlyIfCached = true
 			}

@@ -28,6 +28,7 @@ func TestParseCacheControl(t *testing.T) {
 			return d.StaleWhileRevalidate == 30*time.Second && d.StaleIfError == 60*time.Second
 		}},
 		{"overflow clamps", []string{"max-age=99999999999999"}, func(d Directives) bool { return d.MaxAge == (1<<31)*time.Second }},
+		{"no-transform", []string{"public, No-Transform"}, func(d Directives) bool { return d.NoTransform && d.Public }},
 		{"empty", nil, func(d Directives) bool { return !d.Present && d.MaxAge == -1 }},
 	}
 	for _, tt := range tests {

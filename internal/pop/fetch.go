@@ -138,8 +138,10 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 
 	if resp.StatusCode == http.StatusNotModified && stale != nil {
 		merged := cache.MergeHeaders(stale.Header, h)
+		keepEncodedHeaders(ex, stale.Header, merged)
 		v := cache.Evaluate(hdr, stale.Status, merged, beh.ttls, respTime, -1)
 		fresh := stale.Refreshed(merged, h, reqTime, respTime, v)
+		fresh.VaryNames = keyedVary(ex, fresh.VaryNames)
 		if v.Store {
 			p.store.Refresh(key, fwd, fresh)
 			if !fresh.Body.OnDisk() {
@@ -158,14 +160,18 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	}
 
 	v := cache.Evaluate(hdr, resp.StatusCode, h, beh.ttls, respTime, errorTTL(ex.dist, resp.StatusCode))
+	// Compression (compress.go) may rewrite h and give the body to store
+	// instead of the origin's, of unknown length.
+	src, length := p.compressFetched(ex, fwd, resp, h)
 	body := cache.NewBody()
-	if resp.ContentLength > 0 && resp.ContentLength <= p.opts.MaxObjectSize {
-		body.Grow(resp.ContentLength) // one chunk: a hit is one write
+	if length > 0 && length <= p.opts.MaxObjectSize {
+		body.Grow(length) // one chunk: a hit is one write
 	}
 	var obj *cache.Object
-	store := v.Store && resp.ContentLength <= p.opts.MaxObjectSize // in memory
+	store := v.Store && length <= p.opts.MaxObjectSize // in memory
 	if v.Store {
 		obj = cache.NewObject(resp.StatusCode, h, body, reqTime, respTime, v)
+		obj.VaryNames = keyedVary(ex, obj.VaryNames)
 	}
 	fwdKind := "miss"
 	if stale != nil {
@@ -189,7 +195,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 
 	var dw *cache.DiskWrite
 	if obj != nil {
-		dw = p.store.BeginDisk(key, fwd, obj, resp.ContentLength)
+		dw = p.store.BeginDisk(key, fwd, obj, length)
 	}
 	// finalize stores the object once its body is known complete: just
 	// before its last bytes become visible when the length is declared (a
@@ -208,9 +214,9 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	}
 	want := int64(-1)
 	if obj != nil {
-		want = resp.ContentLength
+		want = length
 	}
-	n, err := copyBody(body, dw, resp.Body, p.opts.MaxObjectSize, &store, want, finalize)
+	n, err := copyBody(body, dw, src, p.opts.MaxObjectSize, &store, want, finalize)
 	if err != nil {
 		if finalized {
 			p.store.Delete(key) // stored just before a failure: take it back
@@ -350,6 +356,7 @@ func (p *PoP) pass(ex *exchange) error {
 	for k, vv := range cleanResponseHeader(resp.Header) {
 		out[k] = vv
 	}
+	src := compressPassed(ex, resp, out) // compress.go: may rewrite out and compress the body
 	xc := "Miss from strata"
 	if resp.StatusCode >= 400 {
 		xc = "Error from strata"
@@ -365,7 +372,7 @@ func (p *PoP) pass(ex *exchange) error {
 	}
 	buf := make([]byte, 32<<10)
 	for {
-		n, rerr := resp.Body.Read(buf)
+		n, rerr := src.Read(buf)
 		if n > 0 {
 			if _, werr := ex.w.Write(buf[:n]); werr != nil {
 				return errViewerGone
@@ -390,7 +397,7 @@ func isSafe(m string) bool {
 // invalidateURI drops the stored GET/HEAD response for the request's URI and
 // for same-host Location / Content-Location (RFC 9111 4.4).
 func (p *PoP) invalidateURI(ex *exchange, resp http.Header) {
-	p.store.Delete(p.cacheKey(ex))
+	p.deleteEncodings(p.cacheKey(ex))
 	for _, f := range []string{"Location", "Content-Location"} {
 		loc := resp.Get(f)
 		if loc == "" {
@@ -409,7 +416,7 @@ func (p *PoP) invalidateURI(ex *exchange, resp http.Header) {
 		r2.URL = u
 		sub.r, sub.path = r2, path
 		sub.beh = ex.dist.behaviorFor(path)
-		p.store.Delete(p.cacheKey(&sub))
+		p.deleteEncodings(p.cacheKey(&sub))
 	}
 }
 

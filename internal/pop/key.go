@@ -54,7 +54,7 @@ func (p *PoP) cacheKey(ex *exchange) string {
 		sb.WriteString(filterCookies(ex.r, ck.Cookies))
 	}
 	sb.WriteByte(0x1f)
-	sb.WriteString(acceptEncoding(ex.r.Header, ck))
+	sb.WriteString(keyEncoding(ex)) // compress.go
 	return sb.String()
 }
 
@@ -329,7 +329,7 @@ func (p *PoP) forwardHeader(ex *exchange, pass bool) http.Header {
 				out.Set("Cookie", c)
 			}
 		}
-		if ae := acceptEncoding(in, &ex.beh.policy.CacheKey); ae != "" {
+		if ae := originEncoding(ex); ae != "" { // compress.go
 			out.Set("Accept-Encoding", ae)
 		}
 	}
