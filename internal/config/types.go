@@ -18,8 +18,9 @@ type Config struct {
 // which tier, and where each one listens. With no PoPs, a process runs the
 // single PoP of the pop section.
 type Topology struct {
-	Secret string        `json:"secret"` // shared by the PoPs: marks requests between tiers
-	PoPs   []TopologyPoP `json:"pops"`
+	Secret   string        `json:"secret"`   // shared by the PoPs: marks requests between tiers
+	CABundle string        `json:"caBundle"` // PEM file of the CAs that sign the PoPs' certificates, for https:// PoP URLs
+	PoPs     []TopologyPoP `json:"pops"`
 }
 
 // TopologyPoP is one PoP of the network.
@@ -28,6 +29,8 @@ type TopologyPoP struct {
 	Location string `json:"location"` // catalog id (FRA) or regional cache id (FRA-R); default: the id without its trailing digits
 	Tier     string `json:"tier"`     // edge (default) | regional
 	Listen   string `json:"listen"`   // host:port
+	// HTTPSListen is the host:port of its HTTPS listener ("" = none).
+	HTTPSListen string `json:"httpsListen"`
 	Egress   string `json:"egress"`   // source IP of its upstream connections
 	URL      string `json:"url"`      // how other PoPs reach it; default http://<listen>
 	Parent   string `json:"parent"`   // an edge's regional PoP id; default: a regional PoP of the location's regional cache
@@ -48,6 +51,12 @@ func (t *Topology) PoPByID(id string) *TopologyPoP {
 type PoP struct {
 	ID                string   `json:"id"`                // default "LOCAL1"
 	Listen            string   `json:"listen"`            // host:port, default "127.0.0.1:8080"
+	HTTPSListen       string   `json:"httpsListen"`       // host:port of the HTTPS listener; "" = none
+	// The default certificate, served for the distributions' domain names
+	// and any name no distribution certificate covers. Unset: strata run's
+	// development CA issues one.
+	TLSCertificateFile string `json:"tlsCertificateFile"` // PEM certificate chain
+	TLSKeyFile         string `json:"tlsKeyFile"`         // PEM private key
 	MemoryCacheSize   ByteSize `json:"memoryCacheSize"`   // default 256MiB
 	MaxObjectSize     ByteSize `json:"maxObjectSize"`     // largest object kept in memory; default 64MiB
 	MaxHeaderBytes    ByteSize `json:"maxHeaderBytes"`    // request line and headers; default 32KiB
