@@ -31,9 +31,9 @@ type TopologyPoP struct {
 	Listen   string `json:"listen"`   // host:port
 	// HTTPSListen is the host:port of its HTTPS listener ("" = none).
 	HTTPSListen string `json:"httpsListen"`
-	Egress   string `json:"egress"`   // source IP of its upstream connections
-	URL      string `json:"url"`      // how other PoPs reach it; default http://<listen>
-	Parent   string `json:"parent"`   // an edge's regional PoP id; default: a regional PoP of the location's regional cache
+	Egress      string `json:"egress"` // source IP of its upstream connections
+	URL         string `json:"url"`    // how other PoPs reach it; default http://<listen>
+	Parent      string `json:"parent"` // an edge's regional PoP id; default: a regional PoP of the location's regional cache
 }
 
 // PoPByID returns the topology PoP with the given id.
@@ -49,21 +49,21 @@ func (t *Topology) PoPByID(id string) *TopologyPoP {
 // PoP holds the server settings of this process. A zero field means its
 // default.
 type PoP struct {
-	ID                string   `json:"id"`                // default "LOCAL1"
-	Listen            string   `json:"listen"`            // host:port, default "127.0.0.1:8080"
-	HTTPSListen       string   `json:"httpsListen"`       // host:port of the HTTPS listener; "" = none
+	ID          string `json:"id"`          // default "LOCAL1"
+	Listen      string `json:"listen"`      // host:port, default "127.0.0.1:8080"
+	HTTPSListen string `json:"httpsListen"` // host:port of the HTTPS listener; "" = none
 	// The default certificate, served for the distributions' domain names
 	// and any name no distribution certificate covers. Unset: strata run's
 	// development CA issues one.
-	TLSCertificateFile string `json:"tlsCertificateFile"` // PEM certificate chain
-	TLSKeyFile         string `json:"tlsKeyFile"`         // PEM private key
-	MemoryCacheSize   ByteSize `json:"memoryCacheSize"`   // default 256MiB
-	MaxObjectSize     ByteSize `json:"maxObjectSize"`     // largest object kept in memory; default 64MiB
-	MaxHeaderBytes    ByteSize `json:"maxHeaderBytes"`    // request line and headers; default 32KiB
-	ReadHeaderTimeout Duration `json:"readHeaderTimeout"` // default 10s
-	IdleTimeout       Duration `json:"idleTimeout"`       // default 60s
-	DiskCacheSize     ByteSize `json:"diskCacheSize"`     // disk tier under the data directory; default 1GiB
-	GeoDatabase       string   `json:"geoDatabase"`       // MaxMind-format .mmdb for geo restriction and viewer-location headers
+	TLSCertificateFile string   `json:"tlsCertificateFile"` // PEM certificate chain
+	TLSKeyFile         string   `json:"tlsKeyFile"`         // PEM private key
+	MemoryCacheSize    ByteSize `json:"memoryCacheSize"`    // default 256MiB
+	MaxObjectSize      ByteSize `json:"maxObjectSize"`      // largest object kept in memory; default 64MiB
+	MaxHeaderBytes     ByteSize `json:"maxHeaderBytes"`     // request line and headers; default 32KiB
+	ReadHeaderTimeout  Duration `json:"readHeaderTimeout"`  // default 10s
+	IdleTimeout        Duration `json:"idleTimeout"`        // default 60s
+	DiskCacheSize      ByteSize `json:"diskCacheSize"`      // disk tier under the data directory; default 1GiB
+	GeoDatabase        string   `json:"geoDatabase"`        // MaxMind-format .mmdb for geo restriction and viewer-location headers
 }
 
 // Distribution is one CloudFront-style distribution: the hostnames it answers

@@ -821,7 +821,6 @@ func (v *validator) geo(g *GeoRestriction, p string) {
 	}
 }
 
-
 func (v *validator) viewerCertificate(c *ViewerCertificate, p string) {
 	switch {
 	case c.CertificateFile != "" && c.KeyFile == "":
