@@ -25,15 +25,14 @@ type Topology struct {
 
 // TopologyPoP is one PoP of the network.
 type TopologyPoP struct {
-	ID       string `json:"id"`       // instance id, e.g. FRA1 or FRA-R1
-	Location string `json:"location"` // catalog id (FRA) or regional cache id (FRA-R); default: the id without its trailing digits
-	Tier     string `json:"tier"`     // edge (default) | regional
-	Listen   string `json:"listen"`   // host:port
-	// HTTPSListen is the host:port of its HTTPS listener ("" = none).
-	HTTPSListen string `json:"httpsListen"`
-	Egress      string `json:"egress"` // source IP of its upstream connections
-	URL         string `json:"url"`    // how other PoPs reach it; default http://<listen>
-	Parent      string `json:"parent"` // an edge's regional PoP id; default: a regional PoP of the location's regional cache
+	ID          string `json:"id"`          // instance id, e.g. FRA1 or FRA-R1
+	Location    string `json:"location"`    // catalog id (FRA) or regional cache id (FRA-R); default: the id without its trailing digits
+	Tier        string `json:"tier"`        // edge (default) | regional
+	Listen      string `json:"listen"`      // host:port
+	HTTPSListen string `json:"httpsListen"` // host:port of its HTTPS listener; "" = none
+	Egress      string `json:"egress"`      // source IP of its upstream connections
+	URL         string `json:"url"`         // how other PoPs reach it; default http://<listen>
+	Parent      string `json:"parent"`      // an edge's regional PoP id; default: a regional PoP of the location's regional cache
 }
 
 // PoPByID returns the topology PoP with the given id.
@@ -49,14 +48,11 @@ func (t *Topology) PoPByID(id string) *TopologyPoP {
 // PoP holds the server settings of this process. A zero field means its
 // default.
 type PoP struct {
-	ID          string `json:"id"`          // default "LOCAL1"
-	Listen      string `json:"listen"`      // host:port, default "127.0.0.1:8080"
-	HTTPSListen string `json:"httpsListen"` // host:port of the HTTPS listener; "" = none
-	// The default certificate, served for the distributions' domain names
-	// and any name no distribution certificate covers. Unset: strata run's
-	// development CA issues one.
-	TLSCertificateFile string   `json:"tlsCertificateFile"` // PEM certificate chain
-	TLSKeyFile         string   `json:"tlsKeyFile"`         // PEM private key
+	ID                 string   `json:"id"`                 // default "LOCAL1"
+	Listen             string   `json:"listen"`             // host:port, default "127.0.0.1:8080"
+	HTTPSListen        string   `json:"httpsListen"`        // host:port of the HTTPS listener; "" = none
+	TLSCertificateFile string   `json:"tlsCertificateFile"` // the default certificate (PEM chain); unset: the development CA issues one
+	TLSKeyFile         string   `json:"tlsKeyFile"`         // its PEM private key
 	MemoryCacheSize    ByteSize `json:"memoryCacheSize"`    // default 256MiB
 	MaxObjectSize      ByteSize `json:"maxObjectSize"`      // largest object kept in memory; default 64MiB
 	MaxHeaderBytes     ByteSize `json:"maxHeaderBytes"`     // request line and headers; default 32KiB
