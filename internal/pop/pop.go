@@ -4,6 +4,7 @@
 package pop
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -49,6 +50,15 @@ type Options struct {
 	// ShieldRegion maps an originShield.region value to a regional cache id;
 	// nil means region values are regional cache ids.
 	ShieldRegion func(region string) (string, bool)
+
+	// Viewer TLS (tls.go). DefaultCertFile and DefaultKeyFile are the PEM
+	// files of the default certificate (domain names, no SNI, unknown
+	// names), read again with every Apply; unset, only aliases with a
+	// certificate of their own can be served over HTTPS. HTTPSPort is the
+	// public port of the PoP's HTTPS listener, put in redirect-to-https
+	// Locations unless it is 0 or 443.
+	DefaultCertFile, DefaultKeyFile string
+	HTTPSPort                       int
 }
 
 // PoP serves viewers. It is an http.Handler; listeners live elsewhere.
@@ -66,6 +76,7 @@ type PoP struct {
 	parent             *upstream
 	shields            map[string]*upstream
 	purges             purgeLog
+	tlsBase            *tls.Config
 }
 
 // New returns a PoP serving cfg.
@@ -96,6 +107,7 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 		store: cache.NewStore(opts.MemoryCacheSize),
 	}
 	p.viaValue, p.popValue = []string{p.via}, []string{opts.ID}
+	p.tlsBase = p.newTLSBase()
 	p.statusID = "Strata-" + opts.ID
 	if opts.Tier == "" {
 		p.opts.Tier = TierEdge
@@ -164,6 +176,7 @@ type snapshot struct {
 	wildcards []wildcard // "*.example.com" aliases, longest suffix first
 	fallback  *dist
 	all       []*dist
+	tls       *tlsSet
 }
 
 type wildcard struct {
@@ -254,6 +267,10 @@ func (p *PoP) build(cfg *config.Config) (*snapshot, error) {
 		for j := i; j > 0 && len(s.wildcards[j].suffix) > len(s.wildcards[j-1].suffix); j-- {
 			s.wildcards[j], s.wildcards[j-1] = s.wildcards[j-1], s.wildcards[j]
 		}
+	}
+	if err := p.buildTLS(cfg, s); err != nil {
+		s.close()
+		return nil, err
 	}
 	return s, nil
 }
