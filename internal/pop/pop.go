@@ -59,6 +59,9 @@ type Options struct {
 	// Locations unless it is 0 or 443.
 	DefaultCertFile, DefaultKeyFile string
 	HTTPSPort                       int
+	// TierCABundle is the PEM file of the CAs that verify an https://
+	// parent or shield (unset: the system's roots).
+	TierCABundle string
 }
 
 // PoP serves viewers. It is an http.Handler; listeners live elsewhere.
@@ -113,7 +116,7 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 		p.opts.Tier = TierEdge
 	}
 	if opts.Parent != nil {
-		up, err := newUpstream(*opts.Parent, opts.Egress)
+		up, err := newUpstream(*opts.Parent, opts.Egress, opts.TierCABundle)
 		if err != nil {
 			return nil, fmt.Errorf("parent %s: %w", opts.Parent.ID, err)
 		}
@@ -124,7 +127,7 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 		if peer == nil || peer.ID == opts.ID {
 			continue
 		}
-		up, err := newUpstream(*peer, opts.Egress)
+		up, err := newUpstream(*peer, opts.Egress, opts.TierCABundle)
 		if err != nil {
 			return nil, fmt.Errorf("shield %s: %w", peer.ID, err)
 		}
