@@ -15,6 +15,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 perf=${PERF_DIR:-$root/../shared/perf}
+[ -d "$perf" ] || perf=/work/shared/perf
 DUR=${DUR:-10}
 CONNS=${CONNS:-50}
 STREAMS=${STREAMS:-10}
@@ -30,6 +31,7 @@ done
 [ -d "$perf/origin" ] || { echo "bench: $perf/origin not found (set PERF_DIR)" >&2; exit 2; }
 
 run=$(mktemp -d /dev/shm/strata-tls-bench-XXXXXX)
+chmod 755 "$run" # nginx's workers (nobody) create their cache under it
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$run"; }
 trap cleanup EXIT
@@ -63,7 +65,6 @@ http {
     access_log off;
     sendfile on; tcp_nopush on; tcp_nodelay on;
     keepalive_timeout 65s; keepalive_requests 1000000;
-    http2_max_requests 1000000;
     server_tokens off;
     client_body_temp_path $run/nginx/client_body;
     proxy_temp_path $run/nginx/proxy_temp;
