@@ -252,6 +252,14 @@ func TestSNIChoosesCertificate(t *testing.T) {
 	if leaf := tw.leaf("", nil); !leaf.Equal(tw.defaultLeaf) {
 		t.Errorf("no SNI: certificate for %v", leaf.DNSNames)
 	}
+	// sslSupportMethod vip: that distribution's certificate goes to viewers
+	// without SNI too.
+	if err := tw.pop.Apply(tw.cfg2(func(c *config.Config) { c.Distributions[1].ViewerCertificate.SSLSupportMethod = "vip" })); err != nil {
+		t.Fatal(err)
+	}
+	if leaf := tw.leaf("", nil); !slices.Equal(leaf.DNSNames, []string{"a.example.com"}) {
+		t.Errorf("no SNI with a vip distribution: certificate for %v", leaf.DNSNames)
+	}
 }
 
 // A name no distribution has gets the default certificate (the handshake
