@@ -46,7 +46,19 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "strata pop: no PoP %q under topology.pops of %s\n", *id, *path)
 		return 1
 	}
-	w, err := world.Start(world.Options{Config: cfg, Only: *id, DataDir: *dataDir, Logger: log})
+	dev, err := ensureDevTLS(*dataDir, cfg, nil, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "strata pop:", err)
+		return 1
+	}
+	wo := world.Options{Config: cfg, Only: *id, DataDir: *dataDir, Logger: log}
+	if dev != nil {
+		wo.DefaultCertFile, wo.DefaultKeyFile = dev.CertFile, dev.KeyFile
+		if cfg.Topology.CABundle == "" {
+			wo.TierCABundle = dev.CAFile
+		}
+	}
+	w, err := world.Start(wo)
 	if err != nil {
 		fmt.Fprintln(stderr, "strata pop:", err)
 		return 1
@@ -68,6 +80,12 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 		parent = "origin"
 	}
 	fmt.Fprintf(stdout, "Strata PoP %s (%s, %s) listening on %s; parent: %s\n", n.ID, n.Tier, n.Region, n.URL, parent)
+	if n.HTTPSURL != "" {
+		fmt.Fprintf(stdout, "HTTPS on %s\n", n.HTTPSURL)
+		if dev != nil {
+			fmt.Fprintf(stdout, "Development CA: %s\n", dev.CAFile)
+		}
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-w.Err():

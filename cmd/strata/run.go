@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,6 +31,7 @@ type runFlags struct {
 	listen     string
 	pops       int
 	popPort    int
+	httpsPort  int
 	dataDir    string
 	defaultTTL time.Duration
 	logFormat  string
@@ -47,7 +49,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.listen, "listen", "", "listen address of the single PoP, or the front door of a world (default 127.0.0.1:8080)")
 	fs.IntVar(&f.pops, "pops", 0, "demo and quick mode: number of PoPs in the world on loopback (demo default 9, quick mode default 1)")
 	fs.IntVar(&f.popPort, "pop-port", 8080, "port of every PoP of a demo or quick-mode world, each on its own 127.0.x.y (0: any free port)")
-	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "folder for network.json and the PoPs' disk caches")
+	fs.IntVar(&f.httpsPort, "https-port", 8443, "demo and quick mode: port of the HTTPS listener beside every PoP's HTTP listener and the front door (0: any free port, the default with --pop-port 0; -1: no HTTPS)")
+	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "folder for network.json, the PoPs' disk caches and the development CA (tls/)")
 	fs.DurationVar(&f.defaultTTL, "default-ttl", 24*time.Hour, "quick mode: TTL when the origin gives none (0: cache only what the origin marks fresh)")
 	addLogFlags(fs, &f.logFormat, &f.logLevel)
 	addControlFlags(fs, &f.control)
@@ -58,6 +61,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "strata run: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	httpsSet := false
+	fs.Visit(func(fl *flag.Flag) { httpsSet = httpsSet || fl.Name == "https-port" })
+	if !httpsSet && f.popPort == 0 {
+		f.httpsPort = 0
 	}
 	f.noControl = !*control
 	log, err := newLogger(stderr, f.logFormat, f.logLevel)
@@ -170,12 +178,21 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 			return fmt.Errorf("--pops %d: %w", f.pops, err)
 		}
 		cfg.Topology.PoPs = world.Specs(specs)
+		if f.httpsPort >= 0 {
+			for i := range cfg.Topology.PoPs {
+				p := &cfg.Topology.PoPs[i]
+				p.HTTPSListen = besidePort(p.Listen, f.httpsPort)
+			}
+		}
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
 	case len(cfg.Topology.PoPs) == 0:
 		if f.listen != "" || f.config == "" {
 			cfg.PoP.Listen = front // else the file's pop.listen
+		}
+		if f.config == "" && f.httpsPort >= 0 {
+			cfg.PoP.HTTPSListen = besidePort(front, f.httpsPort)
 		}
 		front = "" // the single PoP is the front door
 	case f.listen == "":
@@ -191,7 +208,28 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		}
 		defer cp.Close()
 	}
-	w, err := world.Start(world.Options{Config: cfg, DefaultDistribution: defaultDist, DataDir: f.dataDir, Logger: log})
+	// HTTPS: the front door's beside its HTTP address, and the development
+	// CA's certificate unless the configuration brings its own.
+	httpsFront := ""
+	if front != "" && f.httpsPort >= 0 && (f.config == "" || len(httpsListens(cfg)) > 0) {
+		httpsFront = besidePort(front, f.httpsPort)
+	}
+	var extra []string
+	if httpsFront != "" {
+		extra = append(extra, httpsFront)
+	}
+	dev, err := ensureDevTLS(f.dataDir, cfg, extra, log)
+	if err != nil {
+		return err
+	}
+	wo := world.Options{Config: cfg, DefaultDistribution: defaultDist, DataDir: f.dataDir, Logger: log}
+	if dev != nil {
+		wo.DefaultCertFile, wo.DefaultKeyFile = dev.CertFile, dev.KeyFile
+		if cfg.Topology.CABundle == "" {
+			wo.TierCABundle = dev.CAFile
+		}
+	}
+	w, err := world.Start(wo)
 	if err != nil {
 		return err
 	}
@@ -207,7 +245,7 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 			return err
 		}
 	}
-	base := w.Nodes[0].URL
+	base, httpsBase := w.Nodes[0].URL, w.Nodes[0].HTTPSURL
 	if front != "" {
 		edges := w.Edges()
 		if len(edges) == 0 {
@@ -218,13 +256,20 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 			w.Close()
 			return fmt.Errorf("listen %s: %w (choose another address with --listen)", front, err)
 		}
+		httpsBase = ""
+		if httpsFront != "" && edges[0].HTTPSURL != "" {
+			if httpsBase, err = w.AddTLSListener(edges[0], httpsFront); err != nil {
+				w.Close()
+				return fmt.Errorf("listen %s: %w (choose another port with --https-port)", httpsFront, err)
+			}
+		}
 	}
 	netFile := filepath.Join(f.dataDir, "network.json")
 	if err := w.WriteNetwork(netFile); err != nil {
 		log.Warn("cannot write network.json", "path", netFile, "err", err)
 		netFile = ""
 	}
-	printBanner(stdout, w, base, demoURL, netFile, f, cfg)
+	printBanner(stdout, w, base, demoURL, netFile, f, cfg, func() { printHTTPS(stdout, httpsBase, dev, cfg, demoURL != "") })
 	if cp != nil {
 		printControl(stdout, cp, f.dataDir)
 	}
@@ -241,19 +286,19 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 	return w.Shutdown(sctx)
 }
 
-func printBanner(out io.Writer, w *world.World, base, demoURL, netFile string, f runFlags, cfg *config.Config) {
+func printBanner(out io.Writer, w *world.World, base, demoURL, netFile string, f runFlags, cfg *config.Config, https func()) {
 	if len(w.Nodes) == 1 {
 		fmt.Fprintf(out, "Strata PoP %s listening on %s\n", w.Nodes[0].ID, base)
 	} else {
 		fmt.Fprintf(out, "Strata: %d PoPs on loopback; front door (edge %s) listening on %s\n\n", len(w.Nodes), w.Edges()[0].ID, base)
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  POP\tTIER\tREGION\tPARENT\tURL")
+		fmt.Fprintln(tw, "  POP\tTIER\tREGION\tPARENT\tURL\tHTTPS")
 		for _, n := range w.Nodes {
 			parent := n.Parent
 			if parent == "" {
 				parent = "origin"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", n.ID, n.Tier, n.Region, parent, n.URL)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.Tier, n.Region, parent, n.URL, n.HTTPSURL)
 		}
 		tw.Flush()
 		if netFile != "" {
@@ -271,14 +316,47 @@ func printBanner(out io.Writer, w *world.World, base, demoURL, netFile string, f
 			e := w.Edges()
 			fmt.Fprintf(out, "\nEvery edge serves too; X-Strata-Served-By says which tier had the object:\n  curl -sI %s/hello.txt    # another edge: a miss there, served by the regional cache\n", e[len(e)-1].URL)
 		}
+		https()
 		fmt.Fprintln(out, "\nStop with Ctrl-C.")
 	case f.origin != "":
 		fmt.Fprintf(out, "Caching %s for any Host (default TTL %s)\n", f.origin, f.defaultTTL)
+		https()
 	default:
 		for _, d := range cfg.Distributions {
 			fmt.Fprintf(out, "  distribution %s: %s\n", d.ID, strings.Join(append([]string{d.DomainName}, d.Aliases...), ", "))
 		}
+		https()
 	}
+}
+
+// printHTTPS tells where HTTPS is served, which CA to trust, and a curl
+// command that does.
+func printHTTPS(out io.Writer, httpsBase string, dev *devTLS, cfg *config.Config, demo bool) {
+	if httpsBase == "" {
+		return
+	}
+	fmt.Fprintf(out, "\nHTTPS (HTTP/2 and HTTP/1.1) on %s\n", httpsBase)
+	name := "localhost"
+	if len(cfg.Distributions) > 0 {
+		name = cfg.Distributions[0].DomainName
+	}
+	u, err := url.Parse(httpsBase)
+	if err != nil {
+		return
+	}
+	cmd := "curl -sI"
+	if dev != nil {
+		fmt.Fprintf(out, "Development CA (trust it once; see the README): %s\n", dev.CAFile)
+		cmd += " --cacert " + dev.CAFile
+	}
+	if !strings.HasSuffix(name, ".localhost") || u.Hostname() != "127.0.0.1" {
+		cmd += " --resolve " + name + ":" + u.Port() + ":" + u.Hostname()
+	}
+	path := "/"
+	if demo {
+		path = "/hello.txt"
+	}
+	fmt.Fprintf(out, "  %s https://%s%s\n", cmd, net.JoinHostPort(name, u.Port()), path)
 }
 
 func printControl(out io.Writer, cp *controlPlane, dataDir string) {

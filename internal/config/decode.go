@@ -15,13 +15,14 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Load reads the configuration file at path and parses it with [Parse].
+// Load reads the configuration file at path and parses it with [Parse],
+// then reads and checks the files it names ([Config.CheckFiles]).
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(data, path)
+	return parse(data, path, true)
 }
 
 // Parse decodes a YAML or JSON configuration strictly, fills in the defaults
@@ -29,6 +30,12 @@ func Load(path string) (*Config, error) {
 // On failure the error wraps [Errors] (use errors.As), listing every problem
 // found, each with its field path and line.
 func Parse(data []byte, name string) (*Config, error) {
+	return parse(data, name, false)
+}
+
+// parse is Parse; with files, it also reads the files the configuration
+// names (see CheckFiles) once the rest is valid.
+func parse(data []byte, name string, files bool) (*Config, error) {
 	cfg := &Config{}
 	errs, lines, readable := decodeInto(data, cfg)
 	if readable {
@@ -43,6 +50,12 @@ func Parse(data []byte, name string) (*Config, error) {
 				e.Line = lineOf(e.Path, lines)
 				errs = append(errs, e)
 			}
+		}
+	}
+	if len(errs) == 0 && files {
+		for _, e := range cfg.checkFiles() {
+			e.Line = lineOf(e.Path, lines)
+			errs = append(errs, e)
 		}
 	}
 	if len(errs) == 0 {

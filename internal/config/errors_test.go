@@ -278,7 +278,7 @@ distributions:
 			want: []string{
 				`distributions[0].viewerCertificate.keyFile (line 5): required with certificateFile`,
 				`distributions[1].viewerCertificate.certificateFile (line 9): required with keyFile`,
-				`distributions[1].viewerCertificate.minimumProtocolVersion (line 9): "TLSv1.2" is not one of TLSv1, TLSv1_2016, TLSv1.1_2016, TLSv1.2_2018, TLSv1.2_2019, TLSv1.2_2021, TLSv1.3_2025`,
+				`distributions[1].viewerCertificate.minimumProtocolVersion (line 9): "TLSv1.2" is not one of TLSv1, TLSv1_2016, TLSv1.1_2016, TLSv1.2_2018, TLSv1.2_2019, TLSv1.2_2021, TLSv1.2_2025, TLSv1.3_2025`,
 				`distributions[2].viewerCertificate.cloudFrontDefaultCertificate (line 13): must be false when certificateFile is given`,
 			},
 			count: 4,

@@ -49,6 +49,18 @@ func (v *validator) topology(t *Topology, path string) {
 				}
 			}
 		}
+		if p.HTTPSListen != "" {
+			hp := at(ip, "httpsListen")
+			if v.hostPort(hp, p.HTTPSListen) {
+				if prev, ok := listens[p.HTTPSListen]; ok && !strings.HasSuffix(p.HTTPSListen, ":0") {
+					v.add(hp, "%s is also the address of %s", p.HTTPSListen, prev)
+				}
+				listens[p.HTTPSListen] = p.ID
+			}
+		}
+		if strings.HasPrefix(p.URL, "https://") && p.HTTPSListen == "" {
+			v.add(at(ip, "url"), "%q is https:// but the PoP has no httpsListen", p.URL)
+		}
 		if p.Egress != "" && net.ParseIP(p.Egress) == nil {
 			v.add(at(ip, "egress"), "%q is not an IP address", p.Egress)
 		}

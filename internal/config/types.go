@@ -18,19 +18,21 @@ type Config struct {
 // which tier, and where each one listens. With no PoPs, a process runs the
 // single PoP of the pop section.
 type Topology struct {
-	Secret string        `json:"secret"` // shared by the PoPs: marks requests between tiers
-	PoPs   []TopologyPoP `json:"pops"`
+	Secret   string        `json:"secret"`   // shared by the PoPs: marks requests between tiers
+	CABundle string        `json:"caBundle"` // PEM file of the CAs that sign the PoPs' certificates, for https:// PoP URLs
+	PoPs     []TopologyPoP `json:"pops"`
 }
 
 // TopologyPoP is one PoP of the network.
 type TopologyPoP struct {
-	ID       string `json:"id"`       // instance id, e.g. FRA1 or FRA-R1
-	Location string `json:"location"` // catalog id (FRA) or regional cache id (FRA-R); default: the id without its trailing digits
-	Tier     string `json:"tier"`     // edge (default) | regional
-	Listen   string `json:"listen"`   // host:port
-	Egress   string `json:"egress"`   // source IP of its upstream connections
-	URL      string `json:"url"`      // how other PoPs reach it; default http://<listen>
-	Parent   string `json:"parent"`   // an edge's regional PoP id; default: a regional PoP of the location's regional cache
+	ID          string `json:"id"`          // instance id, e.g. FRA1 or FRA-R1
+	Location    string `json:"location"`    // catalog id (FRA) or regional cache id (FRA-R); default: the id without its trailing digits
+	Tier        string `json:"tier"`        // edge (default) | regional
+	Listen      string `json:"listen"`      // host:port
+	HTTPSListen string `json:"httpsListen"` // host:port of its HTTPS listener; "" = none
+	Egress      string `json:"egress"`      // source IP of its upstream connections
+	URL         string `json:"url"`         // how other PoPs reach it; default http://<listen>
+	Parent      string `json:"parent"`      // an edge's regional PoP id; default: a regional PoP of the location's regional cache
 }
 
 // PoPByID returns the topology PoP with the given id.
@@ -46,15 +48,18 @@ func (t *Topology) PoPByID(id string) *TopologyPoP {
 // PoP holds the server settings of this process. A zero field means its
 // default.
 type PoP struct {
-	ID                string   `json:"id"`                // default "LOCAL1"
-	Listen            string   `json:"listen"`            // host:port, default "127.0.0.1:8080"
-	MemoryCacheSize   ByteSize `json:"memoryCacheSize"`   // default 256MiB
-	MaxObjectSize     ByteSize `json:"maxObjectSize"`     // largest object kept in memory; default 64MiB
-	MaxHeaderBytes    ByteSize `json:"maxHeaderBytes"`    // request line and headers; default 32KiB
-	ReadHeaderTimeout Duration `json:"readHeaderTimeout"` // default 10s
-	IdleTimeout       Duration `json:"idleTimeout"`       // default 60s
-	DiskCacheSize     ByteSize `json:"diskCacheSize"`     // disk tier under the data directory; default 1GiB
-	GeoDatabase       string   `json:"geoDatabase"`       // MaxMind-format .mmdb for geo restriction and viewer-location headers
+	ID                 string   `json:"id"`                 // default "LOCAL1"
+	Listen             string   `json:"listen"`             // host:port, default "127.0.0.1:8080"
+	HTTPSListen        string   `json:"httpsListen"`        // host:port of the HTTPS listener; "" = none
+	TLSCertificateFile string   `json:"tlsCertificateFile"` // the default certificate (PEM chain); unset: the development CA issues one
+	TLSKeyFile         string   `json:"tlsKeyFile"`         // its PEM private key
+	MemoryCacheSize    ByteSize `json:"memoryCacheSize"`    // default 256MiB
+	MaxObjectSize      ByteSize `json:"maxObjectSize"`      // largest object kept in memory; default 64MiB
+	MaxHeaderBytes     ByteSize `json:"maxHeaderBytes"`     // request line and headers; default 32KiB
+	ReadHeaderTimeout  Duration `json:"readHeaderTimeout"`  // default 10s
+	IdleTimeout        Duration `json:"idleTimeout"`        // default 60s
+	DiskCacheSize      ByteSize `json:"diskCacheSize"`      // disk tier under the data directory; default 1GiB
+	GeoDatabase        string   `json:"geoDatabase"`        // MaxMind-format .mmdb for geo restriction and viewer-location headers
 
 	// WebSocketIdleTimeout closes a WebSocket on which nothing moved either
 	// way; default 10m (CloudFront's).

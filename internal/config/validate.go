@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/strata-cdn/strata/internal/viewertls"
 )
 
 // Validate fills in the defaults and checks the whole configuration,
@@ -141,10 +143,18 @@ func (v *validator) pop(p *PoP, path string) {
 	}
 	if p.Listen == "" {
 		p.Listen = "127.0.0.1:8080"
-	} else if _, port, err := net.SplitHostPort(p.Listen); err != nil {
-		v.add(at(path, "listen"), "%q is not host:port (for example 127.0.0.1:8080 or :443)", p.Listen)
-	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		v.add(at(path, "listen"), "port %q is not a number 0..65535", port)
+	} else {
+		v.hostPort(at(path, "listen"), p.Listen)
+	}
+	if p.HTTPSListen != "" && v.hostPort(at(path, "httpsListen"), p.HTTPSListen) &&
+		p.HTTPSListen == p.Listen && !strings.HasSuffix(p.Listen, ":0") {
+		v.add(at(path, "httpsListen"), "%s is also pop.listen; HTTP and HTTPS need their own ports", p.HTTPSListen)
+	}
+	switch {
+	case p.TLSCertificateFile != "" && p.TLSKeyFile == "":
+		v.add(at(path, "tlsKeyFile"), "required with tlsCertificateFile")
+	case p.TLSCertificateFile == "" && p.TLSKeyFile != "":
+		v.add(at(path, "tlsCertificateFile"), "required with tlsKeyFile")
 	}
 	size := func(field string, b *ByteSize, def, lo, hi ByteSize) {
 		if *b == 0 {
@@ -164,6 +174,20 @@ func (v *validator) pop(p *PoP, path string) {
 	v.duration(at(path, "idleTimeout"), &p.IdleTimeout, 60*time.Second, time.Millisecond, 24*time.Hour)
 	v.duration(at(path, "webSocketIdleTimeout"), &p.WebSocketIdleTimeout, 10*time.Minute, time.Millisecond, 24*time.Hour)
 	size("diskCacheSize", &p.DiskCacheSize, 1*GiB, 1*MiB, math.MaxInt64)
+}
+
+// hostPort checks a listen address, host:port (the host may be empty).
+func (v *validator) hostPort(path, addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.add(path, "%q is not host:port (for example 127.0.0.1:8080 or :443)", addr)
+		return false
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.add(path, "port %q is not a number 0..65535", port)
+		return false
+	}
+	return true
 }
 
 func (v *validator) distribution(d *Distribution, p string, hosts map[string]string) {
@@ -824,8 +848,6 @@ func (v *validator) geo(g *GeoRestriction, p string) {
 	}
 }
 
-var tlsPolicies = []string{"TLSv1", "TLSv1_2016", "TLSv1.1_2016", "TLSv1.2_2018", "TLSv1.2_2019", "TLSv1.2_2021", "TLSv1.3_2025"}
-
 func (v *validator) viewerCertificate(c *ViewerCertificate, p string) {
 	switch {
 	case c.CertificateFile != "" && c.KeyFile == "":
@@ -837,7 +859,7 @@ func (v *validator) viewerCertificate(c *ViewerCertificate, p string) {
 	case c.CertificateFile == "":
 		c.CloudFrontDefaultCertificate = true
 	}
-	v.enum(at(p, "minimumProtocolVersion"), &c.MinimumProtocolVersion, "TLSv1.2_2021", tlsPolicies...)
+	v.enum(at(p, "minimumProtocolVersion"), &c.MinimumProtocolVersion, viewertls.DefaultPolicy, viewertls.PolicyNames()...)
 	v.enum(at(p, "sslSupportMethod"), &c.SSLSupportMethod, "sni-only", "sni-only", "vip")
 }
 

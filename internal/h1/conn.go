@@ -133,6 +133,14 @@ func (c *conn) serve() {
 		tc.SetWriteDeadline(time.Time{})
 		st := tc.ConnectionState()
 		c.tlsState = &st
+		if fn := c.srv.TLSNextProto[st.NegotiatedProtocol]; fn != nil && st.NegotiatedProtocol != "" {
+			if c.srv.shuttingDown() {
+				return
+			}
+			tc.SetReadDeadline(time.Time{})
+			fn(c.ctx, tc)
+			return
+		}
 	} else {
 		c.rwc.SetReadDeadline(time.Now().Add(rht))
 	}

@@ -6,7 +6,9 @@
 // # Serving a connection
 //
 //  1. Accept (and, on a tls.Listener, the handshake within
-//     ReadHeaderTimeout). The connection gets pooled 4 KiB bufio buffers.
+//     ReadHeaderTimeout; a connection whose ALPN protocol is a key of
+//     Server.TLSNextProto, such as "h2", is handed to that function). The
+//     connection gets pooled 4 KiB bufio buffers.
 //  2. Read the request head within ReadHeaderTimeout: as one string when it
 //     is already buffered, else line by line into a scratch buffer. Every
 //     header value is a substring of that one string.

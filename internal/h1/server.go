@@ -2,6 +2,7 @@ package h1
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -65,7 +66,18 @@ type Server struct {
 	// Error, protocol misuse at Debug). If nil, slog.Default().
 	Logger *slog.Logger
 
+	// TLSNextProto, if set, takes over a TLS connection whose negotiated
+	// ALPN protocol is one of its keys (such as "h2") once the handshake
+	// is done: the handshake still has ReadHeaderTimeout, then the
+	// deadlines are cleared and fn serves the connection on the
+	// connection's goroutine. ctx is the connection's context (BaseContext,
+	// ConnContext, http.LocalAddrContextKey). The connection stays the
+	// server's: Shutdown waits for fn to return (see RegisterOnShutdown)
+	// and Close closes it.
+	TLSNextProto map[string]func(ctx context.Context, c *tls.Conn)
+
 	inShutdown atomic.Bool
+	onShutdown []func()
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
 	conns      map[*conn]struct{}
@@ -220,14 +232,27 @@ func (s *Server) closeListenersLocked() error {
 	return err
 }
 
+// RegisterOnShutdown registers f to be called, on its own goroutine, when
+// Shutdown starts (after the listeners are closed): the way to ask
+// connections handed to TLSNextProto to finish (an HTTP/2 GOAWAY).
+func (s *Server) RegisterOnShutdown(f func()) {
+	s.mu.Lock()
+	s.onShutdown = append(s.onShutdown, f)
+	s.mu.Unlock()
+}
+
 // Shutdown stops accepting, closes idle connections, and waits until the
 // active ones have finished their responses (they close after them) or ctx
-// is done, whose error it then returns. Hijacked connections are not the
-// server's any more.
+// is done, whose error it then returns. Connections handed to TLSNextProto
+// count as active until their function returns. Hijacked connections are
+// not the server's any more.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.inShutdown.Store(true)
 	s.mu.Lock()
 	err := s.closeListenersLocked()
+	for _, f := range s.onShutdown {
+		go f()
+	}
 	s.mu.Unlock()
 
 	const maxPoll = 500 * time.Millisecond

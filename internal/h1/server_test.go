@@ -20,6 +20,7 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -1039,5 +1040,94 @@ func TestContextsAndLimits(t *testing.T) {
 		if got := statusOf(readToEOF(t, c)); got != tc.status {
 			t.Errorf("%s: status %d, want %d", tc.name, got, tc.status)
 		}
+	}
+}
+
+// A TLS connection whose ALPN protocol is a key of TLSNextProto goes to that
+// function after the handshake; one that negotiated http/1.1 stays here;
+// Shutdown asks the handed-off connection to finish (RegisterOnShutdown) and
+// waits for it.
+func TestTLSNextProto(t *testing.T) {
+	cert, pool := selfSigned(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"x-test", "http/1.1"}})
+	stop := make(chan struct{})
+	var handedOff atomic.Int32
+	ts := serveOn(t, tl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "h1 "+r.TLS.NegotiatedProtocol)
+	}), func(s *Server) {
+		s.TLSNextProto = map[string]func(context.Context, *tls.Conn){
+			"x-test": func(ctx context.Context, c *tls.Conn) {
+				handedOff.Add(1)
+				if ctx.Value(http.LocalAddrContextKey) == nil {
+					io.WriteString(c, "no local address in ctx\n")
+				}
+				io.WriteString(c, "x-test here\n")
+				<-stop // until Shutdown asks
+				io.WriteString(c, "bye\n")
+			},
+		}
+		s.RegisterOnShutdown(func() { close(stop) })
+	})
+	// http/1.1 over TLS is still served by h1.
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost", NextProtos: []string{"http/1.1"}}}}
+	defer client.CloseIdleConnections()
+	req, _ := http.NewRequestWithContext(testContext(t), "GET", "https://"+ts.addr+"/", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "h1 http/1.1" {
+		t.Fatalf("http/1.1 connection: %q", body)
+	}
+	client.CloseIdleConnections()
+
+	c, err := tls.Dial("tcp", ts.addr, &tls.Config{RootCAs: pool, ServerName: "localhost", NextProtos: []string{"x-test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	if line, _ := br.ReadString('\n'); line != "x-test here\n" {
+		t.Fatalf("handed-off connection said %q", line)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ts.Shutdown(testContext(t)) }()
+	if line, _ := br.ReadString('\n'); line != "bye\n" {
+		t.Fatalf("after Shutdown the connection said %q", line)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if n := handedOff.Load(); n != 1 {
+		t.Fatalf("%d connections handed off, want 1", n)
+	}
+}
+
+// The handshake of a connection that would be handed off is bounded by
+// ReadHeaderTimeout too: a client that never finishes it is dropped.
+func TestTLSHandshakeTimeout(t *testing.T) {
+	cert, _ := selfSigned(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}})
+	ts := serveOn(t, tl, http.NotFoundHandler(), func(s *Server) {
+		s.ReadHeaderTimeout = 200 * time.Millisecond
+		s.TLSNextProto = map[string]func(context.Context, *tls.Conn){"h2": func(context.Context, *tls.Conn) {}}
+	})
+	c := dial(t, ts.addr)
+	io.WriteString(c, "\x16\x03\x01") // the start of a ClientHello, and nothing more
+	start := time.Now()
+	readToEOF(t, c)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("connection closed after %v", d)
 	}
 }

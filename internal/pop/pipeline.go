@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -181,6 +182,14 @@ func (p *PoP) normalize(ex *exchange) error {
 	if ex.dist == nil {
 		return &Error{Status: http.StatusMisdirectedRequest, Source: FromViewer, Reason: "no distribution for this host"}
 	}
+	// The TLS handshake applied the certificate and security policy of the
+	// distribution its SNI named; a Host of another distribution on that
+	// connection (a reused HTTP/2 connection, domain fronting) must not
+	// borrow them. Requests between tiers name the parent, not the viewer's
+	// host, in their SNI.
+	if r.TLS != nil && r.TLS.ServerName != "" && !ex.fromTier && ex.snap.lookup(normalizeHost(r.TLS.ServerName)) != ex.dist {
+		return &Error{Status: http.StatusMisdirectedRequest, Source: FromViewer, Reason: "TLS server name and Host name different distributions"}
+	}
 	if path == "/" && ex.dist.cfg.DefaultRootObject != "" {
 		path = "/" + ex.dist.cfg.DefaultRootObject
 	}
@@ -227,7 +236,11 @@ func (p *PoP) viewerProtocol(ex *exchange) error {
 		if ex.r.Method != http.MethodGet && ex.r.Method != http.MethodHead {
 			code = http.StatusTemporaryRedirect
 		}
-		target := "https://" + ex.host + ex.r.URL.EscapedPath()
+		target := "https://" + ex.host
+		if port := p.opts.HTTPSPort; port != 0 && port != 443 {
+			target += ":" + strconv.Itoa(port)
+		}
+		target += ex.r.URL.EscapedPath()
 		if ex.r.URL.RawQuery != "" {
 			target += "?" + ex.r.URL.RawQuery
 		}

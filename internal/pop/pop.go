@@ -4,6 +4,7 @@
 package pop
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -53,6 +54,18 @@ type Options struct {
 	// WebSocketIdleTimeout closes a WebSocket on which no byte moved either
 	// way for that long; default 10m, CloudFront's idle timeout.
 	WebSocketIdleTimeout time.Duration
+
+	// Viewer TLS (tls.go). DefaultCertFile and DefaultKeyFile are the PEM
+	// files of the default certificate (domain names, no SNI, unknown
+	// names), read again with every Apply; unset, only aliases with a
+	// certificate of their own can be served over HTTPS. HTTPSPort is the
+	// public port of the PoP's HTTPS listener, put in redirect-to-https
+	// Locations unless it is 0 or 443.
+	DefaultCertFile, DefaultKeyFile string
+	HTTPSPort                       int
+	// TierCABundle is the PEM file of the CAs that verify an https://
+	// parent or shield (unset: the system's roots).
+	TierCABundle string
 }
 
 // PoP serves viewers. It is an http.Handler; listeners live elsewhere.
@@ -71,6 +84,7 @@ type PoP struct {
 	shields            map[string]*upstream
 	purges             purgeLog
 	tunnels            tunnelSet // open WebSockets (websocket.go)
+	tlsBase            *tls.Config
 }
 
 // New returns a PoP serving cfg.
@@ -104,12 +118,13 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 		store: cache.NewStore(opts.MemoryCacheSize),
 	}
 	p.viaValue, p.popValue = []string{p.via}, []string{opts.ID}
+	p.tlsBase = p.newTLSBase()
 	p.statusID = "Strata-" + opts.ID
 	if opts.Tier == "" {
 		p.opts.Tier = TierEdge
 	}
 	if opts.Parent != nil {
-		up, err := newUpstream(*opts.Parent, opts.Egress)
+		up, err := newUpstream(*opts.Parent, opts.Egress, opts.TierCABundle)
 		if err != nil {
 			return nil, fmt.Errorf("parent %s: %w", opts.Parent.ID, err)
 		}
@@ -120,7 +135,7 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 		if peer == nil || peer.ID == opts.ID {
 			continue
 		}
-		up, err := newUpstream(*peer, opts.Egress)
+		up, err := newUpstream(*peer, opts.Egress, opts.TierCABundle)
 		if err != nil {
 			return nil, fmt.Errorf("shield %s: %w", peer.ID, err)
 		}
@@ -172,6 +187,7 @@ type snapshot struct {
 	wildcards []wildcard // "*.example.com" aliases, longest suffix first
 	fallback  *dist
 	all       []*dist
+	tls       *tlsSet
 }
 
 type wildcard struct {
@@ -268,6 +284,10 @@ func (p *PoP) build(cfg *config.Config) (*snapshot, error) {
 		for j := i; j > 0 && len(s.wildcards[j].suffix) > len(s.wildcards[j-1].suffix); j-- {
 			s.wildcards[j], s.wildcards[j-1] = s.wildcards[j-1], s.wildcards[j]
 		}
+	}
+	if err := p.buildTLS(cfg, s); err != nil {
+		s.close()
+		return nil, err
 	}
 	return s, nil
 }

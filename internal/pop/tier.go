@@ -49,10 +49,11 @@ type upstream struct {
 	downUntil atomic.Int64 // unix nanos
 }
 
-func newUpstream(peer Peer, egress string) (*upstream, error) {
+func newUpstream(peer Peer, egress, caBundle string) (*upstream, error) {
 	o, err := origin.New(origin.Settings{
 		ID:                 peer.ID,
-		HTTPBase:           peer.URL,
+		HTTPBase:           peer.URL, // http:// or https://
+		CABundle:           caBundle,
 		ConnectionTimeout:  2 * time.Second,
 		ConnectionAttempts: 1,
 		ReadTimeout:        90 * time.Second, // the parent may itself be waiting for a slow origin

@@ -23,7 +23,7 @@ import (
 
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/geo"
-	"github.com/strata-cdn/strata/internal/h1"
+	"github.com/strata-cdn/strata/internal/listener"
 	"github.com/strata-cdn/strata/internal/pop"
 	"github.com/strata-cdn/strata/internal/topology"
 )
@@ -37,16 +37,24 @@ type Options struct {
 	DefaultDistribution string // answers any Host (demo, quick mode)
 	DataDir             string // each PoP keeps its disk cache in DataDir/cache/<id>; "" = memory only
 	Logger              *slog.Logger
+	// DefaultCertFile and DefaultKeyFile are the PoPs' default certificate
+	// for HTTPS (default: pop.tlsCertificateFile and pop.tlsKeyFile); the
+	// development CA's in strata run.
+	DefaultCertFile, DefaultKeyFile string
+	// TierCABundle is the PEM file of the CAs a child verifies an https://
+	// parent with (default: topology.caBundle; unset: the system's roots).
+	TierCABundle string
 }
 
 // Node is one running PoP.
 type Node struct {
 	ID, Tier, Location, Region, Parent string
 	URL                                string // where it listens
+	HTTPSURL                           string // where it listens for HTTPS ("" = it does not)
 	Egress                             string // source address of its upstream connections
 	PoP                                *pop.PoP
-	server                             *h1.Server
-	ln                                 net.Listener
+	server                             *listener.Server
+	ln, tlsLn                          net.Listener
 }
 
 // World is the running PoPs of this process.
@@ -68,7 +76,7 @@ func Start(opts Options) (*World, error) {
 	}
 	specs := cfg.Topology.PoPs
 	if len(specs) == 0 {
-		specs = []config.TopologyPoP{{ID: cfg.PoP.ID, Tier: topology.TierEdge, Listen: cfg.PoP.Listen}}
+		specs = []config.TopologyPoP{{ID: cfg.PoP.ID, Tier: topology.TierEdge, Listen: cfg.PoP.Listen, HTTPSListen: cfg.PoP.HTTPSListen}}
 	}
 	secret := cfg.Topology.Secret
 	if secret == "" {
@@ -103,9 +111,18 @@ func Start(opts Options) (*World, error) {
 	if opts.Only != "" && cfg.Topology.PoPByID(opts.Only) == nil && len(cfg.Topology.PoPs) > 0 {
 		return nil, fmt.Errorf("no PoP %q in the topology", opts.Only)
 	}
-	lns := map[string]net.Listener{}
+	if opts.DefaultCertFile == "" {
+		opts.DefaultCertFile, opts.DefaultKeyFile = cfg.PoP.TLSCertificateFile, cfg.PoP.TLSKeyFile
+	}
+	if opts.TierCABundle == "" {
+		opts.TierCABundle = cfg.Topology.CABundle
+	}
+	lns, tlsLns := map[string]net.Listener{}, map[string]net.Listener{}
 	fail := func(err error) (*World, error) {
 		for _, ln := range lns {
+			ln.Close()
+		}
+		for _, ln := range tlsLns {
 			ln.Close()
 		}
 		return nil, err
@@ -122,6 +139,16 @@ func Start(opts Options) (*World, error) {
 		if s.URL == "" || strings.HasSuffix(s.URL, ":0") {
 			urls[s.ID] = "http://" + ln.Addr().String()
 		}
+		if s.HTTPSListen != "" {
+			tln, err := net.Listen("tcp", s.HTTPSListen)
+			if err != nil {
+				return fail(fmt.Errorf("PoP %s: listen %s (https): %w", s.ID, s.HTTPSListen, err))
+			}
+			tlsLns[s.ID] = tln
+			if strings.HasPrefix(s.URL, "https://") && strings.HasSuffix(s.URL, ":0") {
+				urls[s.ID] = "https://" + tln.Addr().String()
+			}
+		}
 	}
 	shields := map[string]*pop.Peer{}
 	for _, s := range specs {
@@ -135,7 +162,12 @@ func Start(opts Options) (*World, error) {
 		if !local(s) {
 			continue
 		}
-		n := &Node{ID: s.ID, Tier: s.Tier, Location: s.Location, Parent: s.Parent, URL: urls[s.ID], Egress: s.Egress, ln: lns[s.ID]}
+		n := &Node{ID: s.ID, Tier: s.Tier, Location: s.Location, Parent: s.Parent, URL: urls[s.ID], Egress: s.Egress, ln: lns[s.ID], tlsLn: tlsLns[s.ID]}
+		httpsPort := 0
+		if n.tlsLn != nil {
+			n.HTTPSURL = "https://" + n.tlsLn.Addr().String()
+			httpsPort = n.tlsLn.Addr().(*net.TCPAddr).Port
+		}
 		rc := s.Location
 		if l, ok := topology.LocationByID(s.Location); ok {
 			rc, n.Region = l.RegionalCache, l.Region
@@ -155,6 +187,10 @@ func Start(opts Options) (*World, error) {
 			Egress:              s.Egress,
 			ShieldRegion:        topology.ShieldCache,
 			Geo:                 w.geo,
+			DefaultCertFile:     opts.DefaultCertFile,
+			DefaultKeyFile:      opts.DefaultKeyFile,
+			HTTPSPort:           httpsPort,
+			TierCABundle:        opts.TierCABundle,
 		}
 		po.WebSocketIdleTimeout = time.Duration(cfg.PoP.WebSocketIdleTimeout)
 		if opts.DataDir != "" {
@@ -170,29 +206,38 @@ func Start(opts Options) (*World, error) {
 			return fail(fmt.Errorf("PoP %s: %w", s.ID, err))
 		}
 		n.PoP = p
-		n.server = &h1.Server{
+		w.Nodes = append(w.Nodes, n)
+		id := s.ID
+		n.server, err = listener.New(listener.Options{
 			Handler:           p,
+			TLSConfig:         p.TLSConfig(),
 			MaxHeaderBytes:    int(cfg.PoP.MaxHeaderBytes),
 			ReadHeaderTimeout: time.Duration(cfg.PoP.ReadHeaderTimeout),
 			IdleTimeout:       time.Duration(cfg.PoP.IdleTimeout),
 			Logger:            opts.Logger,
 			OnError: func(remote net.Addr, status int, reason string) {
-				opts.Logger.Debug("request refused", "stage", "listener", "pop", s.ID, "client", remote.String(), "status", status, "reason", reason)
+				opts.Logger.Debug("request refused", "stage", "listener", "pop", id, "client", remote.String(), "status", status, "reason", reason)
 			},
+		})
+		if err != nil {
+			w.Close()
+			return fail(fmt.Errorf("PoP %s: %w", s.ID, err))
 		}
-		w.Nodes = append(w.Nodes, n)
 	}
 	for _, n := range w.Nodes {
-		w.serve(n.server, n.ln)
+		w.serve(n.server.Serve, n.ln)
+		if n.tlsLn != nil {
+			w.serve(n.server.ServeTLS, n.tlsLn)
+		}
 	}
 	return w, nil
 }
 
-func (w *World) serve(srv *h1.Server, ln net.Listener) {
+func (w *World) serve(serve func(net.Listener) error, ln net.Listener) {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			w.errc <- err
 		}
 	}()
@@ -204,8 +249,19 @@ func (w *World) AddListener(n *Node, addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	w.serve(n.server, ln)
+	w.serve(n.server.Serve, ln)
 	return "http://" + ln.Addr().String(), nil
+}
+
+// AddTLSListener serves node n over HTTPS on one more address (the demo's
+// front door), with the node's certificates.
+func (w *World) AddTLSListener(n *Node, addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	w.serve(n.server.ServeTLS, ln)
+	return "https://" + ln.Addr().String(), nil
 }
 
 // Err reports the first listener failure.
@@ -276,13 +332,14 @@ type NodeInfo struct {
 	Region   string `json:"region"`
 	Parent   string `json:"parent,omitempty"`
 	URL      string `json:"url"`
+	HTTPSURL string `json:"httpsUrl,omitempty"`
 }
 
 // Info lists the running PoPs.
 func (w *World) Info() []NodeInfo {
 	out := make([]NodeInfo, 0, len(w.Nodes))
 	for _, n := range w.Nodes {
-		out = append(out, NodeInfo{ID: n.ID, Tier: n.Tier, Location: n.Location, Region: n.Region, Parent: n.Parent, URL: n.URL})
+		out = append(out, NodeInfo{ID: n.ID, Tier: n.Tier, Location: n.Location, Region: n.Region, Parent: n.Parent, URL: n.URL, HTTPSURL: n.HTTPSURL})
 	}
 	return out
 }

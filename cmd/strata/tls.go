@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/devca"
+)
+
+// devTLS is the development CA and the default certificate it issued.
+type devTLS struct {
+	CAFile            string
+	CertFile, KeyFile string
+}
+
+// httpsListens lists the HTTPS addresses the configuration asks for.
+func httpsListens(cfg *config.Config) []string {
+	var out []string
+	if len(cfg.Topology.PoPs) == 0 {
+		if cfg.PoP.HTTPSListen != "" {
+			out = append(out, cfg.PoP.HTTPSListen)
+		}
+		return out
+	}
+	for _, p := range cfg.Topology.PoPs {
+		if p.HTTPSListen != "" {
+			out = append(out, p.HTTPSListen)
+		}
+	}
+	return out
+}
+
+// ensureDevTLS makes sure <dataDir>/tls holds the development CA and a
+// default certificate for the names a local PoP answers: localhost and the
+// loopback addresses, *.localhost and *.strata.localhost, the
+// distributions' domain names, and the hosts of the HTTPS listeners (so a
+// child PoP can verify an https:// parent by its address). It returns nil
+// when nothing listens for HTTPS or pop.tlsCertificateFile is set.
+func ensureDevTLS(dataDir string, cfg *config.Config, extra []string, log *slog.Logger) (*devTLS, error) {
+	listens := append(httpsListens(cfg), extra...)
+	if len(listens) == 0 || cfg.PoP.TLSCertificateFile != "" {
+		return nil, nil
+	}
+	dir := filepath.Join(dataDir, "tls")
+	now := time.Now()
+	ca, created, err := devca.Ensure(dir, now)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("created a development CA; trust it to use HTTPS without warnings", "ca", ca.CertFile)
+	}
+	names := []string{"localhost", "127.0.0.1", "::1", "*.localhost", "*" + config.DefaultDomainSuffix}
+	for _, d := range cfg.Distributions {
+		names = append(names, d.DomainName)
+	}
+	for _, l := range listens {
+		if host, _, err := net.SplitHostPort(l); err == nil && host != "" {
+			if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+				names = append(names, host)
+			}
+		}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	certFile, keyFile, issued, err := ca.EnsureLeaf(dir, "default", names, now)
+	if err != nil {
+		return nil, fmt.Errorf("development certificate: %w", err)
+	}
+	if issued {
+		log.Info("issued the default certificate from the development CA", "names", strings.Join(names, ","), "cert", certFile)
+	}
+	return &devTLS{CAFile: ca.CertFile, CertFile: certFile, KeyFile: keyFile}, nil
+}
+
+// besidePort is the HTTPS address next to an HTTP one: the same host on
+// port (0: any free port).
+func besidePort(addr string, port int) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return net.JoinHostPort(host, fmt.Sprint(port))
+}
