@@ -335,7 +335,7 @@ func printHTTPS(out io.Writer, httpsBase string, dev *devTLS, cfg *config.Config
 	if httpsBase == "" {
 		return
 	}
-	fmt.Fprintf(out, "\nHTTPS (HTTP/2 and HTTP/1.1) on %s\n", httpsBase)
+	fmt.Fprintf(out, "\nHTTPS (HTTP/3, HTTP/2 and HTTP/1.1) on %s\n", httpsBase)
 	name := "localhost"
 	if len(cfg.Distributions) > 0 {
 		name = cfg.Distributions[0].DomainName
@@ -377,14 +377,16 @@ func quickConfig(originURL string, defaultTTL time.Duration) (*config.Config, er
 	maxTTL := max(ttl, 31536000)
 	cfg := &config.Config{
 		Distributions: []config.Distribution{{
-			ID:      "quick",
-			Comment: "strata run --origin",
-			Origins: []config.Origin{{ID: "origin", URL: originURL}},
+			ID:          "quick",
+			Comment:     "strata run --origin",
+			HTTPVersion: config.HTTPVersion2And3,
+			Origins:     []config.Origin{{ID: "origin", URL: originURL}},
 			DefaultCacheBehavior: config.CacheBehavior{
 				TargetOriginID:        "origin",
 				AllowedMethods:        allMethods,
 				CachePolicyID:         "quick",
 				OriginRequestPolicyID: "Managed-AllViewerExceptHostHeader",
+				Compress:              true,
 			},
 		}},
 		CachePolicies: []config.CachePolicy{{

@@ -36,7 +36,7 @@ func (s *syncBuffer) String() string {
 }
 
 var (
-	httpsRE = regexp.MustCompile(`HTTPS \(HTTP/2 and HTTP/1\.1\) on https://(\S+)`)
+	httpsRE = regexp.MustCompile(`HTTPS \(HTTP/3, HTTP/2 and HTTP/1\.1\) on https://(\S+)`)
 	caRE    = regexp.MustCompile(`Development CA \(trust it once; see the README\): (\S+)`)
 	curlRE  = regexp.MustCompile(`curl -sI --cacert (\S+) https://quick\.strata\.localhost:(\d+)/`)
 )

@@ -6,8 +6,8 @@
 // (pop.PoP.TLSConfig): certificate, security policy and ALPN protocols per
 // SNI, read from the current configuration snapshot at each handshake.
 //
-// An HTTP/3 listener belongs here too, on the HTTPS port over UDP, with the
-// same TLS configuration.
+// HTTP/3 (quic-go) is served on the HTTPS port over UDP with the same TLS
+// configuration, for the names whose distribution offers it (Options.HTTP3).
 package listener
 
 import (
@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/quic-go/quic-go/http3"
 	"golang.org/x/net/http2"
 
 	"github.com/strata-cdn/strata/internal/h1"
@@ -34,6 +35,10 @@ type Options struct {
 	Logger            *slog.Logger
 	// OnError is h1's: requests its parser refuses, heads that time out.
 	OnError func(remote net.Addr, status int, reason string)
+	// HTTP3, if set, says whether the distribution of a TLS server name
+	// offers HTTP/3; a QUIC handshake for any other name is refused. Nil:
+	// every name.
+	HTTP3 func(serverName string) bool
 }
 
 // Server serves one handler on any number of plain and TLS listeners.
@@ -41,6 +46,7 @@ type Server struct {
 	h1  *h1.Server
 	h2  *http2.Server
 	hs  *http.Server // the settings and graceful shutdown of HTTP/2 connections; never serves itself
+	h3  *http3.Server
 	tls *tls.Config
 }
 
@@ -76,8 +82,28 @@ func New(o Options) (*Server, error) {
 	// Shutdown sends GOAWAY on the HTTP/2 connections (http2.ConfigureServer
 	// registered it on hs); h1.Shutdown then waits for them to finish.
 	s.h1.RegisterOnShutdown(func() { s.hs.Shutdown(context.Background()) })
+	if o.TLSConfig != nil {
+		offered := o.HTTP3
+		s.h3 = &http3.Server{
+			Handler:        o.Handler,
+			MaxHeaderBytes: o.MaxHeaderBytes,
+			IdleTimeout:    o.IdleTimeout,
+			Logger:         o.Logger,
+			TLSConfig: &tls.Config{
+				MinVersion: tls.VersionTLS13, // QUIC is TLS 1.3 only
+				GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+					if offered != nil && !offered(hello.ServerName) {
+						return nil, errNoHTTP3
+					}
+					return o.TLSConfig.GetConfigForClient(hello)
+				},
+			},
+		}
+	}
 	return s, nil
 }
+
+var errNoHTTP3 = errors.New("listener: HTTP/3 is not offered for this name")
 
 // Serve serves plain HTTP/1.x on ln until Shutdown or Close.
 func (s *Server) Serve(ln net.Listener) error { return s.h1.Serve(ln) }
@@ -92,9 +118,30 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	return s.h1.Serve(tls.NewListener(ln, s.tls))
 }
 
-// Shutdown stops accepting, asks HTTP/2 connections to finish (GOAWAY),
-// closes idle HTTP/1 connections and waits for the others until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.h1.Shutdown(ctx) }
+// ServeQUIC serves HTTP/3 on pc (a UDP socket, normally on the HTTPS
+// port), with the TLS configuration of ServeTLS.
+func (s *Server) ServeQUIC(pc net.PacketConn) error {
+	if s.h3 == nil {
+		pc.Close()
+		return errors.New("listener: ServeQUIC without a TLS configuration")
+	}
+	return s.h3.Serve(pc)
+}
+
+// Shutdown stops accepting, asks HTTP/2 and HTTP/3 connections to finish
+// (GOAWAY), closes idle HTTP/1 connections and waits for the others until
+// ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.h3 != nil {
+		go s.h3.Shutdown(ctx)
+	}
+	return s.h1.Shutdown(ctx)
+}
 
 // Close closes the listeners and every connection at once.
-func (s *Server) Close() error { return s.h1.Close() }
+func (s *Server) Close() error {
+	if s.h3 != nil {
+		s.h3.Close()
+	}
+	return s.h1.Close()
+}

@@ -271,6 +271,15 @@ func (p *PoP) stampHeaders(ex *exchange, h http.Header, xcache, cacheStatus stri
 	} else {
 		h["Cache-Status"] = []string{entry}
 	}
+	// Alt-Svc speaks for the authority of the connection: the origin's is
+	// about the origin, never passed on; this PoP advertises its HTTP/3.
+	if !ex.fromTier {
+		if p.altSvc != nil && ex.scheme == "https" && ex.dist != nil && offersHTTP3(ex.dist.cfg.HTTPVersion) {
+			h["Alt-Svc"] = p.altSvc
+		} else {
+			delete(h, "Alt-Svc")
+		}
+	}
 	p.applyResponsePolicy(ex, h, xcache)
 }
 

@@ -63,6 +63,10 @@ type Options struct {
 	// Locations unless it is 0 or 443.
 	DefaultCertFile, DefaultKeyFile string
 	HTTPSPort                       int
+	// HTTP3Port is the UDP port of the PoP's HTTP/3 listener (0: none).
+	// Responses over HTTPS of distributions that offer HTTP/3 advertise it
+	// in Alt-Svc.
+	HTTP3Port int
 	// TierCABundle is the PEM file of the CAs that verify an https://
 	// parent or shield (unset: the system's roots).
 	TierCABundle string
@@ -76,7 +80,8 @@ type PoP struct {
 	via  string // "1.1 <id> (strata)"
 	// Header values shared by every response (never modified in place).
 	viaValue, popValue []string
-	statusID           string // this cache's name in Cache-Status: "Strata-<id>"
+	statusID           string   // this cache's name in Cache-Status: "Strata-<id>"
+	altSvc             []string // Alt-Svc advertising HTTP/3, if the PoP serves it
 	store              *cache.Store
 	flights            cache.Group
 	snap               atomic.Pointer[snapshot]
@@ -120,6 +125,9 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 	p.viaValue, p.popValue = []string{p.via}, []string{opts.ID}
 	p.tlsBase = p.newTLSBase()
 	p.statusID = "Strata-" + opts.ID
+	if opts.HTTP3Port != 0 {
+		p.altSvc = []string{fmt.Sprintf(`h3=":%d"; ma=86400`, opts.HTTP3Port)}
+	}
 	if opts.Tier == "" {
 		p.opts.Tier = TierEdge
 	}

@@ -62,9 +62,13 @@ func (p *PoP) HTTPVersionOffered(serverName, proto string) bool {
 	case "h2":
 		return v == config.HTTPVersion2 || v == config.HTTPVersion2And3 || v == ""
 	case "h3":
-		return v == config.HTTPVersion3 || v == config.HTTPVersion2And3
+		return offersHTTP3(v)
 	}
 	return false
+}
+
+func offersHTTP3(httpVersion string) bool {
+	return httpVersion == config.HTTPVersion3 || httpVersion == config.HTTPVersion2And3
 }
 
 func (p *PoP) newTLSBase() *tls.Config {

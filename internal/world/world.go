@@ -55,16 +55,18 @@ type Node struct {
 	PoP                                *pop.PoP
 	server                             *listener.Server
 	ln, tlsLn                          net.Listener
+	quicLn                             net.PacketConn // HTTP/3, on the HTTPS port
 }
 
 // World is the running PoPs of this process.
 type World struct {
-	Nodes  []*Node
-	Secret string
-	geo    *geo.DB
-	log    *slog.Logger
-	wg     sync.WaitGroup
-	errc   chan error
+	extraQUIC []net.PacketConn // HTTP/3 sockets of AddTLSListener
+	Nodes     []*Node
+	Secret    string
+	geo       *geo.DB
+	log       *slog.Logger
+	wg        sync.WaitGroup
+	errc      chan error
 }
 
 // Start listens for every PoP first (so addresses ending in :0 are known
@@ -118,12 +120,16 @@ func Start(opts Options) (*World, error) {
 		opts.TierCABundle = cfg.Topology.CABundle
 	}
 	lns, tlsLns := map[string]net.Listener{}, map[string]net.Listener{}
+	quicLns := map[string]net.PacketConn{}
 	fail := func(err error) (*World, error) {
 		for _, ln := range lns {
 			ln.Close()
 		}
 		for _, ln := range tlsLns {
 			ln.Close()
+		}
+		for _, pc := range quicLns {
+			pc.Close()
 		}
 		return nil, err
 	}
@@ -145,6 +151,12 @@ func Start(opts Options) (*World, error) {
 				return fail(fmt.Errorf("PoP %s: listen %s (https): %w", s.ID, s.HTTPSListen, err))
 			}
 			tlsLns[s.ID] = tln
+			// HTTP/3 on the same port over UDP; without it HTTPS still works.
+			if pc, err := net.ListenPacket("udp", tln.Addr().String()); err == nil {
+				quicLns[s.ID] = pc
+			} else {
+				opts.Logger.Warn("no HTTP/3 (UDP listen failed)", "pop", s.ID, "addr", tln.Addr().String(), "err", err)
+			}
 			if strings.HasPrefix(s.URL, "https://") && strings.HasSuffix(s.URL, ":0") {
 				urls[s.ID] = "https://" + tln.Addr().String()
 			}
@@ -162,11 +174,14 @@ func Start(opts Options) (*World, error) {
 		if !local(s) {
 			continue
 		}
-		n := &Node{ID: s.ID, Tier: s.Tier, Location: s.Location, Parent: s.Parent, URL: urls[s.ID], Egress: s.Egress, ln: lns[s.ID], tlsLn: tlsLns[s.ID]}
-		httpsPort := 0
+		n := &Node{ID: s.ID, Tier: s.Tier, Location: s.Location, Parent: s.Parent, URL: urls[s.ID], Egress: s.Egress, ln: lns[s.ID], tlsLn: tlsLns[s.ID], quicLn: quicLns[s.ID]}
+		httpsPort, http3Port := 0, 0
 		if n.tlsLn != nil {
 			n.HTTPSURL = "https://" + n.tlsLn.Addr().String()
 			httpsPort = n.tlsLn.Addr().(*net.TCPAddr).Port
+		}
+		if n.quicLn != nil {
+			http3Port = n.quicLn.LocalAddr().(*net.UDPAddr).Port
 		}
 		rc := s.Location
 		if l, ok := topology.LocationByID(s.Location); ok {
@@ -190,6 +205,7 @@ func Start(opts Options) (*World, error) {
 			DefaultCertFile:     opts.DefaultCertFile,
 			DefaultKeyFile:      opts.DefaultKeyFile,
 			HTTPSPort:           httpsPort,
+			HTTP3Port:           http3Port,
 			TierCABundle:        opts.TierCABundle,
 		}
 		po.WebSocketIdleTimeout = time.Duration(cfg.PoP.WebSocketIdleTimeout)
@@ -211,6 +227,7 @@ func Start(opts Options) (*World, error) {
 		n.server, err = listener.New(listener.Options{
 			Handler:           p,
 			TLSConfig:         p.TLSConfig(),
+			HTTP3:             func(name string) bool { return p.HTTPVersionOffered(name, "h3") },
 			MaxHeaderBytes:    int(cfg.PoP.MaxHeaderBytes),
 			ReadHeaderTimeout: time.Duration(cfg.PoP.ReadHeaderTimeout),
 			IdleTimeout:       time.Duration(cfg.PoP.IdleTimeout),
@@ -229,6 +246,9 @@ func Start(opts Options) (*World, error) {
 		if n.tlsLn != nil {
 			w.serve(n.server.ServeTLS, n.tlsLn)
 		}
+		if n.quicLn != nil {
+			w.serveQUIC(n.server, n.quicLn)
+		}
 	}
 	return w, nil
 }
@@ -239,6 +259,18 @@ func (w *World) serve(serve func(net.Listener) error, ln net.Listener) {
 		defer w.wg.Done()
 		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			w.errc <- err
+		}
+	}()
+}
+
+func (w *World) serveQUIC(s *listener.Server, pc net.PacketConn) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		// Serve returns once the server is closed; a failure here leaves
+		// HTTPS over TCP working, so it is logged, not fatal.
+		if err := s.ServeQUIC(pc); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			w.log.Warn("HTTP/3 listener stopped", "addr", pc.LocalAddr().String(), "err", err)
 		}
 	}()
 }
@@ -261,6 +293,10 @@ func (w *World) AddTLSListener(n *Node, addr string) (string, error) {
 		return "", err
 	}
 	w.serve(n.server.ServeTLS, ln)
+	if pc, err := net.ListenPacket("udp", ln.Addr().String()); err == nil {
+		w.extraQUIC = append(w.extraQUIC, pc)
+		w.serveQUIC(n.server, pc)
+	}
 	return "https://" + ln.Addr().String(), nil
 }
 
@@ -310,6 +346,14 @@ func (w *World) Close() {
 		}
 	}
 	w.wg.Wait()
+	for _, n := range w.Nodes {
+		if n.quicLn != nil {
+			n.quicLn.Close()
+		}
+	}
+	for _, pc := range w.extraQUIC {
+		pc.Close()
+	}
 	w.release()
 }
 
