@@ -81,6 +81,16 @@ stop_bg() { # NAME : stop one server started with start_bg
   done
   unset 'TPID[$1]'
 }
+track_bg() { # NAME PID : a background job of the script (a function run with &), stopped on exit
+  PIDS+=("$2"); PIDNAMES+=("$1")
+}
+forget_bg() { # NAME : the job ended by itself; stop tracking it
+  local i
+  for i in "${!PIDNAMES[@]}"; do
+    [[ ${PIDNAMES[$i]} == "$1" ]] && unset 'PIDS[i]' 'PIDNAMES[i]'
+  done
+  return 0
+}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -147,16 +157,16 @@ rss_watch() {
   local series=$1 flag=$2 iv=$3 maxsec=$4 fd t0 now
   shift 4
   exec {fd}<> <(:)
-  t0=${EPOCHREALTIME/./}
+  t0=${EPOCHREALTIME//[.,]/}
   while [[ -e $flag ]]; do
     rss_sum "$@"
-    now=${EPOCHREALTIME/./}
+    now=${EPOCHREALTIME//[.,]/}
     printf '%d\t%d\n' $(( (now - t0) / 1000 )) "$RSS_SUM" >>"$series"
     (( now - t0 < maxsec * 1000000 )) || break
     read -r -t "$iv" -u "$fd" _ || true
   done
   rss_sum "$@"
-  now=${EPOCHREALTIME/./}
+  now=${EPOCHREALTIME//[.,]/}
   printf '%d\t%d\n' $(( (now - t0) / 1000 )) "$RSS_SUM" >>"$series"
   exec {fd}<&-
 }
