@@ -183,6 +183,8 @@ series_median() { cut -f2 "$1" | sort -n | awk '{ a[NR] = $1 } END { print (NR %
 build_strata() {
   local out=$1 src help
   STRATA_REV=${STRATA_REV:-}
+  # (the "|| true" below: on a clean tree the grep fails, and under set -e
+  # an assignment whose command substitution fails ends the script)
   if [[ -n $STRATA_REV ]]; then
     src=$tmp/src
     mkdir -p "$src"
@@ -190,7 +192,7 @@ build_strata() {
     strata_desc="$(cd "$root" && git rev-parse --short "$STRATA_REV") (built from git archive $STRATA_REV)"
   else
     src=$root
-    strata_desc="$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?') + work tree$( (cd "$root" && git status --porcelain 2>/dev/null | grep -q .) && echo ' (has uncommitted changes)')"
+    strata_desc="$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?') + work tree$( (cd "$root" && git status --porcelain 2>/dev/null | grep -q .) && echo ' (has uncommitted changes)' || true)"
   fi
   (cd "$src" && go build -o "$out" ./cmd/strata)
   STRATA_EXTRA=()
