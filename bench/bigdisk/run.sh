@@ -4,7 +4,8 @@
 # out by sendfile) beside nginx serving the same object from its proxy_cache
 # file, in the same run. The shared harness (../shared/perf/bench.sh) cannot do this: its origin
 # stops at 10 MiB. This script brings its own origin (bench/bigdisk/origin)
-# and reuses the shared nginx config template and the shared bigload client.
+# and reuses the shared nginx config template and the shared bigload client;
+# its shell helpers are in bench/lib.sh (shared with bench/stream/run.sh).
 #
 #   bench/bigdisk/run.sh                 # 3 rounds, about 3 minutes
 #   ROUNDS=5 DUR=10 bench/bigdisk/run.sh
@@ -41,6 +42,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 perf=${PERF_DIR:-$root/../shared/perf}
+[[ -n ${PERF_DIR:-} || -d $perf ]] || perf=$root/../../shared/perf # from a worktree under /work/wt
 ROUNDS=${ROUNDS:-3}
 DUR=${DUR:-10}
 SIZES=${SIZES:-"100m 1m"}
@@ -56,26 +58,13 @@ MAX_FOREIGN=${MAX_FOREIGN:-20}
 RETRIES=${RETRIES:-1}
 TARGETS=(strata nginx)
 
-die() { echo "bigdisk: $*" >&2; exit 2; }
-for tool in go nginx curl taskset ss awk; do
-  command -v "$tool" >/dev/null || die "$tool missing (apt-get install -y nginx curl)"
-done
+BENCH=bigdisk
+. "$root/bench/lib.sh"
+need_tools go nginx curl taskset ss awk
 [[ -f $perf/nginx/proxy.conf.tmpl && -d $perf/bigload ]] || die "shared perf harness not found at $perf (set PERF_DIR)"
 (( $(nproc) >= 2 )) || die "needs 2 CPUs (server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU)"
-for p in "$STRATA_PORT" "$NGINX_PORT" "$ORIGIN_PORT"; do
-  if ss -Hltn "sport = :$p" | grep -q .; then
-    die "port $p is already in use (another run?); set STRATA_PORT/NGINX_PORT/ORIGIN_PORT"
-  fi
-done
+ports_free "$STRATA_PORT" "$NGINX_PORT" "$ORIGIN_PORT"
 
-size_bytes() { # 100m -> 104857600
-  local s=$1
-  case $s in
-    *k) echo $(( ${s%k} << 10 )) ;;
-    *m) echo $(( ${s%m} << 20 )) ;;
-    *) echo "$s" ;;
-  esac
-}
 for s in $SIZES; do
   v=CONNS_$s
   [[ -n ${!v:-} ]] || die "no connection count for size $s (set $v)"
@@ -89,106 +78,21 @@ printf 'round\ttarget\tsize\tmetric\tvalue\n' >"$TSV"
 tmp=$(mktemp -d)                           # binaries
 RUN=$(mktemp -d /dev/shm/bigdisk-XXXXXX)   # caches (tmpfs), nginx config/logs
 chmod 755 "$RUN"                           # nginx workers run as another user
-
-PIDS=()
-PIDNAMES=()
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local i pid alive
-  for i in "${!PIDS[@]}"; do kill -TERM "${PIDS[$i]}" 2>/dev/null || true; done
-  for _ in $(seq 50); do
-    alive=0
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    (( alive )) || break
-    sleep 0.1
-  done
-  for i in "${!PIDS[@]}"; do
-    if kill -0 "${PIDS[$i]}" 2>/dev/null; then
-      echo "killing ${PIDNAMES[$i]} (${PIDS[$i]}) with KILL" >&2
-      kill -KILL "${PIDS[$i]}" 2>/dev/null || true
-    fi
-  done
-  wait 2>/dev/null || true
-  [[ -s $RUN/nginx-proxy/error.log ]] && cp "$RUN/nginx-proxy/error.log" "$RESULTS/logs/nginx-error.log" 2>/dev/null
-  rm -rf "$RUN" "$tmp"
-  exit "$rc"
-}
+on_exit() { [[ -s $RUN/nginx-proxy/error.log ]] && cp "$RUN/nginx-proxy/error.log" "$RESULTS/logs/nginx-error.log" 2>/dev/null; }
 trap cleanup EXIT INT TERM
 
-declare -A TPID=() URL=() HITHDR=()
-start_bg() { # NAME CMD... : start in the background (taskset execs into the server, so $! is the server)
-  local name=$1; shift
-  "$@" >"$RESULTS/logs/$name.out" 2>&1 &
-  PIDS+=($!); PIDNAMES+=("$name"); TPID[$name]=$!
-}
-wait_http() { # URL : any HTTP answer within 10 s
-  local code
-  for _ in $(seq 100); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1" || true)
-    [[ $code != 000 ]] && return 0
-    sleep 0.1
-  done
-  die "not answering: $1"
-}
-log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$RESULTS/bench.log" >&2; }
-rec() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"; }
-calc() { awk "BEGIN { printf \"%.6f\", $* }"; }
-kv() { sed -n 's/^RESULT //p' <<<"$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
-
-# CPU accounting, as in the shared bench.sh. tree_ticks: utime+stime (clock
-# ticks) of a process and its descendants (nginx workers). core_ticks: "busy
-# idle softirq" ticks of one CPU from /proc/stat (busy = all but idle and
-# iowait). Without CONFIG_IRQ_TIME_ACCOUNTING (this kernel), a tick that
-# lands in softirq is added both to the core's softirq column and to the stime
-# of the process it interrupted. On loopback, the TCP receive processing of
-# the bytes the server sends runs in softirq on the server's core, in the
-# server's context, so it is part of the server's utime+stime; the softirq %
-# is reported to show how much.
-HZ=$(getconf CLK_TCK)
-tree_pids() { # PID: it and its descendants
-  ps -e -o pid=,ppid= | awk -v r="$1" '{ par[$1] = $2 } END {
-      for (p in par) { q = p; while (q in par && q != r && q > 1) q = par[q]; if (q == r) print p } }'
-}
-tree_ticks() {
-  tree_pids "$1" |
-    while read -r p; do sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }'; done |
-    awk '{ s += $1 } END { print s + 0 }'
-}
-core_ticks() { awk -v c="cpu$1" '$1 == c { print $2+$3+$4+$7+$8+$9, $5+$6, $8 }' /proc/stat; }
+declare -A URL=() HITHDR=()
 
 # ------------------------------------------------------------------ build
 log "run $RUNID; run dir $RUN; results $RESULTS"
-STRATA_REV=${STRATA_REV:-}
-if [[ -n $STRATA_REV ]]; then
-  strata_src=$tmp/src
-  mkdir -p "$strata_src"
-  (cd "$root" && git archive "$STRATA_REV") | tar -x -C "$strata_src"
-  strata_desc="$(cd "$root" && git rev-parse --short "$STRATA_REV") (built from git archive $STRATA_REV)"
-else
-  strata_src=$root
-  strata_desc="$(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo '?') + work tree$( (cd "$root" && git status --porcelain 2>/dev/null | grep -q .) && echo ' (has uncommitted changes)')"
-fi
-(cd "$strata_src" && go build -o "$tmp/strata" ./cmd/strata)
+build_strata "$tmp/strata"
 (cd "$root" && go build -o "$tmp/origin" ./bench/bigdisk/origin)
-# Since the control plane (6a94441), `strata run` also starts an embedded NATS
-# server and a REST API on fixed ports (127.0.0.1:4222 and :8081); put them on
-# free ports so they cannot collide with anything else on the machine.
-STRATA_EXTRA=()
-strata_help=$("$tmp/strata" run -h 2>&1 || true)
-if grep -q -- '-nats-listen' <<<"$strata_help"; then STRATA_EXTRA+=(--nats-listen 127.0.0.1:0); fi
-if grep -q -- '-api-listen' <<<"$strata_help"; then STRATA_EXTRA+=(--api-listen 127.0.0.1:0); fi
 (cd "$perf" && go build -o "$tmp/bigload" ./bigload)
 
 {
-  echo "date: $(date -Is)"
-  echo "host: $(uname -srm); $(nproc) CPUs; $(awk '/MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo)"
-  echo "cpu: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
-  echo "versions: $(nginx -v 2>&1); $(go version); strata $strata_desc"
+  env_lines
   echo "strata flags: run --config <copy of strata.yaml> --listen 127.0.0.1:$STRATA_PORT --data-dir <tmpfs> ${STRATA_EXTRA[*]} --log-level warn"
   echo "params: ROUNDS=$ROUNDS DUR=${DUR}s SIZES=\"$SIZES\" CONNS_100m=$CONNS_100m CONNS_1m=$CONNS_1m BUF=$BUF MAX_FOREIGN=$MAX_FOREIGN RETRIES=$RETRIES"
-  echo "uptime at start: $(uptime)"
-  echo "top at start:"; top -bn1 | head -15
 } >"$RESULTS/env.txt" 2>&1
 
 # ------------------------------------------------------------------ servers
@@ -209,10 +113,7 @@ URL[strata]=http://127.0.0.1:$STRATA_PORT
 HITHDR[strata]='^X-Cache: Hit from strata'
 
 # nginx: the shared proxy_cache config, prepared as the shared bench.sh does.
-mkdir -p "$RUN/nginx-proxy/cache"
-chown -R www-data:www-data "$RUN/nginx-proxy"
-sed -e "s#@RUN@#$RUN#g" -e "s#@LISTEN@#127.0.0.1:$NGINX_PORT#g" -e "s#@ORIGIN@#$ORIGIN#g" -e "s#@WORKERS@#1#g" \
-  "$perf/nginx/proxy.conf.tmpl" >"$RUN/nginx-proxy/nginx.conf"
+render_nginx_proxy "$RUN/nginx-proxy" "127.0.0.1:$NGINX_PORT" "$ORIGIN"
 cp "$RUN/nginx-proxy/nginx.conf" "$RESULTS/logs/nginx.conf"
 start_bg nginx taskset -c "$SERVER_CPU" nginx -c "$RUN/nginx-proxy/nginx.conf" -e "$RUN/nginx-proxy/error.log" -g 'daemon off;'
 URL[nginx]=http://127.0.0.1:$NGINX_PORT

@@ -1,6 +1,7 @@
-// Command origin is the test origin of bench/bigdisk: a tiny HTTP server for
-// objects of any size up to 1 GiB, so the disk-hit benchmark can use 100 MiB
-// objects (the shared harness's origin stops at 10 MiB).
+// Command origin is the test origin of bench/bigdisk and bench/stream: a tiny
+// HTTP server for objects of any size up to 1 GiB, so the benchmarks can use
+// 100 MiB and 1 GiB objects (the shared harness's origin stops at 10 MiB),
+// and a sink for uploads of any size.
 //
 // Routes:
 //
@@ -11,6 +12,12 @@
 //	                          per size and served from memory with
 //	                          http.ServeContent (Range and conditional requests
 //	                          work). Cache-Control: public, max-age=3600.
+//	PUT /upload/<key...>      (or POST) reads the request body and discards it,
+//	                          in 256 KiB reads (memory stays bounded whatever
+//	                          the size), and answers 201 with the byte count as
+//	                          a plain number; with ?sha256=1 also the body's
+//	                          SHA-256 in hex after a space. Other methods: 405.
+//	                          Cache-Control: no-store.
 //	GET /stats?path=P         how many requests the origin got for path P, as a
 //	                          plain number.
 //
@@ -21,9 +28,13 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
+	"hash"
+	"io"
 	"log"
 	"net/http"
 	"strconv"
@@ -115,6 +126,12 @@ func (c *counters) get(path string) int64 {
 	return 0
 }
 
+// onlyReader hides every method but Read, so io.CopyBuffer uses the given
+// buffer (io.Discard's ReadFrom would use its own 8 KiB one).
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:18202", "listen address (loopback)")
 	flag.Parse()
@@ -135,6 +152,34 @@ func main() {
 		h.Set("Content-Type", "application/octet-stream")
 		h.Set("ETag", `"`+strconv.Itoa(n)+`-v1"`)
 		http.ServeContent(w, r, "", modTime, bytes.NewReader(bs.get(n)))
+	})
+	mux.HandleFunc("/upload/", func(w http.ResponseWriter, r *http.Request) {
+		cnt.hit(r.URL.Path)
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method != http.MethodPut && r.Method != http.MethodPost {
+			w.Header().Set("Allow", "PUT, POST")
+			http.Error(w, "upload with PUT or POST", http.StatusMethodNotAllowed)
+			return
+		}
+		var h hash.Hash
+		var sink io.Writer = io.Discard
+		if r.URL.Query().Get("sha256") == "1" {
+			h = sha256.New()
+			sink = h
+		}
+		n, err := io.CopyBuffer(sink, onlyReader{r.Body}, make([]byte, 256<<10))
+		if err != nil {
+			log.Printf("upload %s: %d bytes, then %v", r.URL.Path, n, err)
+			http.Error(w, "reading the body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusCreated)
+		if h != nil {
+			fmt.Fprintf(w, "%d %s\n", n, hex.EncodeToString(h.Sum(nil)))
+			return
+		}
+		fmt.Fprintf(w, "%d\n", n)
 	})
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
