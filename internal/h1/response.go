@@ -265,21 +265,9 @@ func (w *response) commit(final bool) {
 	if w.wantClose || w.connClose || w.mode == modeClose || w.status == http.StatusSwitchingProtocols || c.srv.shuttingDown() {
 		w.closeAfter = true
 	}
-	if b := w.b; b != nil && !w.closeAfter {
-		b.mu.Lock()
-		switch {
-		case b.err != nil && b.err != io.EOF:
-			w.closeAfter = true // a broken body leaves the stream unusable
-		case b.err == io.EOF:
-		case w.expectContinue && !w.continueSent:
-			// The client may never send the body it offered.
-			w.closeAfter = true
-		case !b.chunked && b.n > maxDiscard:
-			w.closeAfter = true
-		}
-		b.mu.Unlock()
+	if b := w.b; b != nil && !w.closeAfter && !w.bodyAllowsReuse(b) {
+		w.closeAfter = true
 	}
-
 	bw := c.bufw
 	bw.Write(statusLine(w.status))
 	bw.Write(c.hdr)
@@ -303,6 +291,29 @@ func (w *response) commit(final bool) {
 		bw.WriteString("Connection: keep-alive\r\n")
 	}
 	bw.WriteString("\r\n")
+}
+
+// bodyAllowsReuse reports whether, as far as the request body tells when
+// the head is committed, the connection may carry another request.
+func (w *response) bodyAllowsReuse(b *body) bool {
+	if !b.mu.TryLock() {
+		// Another goroutine is blocked reading the request body (a
+		// full-duplex exchange): the head must go out now, not when more
+		// body arrives. Whether the body will end cleanly is unknown.
+		return false
+	}
+	defer b.mu.Unlock()
+	switch {
+	case b.err != nil && b.err != io.EOF:
+		return false // a broken body leaves the stream unusable
+	case b.err == io.EOF:
+		return true
+	case w.expectContinue && !w.continueSent:
+		return false // the client may never send the body it offered
+	case !b.chunked && b.n > maxDiscard:
+		return false
+	}
+	return true
 }
 
 // Write writes body bytes: held back in the stage until the framing is

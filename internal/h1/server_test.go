@@ -1131,3 +1131,34 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 		t.Fatalf("connection closed after %v", d)
 	}
 }
+
+// Full duplex: a handler that reads the request body in another goroutine
+// (a proxy streaming it upstream) while it writes the response gets its
+// head and flushed bytes out at once, not when more body arrives; the
+// connection closes after that exchange.
+func TestFullDuplexHeadNotBlockedByBodyRead(t *testing.T) {
+	ts := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := make(chan string, 1)
+		go func() {
+			b, _ := io.ReadAll(r.Body) // blocks: the client sends the rest later
+			got <- string(b)
+		}()
+		time.Sleep(20 * time.Millisecond) // let the reader block inside Read
+		io.WriteString(w, "early ")
+		w.(http.Flusher).Flush()
+		io.WriteString(w, "body="+<-got)
+	}))
+	c := dial(t, ts.addr)
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\none,\r\n")
+	br := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := br.ReadString('\n')
+	if err != nil || line != "HTTP/1.1 200 OK\r\n" {
+		t.Fatalf("head before the body ended: %q %v", line, err)
+	}
+	io.WriteString(c, "3\r\ntwo\r\n0\r\n\r\n")
+	resp, body := readResponse(t, bufio.NewReader(io.MultiReader(strings.NewReader(line), br)), "POST")
+	if string(body) != "early body=one,two" || !resp.Close {
+		t.Fatalf("body %q, Connection: close %v", body, resp.Close)
+	}
+}
