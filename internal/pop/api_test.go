@@ -3,8 +3,8 @@ package pop
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
