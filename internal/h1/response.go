@@ -121,6 +121,30 @@ func (w *response) WriteHeader(code int) {
 	w.serializeHeader()
 }
 
+// Rewind takes back a final response none of which has reached the
+// connection (its head is held back with the first body bytes until more
+// come or the handler flushes), so that the handler can answer anew: a proxy
+// whose upstream failed before its first flush sends a 502 instead of an
+// aborted response. It reports whether it could; once anything was sent it
+// changes nothing.
+func (w *response) Rewind() bool {
+	if w.committed || !w.wroteHeader || w.handlerDone || w.c.hijacked.Load() || w.err != nil {
+		return false
+	}
+	if w.expectContinue {
+		w.mu.Lock()
+		w.wroteHeader = false
+		w.mu.Unlock()
+	} else {
+		w.wroteHeader = false
+	}
+	w.status, w.written, w.clen, w.connClose = 0, 0, -1, false
+	w.c.stage = w.c.stage[:0]
+	w.c.hdr = w.c.hdr[:0]
+	clear(w.header)
+	return true
+}
+
 // writeInterim writes a 1xx response with the handler's header fields (103
 // Early Hints carries Link fields); the map is not cleared (RFC 8297).
 func (w *response) writeInterim(code int) {

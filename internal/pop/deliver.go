@@ -151,6 +151,9 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 	}
 	if _, err := body.WriteTo(r.Context(), ex.w, 0); err != nil {
 		if errors.Is(err, cache.ErrIncomplete) {
+			if ex.w.rewind() {
+				return originFailure(err) // nothing went out yet: a clean 502
+			}
 			ex.err = err
 			panic(http.ErrAbortHandler) // never present a truncated body as complete
 		}
@@ -290,7 +293,7 @@ func (p *PoP) renderError(ex *exchange, err error) {
 	if errors.Is(err, errViewerGone) {
 		return
 	}
-	if ex.w.wrote {
+	if ex.w.wrote && !ex.w.rewind() {
 		panic(http.ErrAbortHandler)
 	}
 	var e *Error

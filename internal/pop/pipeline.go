@@ -421,6 +421,18 @@ func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
 	return n, err
 }
 
+// rewind takes back a response of which nothing reached the viewer yet
+// (the listener still holds its head back), so that an error can be sent
+// instead; it reports whether it could (HTTP/1.1 only).
+func (w *responseWriter) rewind() bool {
+	r, ok := w.ResponseWriter.(interface{ Rewind() bool })
+	if !w.wrote || !ok || !r.Rewind() {
+		return false
+	}
+	w.wrote, w.status, w.bytes = false, 0, 0
+	return true
+}
+
 // writerOnly hides every method but Write (no ReadFrom recursion).
 type writerOnly struct{ io.Writer }
 
