@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"runtime"
@@ -20,9 +21,19 @@ var ErrIncomplete = errors.New("cache: object body incomplete")
 
 const chunkSize = 32 << 10
 
+// errSpillClosed is returned by a read of the file part of a spilled body
+// after the file was closed (closeSpill).
+var errSpillClosed = errors.New("cache: spilled body already closed")
+
 // Body is an object body that may still be arriving. One writer appends;
 // any number of readers follow it, each at its own pace, waking when more
 // bytes arrive. A finished Body is immutable and is what the store keeps.
+//
+// A body too large to be kept in memory spills (SpillAfter): past a prefix
+// held in memory, its bytes go to an unlinked temporary file that only the
+// Body holds, and readers read them from there (pread, or sendfile to a
+// TCP connection). Nothing is dropped, so a reader may start at any time,
+// from any offset.
 type Body struct {
 	mu     sync.Mutex
 	chunks [][]byte
@@ -30,6 +41,15 @@ type Body struct {
 	done   bool
 	err    error
 	wake   chan struct{} // closed and replaced whenever size/done changes
+
+	// A spilling body (SpillAfter): the bytes from spillAt on are in spill,
+	// at their offset minus spillAt; chunks hold the ones before. spillDir
+	// is "" when the body does not spill (or its file could not be made).
+	spillDir  string
+	spillAt   int64
+	spill     *os.File
+	spillErr  error // why the file could not be created
+	spillGone bool  // the file was closed by closeSpill
 
 	// A body read from the disk tier: complete, held in a file. The request
 	// that read it owns it and Releases it, unless it was shared (handed to
@@ -86,6 +106,68 @@ func (b *Body) Grow(n int64) {
 	b.chunks = append(b.chunks, make([]byte, 0, n))
 }
 
+// SpillAfter makes the bytes written after the first n go to a temporary
+// file in dir (os.TempDir() if "") instead of memory. The writer calls it
+// before it writes them. The file is created, and unlinked at once, when the
+// first such byte arrives; if it can't be, the body stays in memory and
+// SpillErr says why. It is closed when the last request using the body's
+// flight is done (Flight.Done), or else when the Body is garbage.
+func (b *Body) SpillAfter(n int64, dir string) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done || b.spill != nil || b.spillGone || b.entry != nil {
+		return
+	}
+	b.spillDir, b.spillAt = dir, max(n, b.size)
+}
+
+// SpillErr is why a body that was to spill could not create its file (it
+// then holds everything in memory), or nil.
+func (b *Body) SpillErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.spillErr
+}
+
+// Spilled reports whether part of the body is held in a file.
+func (b *Body) Spilled() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.spillDir != "" && b.size > b.spillAt
+}
+
+// closeSpill closes the file of a spilled body; reading its file part fails
+// afterwards. It does nothing to a body that does not spill.
+func (b *Body) closeSpill() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.spillDir == "" {
+		return
+	}
+	b.spillGone = true
+	if b.spill != nil {
+		b.spill.Close()
+		b.spill = nil
+	}
+}
+
+// createSpill makes the body's file: created, then unlinked at once, so
+// that nothing is left behind whatever happens to the process.
+func createSpill(dir string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "strata-spill-*")
+	if err != nil {
+		return nil, fmt.Errorf("cache: spill: %w", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cache: spill: %w", err)
+	}
+	return f, nil
+}
+
 // Write appends p (copied) and wakes the readers.
 func (b *Body) Write(p []byte) (int, error) {
 	n := len(p)
@@ -94,6 +176,59 @@ func (b *Body) Write(p []byte) (int, error) {
 		b.mu.Unlock()
 		return 0, errors.New("cache: write to finished body")
 	}
+	if b.spillDir != "" && b.size+int64(n) > b.spillAt {
+		return b.writeSpill(p) // unlocks
+	}
+	b.appendLocked(p)
+	b.signal()
+	b.mu.Unlock()
+	return n, nil
+}
+
+// writeSpill writes p, which ends past spillAt, with b.mu held; it unlocks
+// it. The file is written without the lock (there is one writer, and
+// readers never read past size), then size grows and the readers wake.
+func (b *Body) writeSpill(p []byte) (int, error) {
+	n := len(p)
+	if k := b.spillAt - b.size; k > 0 {
+		b.appendLocked(p[:k])
+		p = p[k:]
+	}
+	if b.spill == nil {
+		var err error
+		if b.spillGone {
+			err = errSpillClosed
+		} else if b.spill, err = createSpill(b.spillDir); err == nil {
+			runtime.AddCleanup(b, func(f *os.File) { f.Close() }, b.spill)
+		}
+		if err != nil {
+			if b.spillGone {
+				b.signal()
+				b.mu.Unlock()
+				return n - len(p), err
+			}
+			b.spillErr, b.spillDir = err, "" // keep it in memory
+			b.appendLocked(p)
+			b.signal()
+			b.mu.Unlock()
+			return n, nil
+		}
+	}
+	f, off := b.spill, b.size-b.spillAt
+	b.mu.Unlock()
+	m, err := f.WriteAt(p, off)
+	b.mu.Lock()
+	b.size += int64(m)
+	b.signal()
+	b.mu.Unlock()
+	if err != nil {
+		return n - len(p) + m, fmt.Errorf("cache: spill: %w", err)
+	}
+	return n, nil
+}
+
+// appendLocked copies p into the chunks; b.mu is held.
+func (b *Body) appendLocked(p []byte) {
 	for len(p) > 0 {
 		var last []byte
 		if k := len(b.chunks); k > 0 {
@@ -108,9 +243,6 @@ func (b *Body) Write(p []byte) (int, error) {
 		p = p[m:]
 		b.size += int64(m)
 	}
-	b.signal()
-	b.mu.Unlock()
-	return n, nil
 }
 
 // Finish marks the body complete (err == nil) or failed.
@@ -155,6 +287,17 @@ func (b *Body) Bytes() []byte {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.spillDir != "" && b.size > b.spillAt {
+		out := make([]byte, 0, b.size)
+		for _, c := range b.chunks {
+			out = append(out, c...)
+		}
+		if b.spill == nil {
+			return out
+		}
+		n, _ := b.spill.ReadAt(out[len(out):b.size], 0)
+		return out[:len(out)+n]
+	}
 	switch len(b.chunks) {
 	case 0:
 		return nil
@@ -198,7 +341,10 @@ func (b *Body) WriteTo(ctx context.Context, w io.Writer, off int64) (int64, erro
 		ci      int   // index of the chunk holding off
 		cpos    int64 // body offset where chunk ci starts
 		avail   [][]byte
+		sp      spillSender
 	)
+	defer sp.close()
+	_, canSend := w.(io.ReaderFrom)
 	flusher, _ := w.(interface{ Flush() })
 	for {
 		b.mu.Lock()
@@ -215,6 +361,21 @@ func (b *Body) WriteTo(ctx context.Context, w io.Writer, off int64) (int64, erro
 			}
 			cpos = end
 		}
+		// Past the memory prefix of a spilled body: the file, up to size.
+		var (
+			file             *os.File
+			fileOff, fileLen int64
+		)
+		if len(avail) == 0 && b.spillDir != "" && off >= b.spillAt && off < b.size {
+			if b.spill == nil {
+				b.mu.Unlock()
+				return written, errSpillClosed
+			}
+			file, fileOff, fileLen = b.spill, off-b.spillAt, b.size-off
+			if canSend && !sp.tried {
+				sp.open(file) // with the lock held: file is open, its descriptor is its own
+			}
+		}
 		done, err, wake := b.done, b.err, b.wake
 		b.mu.Unlock()
 		for _, c := range avail {
@@ -225,7 +386,15 @@ func (b *Body) WriteTo(ctx context.Context, w io.Writer, off int64) (int64, erro
 				return written, werr
 			}
 		}
-		if len(avail) > 0 {
+		if file != nil {
+			n, werr := sp.send(w, file, fileOff, fileLen)
+			written += n
+			off += n
+			if werr != nil {
+				return written, werr
+			}
+		}
+		if len(avail) > 0 || file != nil {
 			if flusher != nil && !done {
 				flusher.Flush()
 			}
@@ -239,6 +408,81 @@ func (b *Body) WriteTo(ctx context.Context, w io.Writer, off int64) (int64, erro
 		case <-ctx.Done():
 			return written, ctx.Err()
 		}
+	}
+}
+
+var spillBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// spillSender writes parts of a spill file for one reader. When the
+// destination takes a file (io.ReaderFrom: a TCP connection uses
+// sendfile), the reader has a descriptor of its own, opened through
+// /proc/self/fd, so that readers never share a file offset; otherwise it
+// reads with pread.
+type spillSender struct {
+	own   *os.File
+	pos   int64 // own's offset
+	tried bool
+	buf   *[]byte
+}
+
+// open makes the reader's own descriptor of f, which must stay open
+// meanwhile (the body's lock is held).
+func (s *spillSender) open(f *os.File) {
+	s.tried = true
+	if own, err := os.Open("/proc/self/fd/" + strconv.Itoa(int(f.Fd()))); err == nil {
+		s.own = own
+	}
+}
+
+// send writes n bytes of the file from off to w.
+func (s *spillSender) send(w io.Writer, f *os.File, off, n int64) (int64, error) {
+	if s.own != nil {
+		if s.pos != off {
+			if _, err := s.own.Seek(off, io.SeekStart); err != nil {
+				return 0, err
+			}
+			s.pos = off
+		}
+		m, err := io.Copy(w, &io.LimitedReader{R: s.own, N: n})
+		s.pos += m
+		if err == nil && m < n {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			s.pos = -1 // unknown: seek again
+		}
+		return m, err
+	}
+	if s.buf == nil {
+		s.buf = spillBufPool.Get().(*[]byte)
+	}
+	buf := *s.buf
+	var written int64
+	for written < n {
+		k, err := f.ReadAt(buf[:min(int64(len(buf)), n-written)], off+written)
+		if k > 0 {
+			m, werr := w.Write(buf[:k])
+			written += int64(m)
+			if werr != nil {
+				return written, werr
+			}
+		}
+		if err != nil && written < n {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+func (s *spillSender) close() {
+	if s.own != nil {
+		s.own.Close()
+	}
+	if s.buf != nil {
+		spillBufPool.Put(s.buf)
 	}
 }
 
@@ -273,18 +517,44 @@ func (b *Body) Reader() io.ReadSeeker {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return &chunkReader{chunks: b.chunks, size: b.size}
+	r := &chunkReader{chunks: b.chunks, size: b.size}
+	if b.spillDir != "" && b.size > b.spillAt {
+		r.body, r.file, r.fileAt = b, b.spill, b.spillAt
+	}
+	return r
 }
 
+// chunkReader reads a body's chunks and, for a spilled body, its file from
+// fileAt on.
 type chunkReader struct {
 	chunks [][]byte
 	size   int64
 	off    int64
+
+	body   *Body // a spilled body, kept alive while its file is read
+	file   *os.File
+	fileAt int64
 }
 
 func (r *chunkReader) Read(p []byte) (int, error) {
 	if r.off >= r.size {
 		return 0, io.EOF
+	}
+	if r.body != nil && r.off >= r.fileAt {
+		if r.file == nil {
+			return 0, errSpillClosed
+		}
+		p = p[:min(int64(len(p)), r.size-r.off)]
+		n, err := r.file.ReadAt(p, r.off-r.fileAt)
+		r.off += int64(n)
+		if errors.Is(err, io.EOF) {
+			err = nil
+			if n < len(p) {
+				err = io.ErrUnexpectedEOF
+			}
+		}
+		runtime.KeepAlive(r.body)
+		return n, err
 	}
 	pos := int64(0)
 	for _, c := range r.chunks {

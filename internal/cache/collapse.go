@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,6 +13,9 @@ import (
 // are known; the body keeps streaming into Body after that.
 type Flight struct {
 	ready chan struct{}
+	// users counts the requests that joined and are not Done, plus one for
+	// the fetch while it runs.
+	users atomic.Int32
 
 	// Set before ready is closed; read-only afterwards.
 	Status int
@@ -48,6 +52,17 @@ type UpstreamTiming struct {
 // Ready is closed when the response headers (or an error) are known.
 func (f *Flight) Ready() <-chan struct{} { return f.ready }
 
+// Done tells the flight that a request that joined it (Join, JoinRelease,
+// Start) no longer uses it or its Body. When every one is done and the
+// fetch has ended, a body that spilled to a file closes the file at once
+// rather than when it is garbage: nobody can join any more (the key was
+// released when the fetch ended), and the store never keeps such a body.
+func (f *Flight) Done() {
+	if f.users.Add(-1) == 0 && f.Body != nil {
+		f.Body.closeSpill()
+	}
+}
+
 // Wait blocks until the flight has a result or ctx ends.
 func (f *Flight) Wait(ctx context.Context) error {
 	select {
@@ -69,7 +84,8 @@ type Group struct {
 // publish exactly once, when headers (or an error) are known, and may keep
 // filling the body afterwards. The key is released when start returns, so a
 // request arriving after the fetch completed goes to the store instead.
-// leader reports whether this call started the flight.
+// leader reports whether this call started the flight. The caller calls
+// Done on f when it no longer uses it.
 func (g *Group) Join(key string, start func(publish func(*Flight))) (f *Flight, leader bool) {
 	return g.JoinRelease(key, func(publish func(*Flight), _ func()) { start(publish) })
 }
@@ -83,10 +99,12 @@ func (g *Group) JoinRelease(key string, start func(publish func(*Flight), releas
 		g.m = make(map[string]*Flight)
 	}
 	if f, ok := g.m[key]; ok {
+		f.users.Add(1) // under g.mu: the fetch can't end (and close a spill file) unseen
 		g.mu.Unlock()
 		return f, false
 	}
 	f = &Flight{ready: make(chan struct{})}
+	f.users.Store(2) // the leader and the fetch
 	g.m[key] = f
 	g.mu.Unlock()
 
@@ -118,6 +136,7 @@ func (g *Group) JoinRelease(key string, start func(publish func(*Flight), releas
 			if p := recover(); p != nil {
 				publish(&Flight{Err: errPanic{p}})
 			}
+			f.Done() // the fetch's own use, after the key is released
 		}()
 		release := func() {
 			g.mu.Lock()
@@ -130,6 +149,18 @@ func (g *Group) JoinRelease(key string, start func(publish func(*Flight), releas
 		publish(&Flight{Err: errNoResult})
 	}()
 	return f, true
+}
+
+// Users counts the requests using the flights that are still running, and
+// one for each running fetch (introspection and tests).
+func (g *Group) Users() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, f := range g.m {
+		n += int(f.users.Load())
+	}
+	return n
 }
 
 // Forget releases key so the next request starts a new flight (used when a

@@ -48,12 +48,14 @@ func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 	f, leader := p.flights.JoinRelease(ex.key, func(publish func(*cache.Flight), release func()) {
 		p.fetch(fx, fwd, stale, publish, release)
 	})
+	defer func() { f.Done() }() // the flight this request ends up using
 	if err := f.Wait(ex.r.Context()); err != nil {
 		return errViewerGone
 	}
 	if !leader && !usable(f, fwd) {
 		// Another viewer's response that we may not use (private, cookies,
 		// another variant): fetch for ourselves, uncollapsed.
+		f.Done()
 		f = cache.Start(func(publish func(*cache.Flight)) { p.fetch(fx, fwd, stale, publish, func() {}) })
 		if err := f.Wait(ex.r.Context()); err != nil {
 			return errViewerGone
@@ -81,9 +83,10 @@ func usable(f *cache.Flight, fwd http.Header) bool {
 func (p *PoP) revalidateInBackground(ex *exchange, stale *cache.Object) {
 	fwd := p.fwdHeader(ex)
 	fx := ex.detach()
-	p.flights.JoinRelease(ex.key, func(publish func(*cache.Flight), release func()) {
+	f, _ := p.flights.JoinRelease(ex.key, func(publish func(*cache.Flight), release func()) {
 		p.fetch(fx, fwd, stale, publish, release)
 	})
+	f.Done() // this request does not read the flight
 }
 
 // fetch is the body of a shared fetch. It runs detached from the viewer that
@@ -164,8 +167,17 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	// instead of the origin's, of unknown length.
 	src, length := p.compressFetched(ex, fwd, resp, h)
 	body := cache.NewBody()
-	if length > 0 && length <= p.opts.MaxObjectSize {
+	switch {
+	case length > p.opts.MaxObjectSize:
+		// Never kept in memory: streamed through a file from the first
+		// byte, so that the viewers following it (and those who join
+		// late) cost no memory.
+		body.SpillAfter(0, p.opts.SpillDir)
+	case length > 0:
 		body.Grow(length) // one chunk: a hit is one write
+	default:
+		// Unknown length: in memory as long as it may still be stored there.
+		body.SpillAfter(p.opts.MaxObjectSize, p.opts.SpillDir)
 	}
 	var obj *cache.Object
 	store := v.Store && length <= p.opts.MaxObjectSize // in memory
@@ -217,6 +229,10 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		want = length
 	}
 	n, err := copyBody(body, dw, src, p.opts.MaxObjectSize, &store, want, finalize)
+	if serr := body.SpillErr(); serr != nil && p.spillWarned.CompareAndSwap(false, true) {
+		p.log.Warn("large body held in memory: no spill file (logged once)", "stage", "fetch",
+			"key", key, "dir", p.opts.SpillDir, "err", serr)
+	}
 	if err != nil {
 		if finalized {
 			p.store.Delete(key) // stored just before a failure: take it back
@@ -224,7 +240,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		release() // a viewer who sees the failure and asks again starts a new fetch
 		body.Finish(err)
 		dw.Finish(err)
-		p.log.Warn("origin body failed", "key", key, "bytes", n, "err", err)
+		p.log.Warn("fetch body failed", "key", key, "bytes", n, "err", err)
 		return
 	}
 	if !finalized {
@@ -242,8 +258,9 @@ func staleFlight(o *cache.Object, why string) *cache.Flight {
 }
 
 // copyBody streams src into body and the disk tier; past limit bytes the
-// object is no longer stored in memory (it keeps streaming to the viewers
-// and to disk). When want (the declared length) is known, beforeLast runs
+// object is no longer stored in memory (it keeps streaming to the viewers,
+// through the body's spill file, and to disk). An error is the origin's or
+// the body's. When want (the declared length) is known, beforeLast runs
 // just before the bytes that complete it are written.
 func copyBody(body *cache.Body, dw *cache.DiskWrite, src io.Reader, limit int64, store *bool, want int64, beforeLast func()) (int64, error) {
 	buf := make([]byte, 32<<10)
@@ -258,11 +275,15 @@ func copyBody(body *cache.Body, dw *cache.DiskWrite, src io.Reader, limit int64,
 				dw.Write(buf[:m]) // the disk copy first: Put must not race its commit
 				beforeLast()
 				beforeLast = nil
-				body.Write(buf[:m])
+				if _, err := body.Write(buf[:m]); err != nil {
+					return n, err
+				}
 				n += int64(m)
 				continue
 			}
-			body.Write(buf[:m])
+			if _, err := body.Write(buf[:m]); err != nil {
+				return n, err // a spill file that can't be written (disk full)
+			}
 			dw.Write(buf[:m])
 			n += int64(m)
 		}

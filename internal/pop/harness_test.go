@@ -105,14 +105,24 @@ func testConfig(url string, mutate func(*config.Config)) *config.Config {
 
 func newWorld(t *testing.T, h func(w http.ResponseWriter, r *http.Request), mutate func(*config.Config)) *world {
 	t.Helper()
+	return newWorldOpts(t, h, mutate, Options{})
+}
+
+// newWorldOpts is newWorld with PoP options (its ID, default distribution
+// and clock are the world's; a nil Logger discards).
+func newWorldOpts(t *testing.T, h func(w http.ResponseWriter, r *http.Request), mutate func(*config.Config), opts Options) *world {
+	t.Helper()
 	c := &clock{}
 	o := newOrigin(t, c, h)
 	cfg := testConfig(o.URL, mutate)
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	p, err := New(cfg, Options{ID: "TST1", DefaultDistribution: "d", Now: c.Now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	opts.ID, opts.DefaultDistribution, opts.Now = "TST1", "d", c.Now
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	p, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

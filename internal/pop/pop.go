@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,12 @@ type Options struct {
 	DiskDir       string
 	DiskCacheSize int64
 	PromoteSize   int64
+	// SpillDir holds the temporary files of bodies too large to keep in
+	// memory while they stream through a fetch (larger than MaxObjectSize):
+	// each is unlinked as soon as it is created and closed when its last
+	// viewer is done. Default: DiskDir if set (the space the operator sized
+	// for the cache), else os.TempDir(). It is created if missing.
+	SpillDir string
 	// Geo, if set, is the country database of stages 4 and 6.
 	Geo *geo.DB
 	// ShieldRegion maps an originShield.region value to a regional cache id;
@@ -90,6 +97,7 @@ type PoP struct {
 	purges             purgeLog
 	tunnels            tunnelSet // open WebSockets (websocket.go)
 	tlsBase            *tls.Config
+	spillWarned        atomic.Bool // a spill file could not be created (logged once)
 }
 
 // New returns a PoP serving cfg.
@@ -161,6 +169,16 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 			return nil, fmt.Errorf("disk cache: %w", err)
 		}
 		p.store.AttachDisk(d, opts.PromoteSize, p.log)
+	}
+	if p.opts.SpillDir == "" {
+		p.opts.SpillDir = opts.DiskDir
+	}
+	if p.opts.SpillDir == "" {
+		p.opts.SpillDir = os.TempDir()
+	}
+	if err := os.MkdirAll(p.opts.SpillDir, 0o700); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("spill directory: %w", err)
 	}
 	if err := p.Apply(cfg); err != nil {
 		p.Close()

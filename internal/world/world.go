@@ -35,7 +35,7 @@ type Options struct {
 	// others are reached at their configured URLs.
 	Only                string
 	DefaultDistribution string // answers any Host (demo, quick mode)
-	DataDir             string // each PoP keeps its disk cache in DataDir/cache/<id>; "" = memory only
+	DataDir             string // each PoP keeps its disk cache in DataDir/cache/<id> and its spill files in DataDir/spill; "" = memory only (spill files in the system's temp dir)
 	Logger              *slog.Logger
 	// DefaultCertFile and DefaultKeyFile are the PoPs' default certificate
 	// for HTTPS (default: pop.tlsCertificateFile and pop.tlsKeyFile); the
@@ -212,6 +212,9 @@ func Start(opts Options) (*World, error) {
 		if opts.DataDir != "" {
 			po.DiskDir = filepath.Join(opts.DataDir, "cache", s.ID)
 			po.DiskCacheSize = int64(cfg.PoP.DiskCacheSize)
+			// Bodies too large for memory stream through unlinked files
+			// there, on the disk cache's filesystem.
+			po.SpillDir = filepath.Join(opts.DataDir, "spill")
 		}
 		if s.Parent != "" {
 			po.Parent = &pop.Peer{ID: s.Parent, URL: urls[s.Parent]}
