@@ -386,6 +386,7 @@ cachePolicies: [{id: Managed-Mine}]
       - {id: "has space", domainName: example.com}
       - {id: j, s3OriginConfig: {bucket: good-bucket, originAccessControl: {region: eu-west-1}}}
       - {id: k, domainName: example.com, customOriginConfig: {originAccessControl: {signingBehavior: always, accessKeyId: A, region: "bad region"}}}
+      - {id: l, s3OriginConfig: {bucket: good-bucket, endpoint: "http://127.0.0.1:7070"}}
     defaultCacheBehavior: {targetOriginId: a}
 `,
 			want: []string{
@@ -413,8 +414,9 @@ cachePolicies: [{id: Managed-Mine}]
 				`distributions[0].origins[9].s3OriginConfig.originAccessControl.region (line 13): is for custom origins; an S3 origin signs for s3OriginConfig.region`,
 				`distributions[0].origins[10].customOriginConfig.originAccessControl.secretAccessKey (line 14): required when signingBehavior is always (or give secretAccessKeyEnv)`,
 				`distributions[0].origins[10].customOriginConfig.originAccessControl.region (line 14): "bad region" is not a region name`,
+				`distributions[0].origins[11].s3OriginConfig.pathStyle (line 15): must be true for endpoint "http://127.0.0.1:7070"`,
 			},
-			count: 24,
+			count: 25,
 		},
 		{
 			name: "custom error responses and root object",

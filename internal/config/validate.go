@@ -574,6 +574,9 @@ func (v *validator) s3(s *S3OriginConfig, p string) {
 	} else if u, err := url.Parse(s.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		v.add(at(p, "endpoint"), "%q is not an http:// or https:// URL of a host (no path or query)", s.Endpoint)
+	} else if !s.PathStyle && (net.ParseIP(u.Hostname()) != nil || u.Hostname() == "localhost") {
+		// Virtual-hosted addressing puts the bucket in the host name.
+		v.add(at(p, "pathStyle"), "must be true for endpoint %q: a bucket cannot be addressed as %s.%s (virtual-hosted style needs a DNS name)", s.Endpoint, s.Bucket, u.Hostname())
 	}
 	v.originAccessControl(&s.OriginAccessControl, at(p, "originAccessControl"), true)
 }
