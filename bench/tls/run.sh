@@ -6,6 +6,7 @@
 #
 #   bench/tls/run.sh                 # DUR=10 s per run, CONNS=50
 #   DUR=5 CONNS=20 bench/tls/run.sh
+#   STRATA_BIN=/tmp/strata-old bench/tls/run.sh   # measure that build instead of this tree's
 #
 # Needs: apt-get install -y nginx wrk nghttp2-client curl. The servers are
 # pinned to CPU $SERVER_CPU (0), the clients and the origin to $CLIENT_CPU (1),
@@ -35,7 +36,7 @@ chmod 755 "$run" # nginx's workers (nobody) create their cache under it
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$run"; }
 trap cleanup EXIT
-(cd "$root" && go build -o "$run/strata" ./cmd/strata)
+if [ -n "${STRATA_BIN:-}" ]; then cp "$STRATA_BIN" "$run/strata"; else (cd "$root" && go build -o "$run/strata" ./cmd/strata); fi
 (cd "$perf" && go build -o "$run/origin" ./origin)
 
 wait_url() { # url [curl args]

@@ -506,8 +506,12 @@ func (b *Body) writeFileTo(w io.Writer, off int64) (int64, error) {
 			}
 		}
 	}
-	return io.Copy(w, io.NewSectionReader(b.entry.File, b.entry.Offset+off, rem))
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	return io.CopyBuffer(w, io.NewSectionReader(b.entry.File, b.entry.Offset+off, rem), *bp)
 }
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // Reader returns an io.ReadSeeker over a complete body (for range and
 // conditional serving through http.ServeContent).

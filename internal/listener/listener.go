@@ -2,7 +2,8 @@
 // connect to. Plain HTTP and HTTP/1.1 over TLS are served by internal/h1;
 // a TLS connection that negotiated h2 (ALPN) is handed by h1, after the
 // handshake and within the same ReadHeaderTimeout, to golang.org/x/net/http2
-// with the same handler. The TLS configuration is the PoP's
+// with the same handler, over a connection that gathers its writes
+// (batchConn). The TLS configuration is the PoP's
 // (pop.PoP.TLSConfig): certificate, security policy and ALPN protocols per
 // SNI, read from the current configuration snapshot at each handshake.
 //
@@ -75,7 +76,9 @@ func New(o Options) (*Server, error) {
 		OnError:           o.OnError,
 		TLSNextProto: map[string]func(context.Context, *tls.Conn){
 			http2.NextProtoTLS: func(ctx context.Context, c *tls.Conn) {
-				s.h2.ServeConn(c, &http2.ServeConnOpts{Context: ctx, BaseConfig: s.hs, Handler: o.Handler})
+				// Its writes are gathered (batch.go): one record and one
+				// system call for what is ready, not two per response.
+				s.h2.ServeConn(newBatchConn(c), &http2.ServeConnOpts{Context: ctx, BaseConfig: s.hs, Handler: o.Handler})
 			},
 		},
 	}

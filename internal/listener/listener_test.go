@@ -3,6 +3,7 @@ package listener
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"net"
@@ -15,6 +16,12 @@ import (
 )
 
 func start(t *testing.T, h http.Handler) (*Server, string, *http.Client) {
+	return startOn(t, h, nil)
+}
+
+// testCert is a certificate for 127.0.0.1 from a fresh development CA, and
+// the pool that trusts it.
+func testCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	dir := t.TempDir()
 	ca, _, err := devca.Ensure(dir, time.Now())
@@ -29,6 +36,13 @@ func start(t *testing.T, h http.Handler) (*Server, string, *http.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cert, ca.Pool()
+}
+
+// startOn serves h over TLS on a loopback listener, wrapped by wrap if set.
+func startOn(t *testing.T, h http.Handler, wrap func(net.Listener) net.Listener) (*Server, string, *http.Client) {
+	t.Helper()
+	cert, pool := testCert(t)
 	s, err := New(Options{Handler: h, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
 		ReadHeaderTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -38,11 +52,15 @@ func start(t *testing.T, h http.Handler) (*Server, string, *http.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	url := "https://" + ln.Addr().String()
+	if wrap != nil {
+		ln = wrap(ln)
+	}
 	go s.ServeTLS(ln)
 	t.Cleanup(func() { s.Close() })
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, ForceAttemptHTTP2: true}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
 	t.Cleanup(tr.CloseIdleConnections)
-	return s, "https://" + ln.Addr().String(), &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	return s, url, &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
 // Shutdown lets an HTTP/2 request in flight finish, then returns.

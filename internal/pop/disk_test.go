@@ -1,9 +1,11 @@
 package pop
 
 import (
+	"crypto/tls"
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	"time"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/devca"
+	"github.com/strata-cdn/strata/internal/listener"
 )
 
 // diskPoP starts a PoP with a disk tier in dir in front of url.
@@ -205,4 +209,84 @@ func (r *readFromRecorder) ReadFrom(src io.Reader) (int64, error) {
 		_, r.sawFile = lr.R.(*os.File)
 	}
 	return io.Copy(&r.body, src)
+}
+
+// Over HTTP/2 (no sendfile), a disk hit is copied from its file through
+// Write, not through the ReadFrom meant for HTTP/1's connections.
+func TestBodyWriterHidesReadFromWithoutSendfile(t *testing.T) {
+	h1 := &responseWriter{ResponseWriter: &readFromRecorder{h: http.Header{}}}
+	if _, ok := h1.bodyWriter().(io.ReaderFrom); !ok {
+		t.Fatal("a listener writer with ReadFrom does not get the file")
+	}
+	h2 := &responseWriter{ResponseWriter: &nopWriter{h: http.Header{}}}
+	bw := h2.bodyWriter()
+	if _, ok := bw.(io.ReaderFrom); ok {
+		t.Fatal("a listener writer without ReadFrom is offered a file")
+	}
+	if _, ok := bw.(http.Flusher); !ok {
+		t.Fatal("the body writer cannot flush (a body still arriving would wait)")
+	}
+	if n, err := bw.Write([]byte("abc")); n != 3 || err != nil || h2.bytes != 3 || h2.status != 200 {
+		t.Fatalf("Write: %d %v; recorded %d bytes, status %d", n, err, h2.bytes, h2.status)
+	}
+}
+
+// Objects evicted from memory are served whole from their disk files over
+// HTTP/2 as over HTTP/1.1.
+func TestDiskHitsOverHTTP2(t *testing.T) {
+	c := &clock{}
+	o := newOrigin(t, c, func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(rw, strings.Repeat(r.URL.Path, 20000))
+	})
+	p, url := diskPoP(t, o.URL, t.TempDir(), 1<<20) // 1 MiB of memory, ~100 KB objects
+	for i := 0; i < 30; i++ {
+		fetchURL(t, url+"/o"+strconv.Itoa(i))
+	}
+	waitFor(t, 5*time.Second, func() bool { return p.Store().Disk().Len() == 30 })
+
+	dir := t.TempDir()
+	ca, _, err := devca.Ensure(dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, kf, _, err := ca.EnsureLeaf(dir, "leaf", []string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(cf, kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := listener.New(listener.Options{Handler: p, ReadHeaderTimeout: 5 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.ServeTLS(ln)
+	t.Cleanup(func() { srv.Close() })
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, ForceAttemptHTTP2: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+
+	if n := p.Store().Len(); n >= 30 {
+		t.Fatalf("memory holds all %d objects: no disk hit to test", n)
+	}
+	for i := 0; i < 30; i++ {
+		path := "/o" + strconv.Itoa(i)
+		resp, err := client.Get("https://" + ln.Addr().String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(b) != strings.Repeat(path, 20000) || resp.Proto != "HTTP/2.0" || resp.Header.Get("X-Cache") != "Hit from strata" {
+			t.Fatalf("%s: %s %q, %d bytes, %v", path, resp.Proto, resp.Header.Get("X-Cache"), len(b), err)
+		}
+	}
 }

@@ -436,5 +436,23 @@ func (w *responseWriter) rewind() bool {
 // writerOnly hides every method but Write (no ReadFrom recursion).
 type writerOnly struct{ io.Writer }
 
+// bodyWriter is what a stored body is written to: w itself when the
+// listener's writer takes a file (HTTP/1.x: sendfile on a plain TCP
+// connection), else a view of w without ReadFrom (HTTP/2 and HTTP/3), so
+// that a disk body is copied from its file at once instead of through a
+// descriptor reopened for a sendfile that cannot happen.
+func (w *responseWriter) bodyWriter() io.Writer {
+	if _, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return w
+	}
+	return writeFlusher{w}
+}
+
+// writeFlusher is a responseWriter's Write and Flush, nothing else.
+type writeFlusher struct{ w *responseWriter }
+
+func (f writeFlusher) Write(p []byte) (int, error) { return f.w.Write(p) }
+func (f writeFlusher) Flush()                      { f.w.Flush() }
+
 // Unwrap lets http.ResponseController reach the listener's writer.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
