@@ -7,6 +7,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/strata-cdn/strata/internal/config"
 )
 
 // nopWriter is the cheapest ResponseWriter: it measures the PoP, not the
@@ -25,7 +28,16 @@ func benchHit(b *testing.B, size int) {
 		io.WriteString(w, body)
 	}))
 	defer origin.Close()
-	cfg := testConfig(origin.URL, nil)
+	req := httptest.NewRequest("GET", "http://bench.example/obj/1k/h", nil)
+	req.RemoteAddr = "127.0.0.1:5555"
+	runHits(b, benchPoP(b, origin.URL, nil), req, nil)
+}
+
+// benchPoP is a PoP serving testConfig's distribution "d" in front of the
+// origin at url, closed when the benchmark ends.
+func benchPoP(b *testing.B, url string, mutate func(*config.Config)) *PoP {
+	b.Helper()
+	cfg := testConfig(url, mutate)
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
@@ -33,12 +45,27 @@ func benchHit(b *testing.B, size int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer p.Close()
-	req := httptest.NewRequest("GET", "http://bench.example/obj/1k/h", nil)
-	req.RemoteAddr = "127.0.0.1:5555"
+	b.Cleanup(p.Close)
+	return p
+}
+
+// runHits stores req's object, then times b.N hits on it (ready, if set,
+// runs on the first hit's header before the timer starts). It fails unless
+// the last one was a hit.
+func runHits(b *testing.B, p *PoP, req *http.Request, ready func(h http.Header)) {
+	b.Helper()
 	w := &nopWriter{h: http.Header{}}
 	p.ServeHTTP(w, req) // fill
 	for p.Store().Len() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	clear(w.h)
+	p.ServeHTTP(w, req)
+	if w.h.Get("X-Cache") != "Hit from strata" {
+		b.Fatalf("not a hit: %v", w.h)
+	}
+	if ready != nil {
+		ready(w.h)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -46,6 +73,7 @@ func benchHit(b *testing.B, size int) {
 		clear(w.h)
 		p.ServeHTTP(w, req)
 	}
+	b.StopTimer()
 	if w.h.Get("X-Cache") != "Hit from strata" {
 		b.Fatalf("not a hit: %v", w.h)
 	}

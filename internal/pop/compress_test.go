@@ -755,39 +755,16 @@ func benchEncodedHit(b *testing.B, ae string) {
 		io.WriteString(w, body)
 	}))
 	defer origin.Close()
-	cfg := testConfig(origin.URL, compressOn)
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	p, err := New(cfg, Options{DefaultDistribution: "d", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Close()
 	req := httptest.NewRequest("GET", "http://bench.example/page.html", nil)
 	req.RemoteAddr = "127.0.0.1:5555"
 	if ae != "" {
 		req.Header.Set("Accept-Encoding", ae)
 	}
-	w := &nopWriter{h: http.Header{}}
-	p.ServeHTTP(w, req) // fill
-	for p.Store().Len() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	clear(w.h)
-	p.ServeHTTP(w, req)
-	if w.h.Get("X-Cache") != "Hit from strata" {
-		b.Fatalf("not a hit: %v", w.h)
-	}
-	n, _ := strconv.Atoi(w.h.Get("Content-Length"))
-	b.SetBytes(int64(n))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		clear(w.h)
-		p.ServeHTTP(w, req)
-	}
-	b.StopTimer()
+	var n int
+	runHits(b, benchPoP(b, origin.URL, compressOn), req, func(h http.Header) {
+		n, _ = strconv.Atoi(h.Get("Content-Length"))
+		b.SetBytes(int64(n))
+	})
 	b.ReportMetric(float64(n), "body-bytes")
 }
 
@@ -806,15 +783,7 @@ func benchCompressMiss(b *testing.B, ae string) {
 		io.WriteString(w, body)
 	}))
 	defer origin.Close()
-	cfg := testConfig(origin.URL, compressOn)
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	p, err := New(cfg, Options{DefaultDistribution: "d", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Close()
+	p := benchPoP(b, origin.URL, compressOn)
 	w := &nopWriter{h: http.Header{}}
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()

@@ -2,7 +2,6 @@ package pop
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -672,33 +671,13 @@ func BenchmarkResponsePolicyHit(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			origin := httptest.NewServer(http.HandlerFunc(cacheableOK))
 			defer origin.Close()
-			cfg := testConfig(origin.URL, func(c *config.Config) {
+			p := benchPoP(b, origin.URL, func(c *config.Config) {
 				c.Distributions[0].DefaultCacheBehavior.ResponseHeadersPolicyID = id
 			})
-			if err := cfg.Validate(); err != nil {
-				b.Fatal(err)
-			}
-			p, err := New(cfg, Options{DefaultDistribution: "d", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer p.Close()
 			req := httptest.NewRequest("GET", "http://bench.example/obj", nil)
 			req.RemoteAddr = "127.0.0.1:5555"
 			req.Header.Set("Origin", "https://app.example")
-			w := &nopWriter{h: http.Header{}}
-			p.ServeHTTP(w, req)
-			for p.Store().Len() == 0 {
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				clear(w.h)
-				p.ServeHTTP(w, req)
-			}
-			if w.h.Get("X-Cache") != "Hit from strata" {
-				b.Fatalf("not a hit: %v", w.h)
-			}
+			runHits(b, p, req, nil)
 		})
 	}
 }

@@ -770,15 +770,7 @@ func benchmarkWebSocketEcho(b *testing.B, edge bool) {
 	defer origin.Close()
 	url := "ws" + strings.TrimPrefix(origin.URL, "http")
 	if edge {
-		cfg := testConfig(origin.URL, nil)
-		if err := cfg.Validate(); err != nil {
-			b.Fatal(err)
-		}
-		p, err := New(cfg, Options{DefaultDistribution: "d", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer p.Close()
+		p := benchPoP(b, origin.URL, nil)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)
