@@ -149,7 +149,7 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 	if r.Method == http.MethodHead || ex.headOnly || status == http.StatusNotModified || status == http.StatusNoContent {
 		return nil
 	}
-	if _, err := body.WriteTo(r.Context(), ex.w.bodyWriter(), 0); err != nil {
+	if _, err := body.WriteTo(r.Context(), ex.w.bodyWriter(ex.r.TLS != nil), 0); err != nil {
 		if errors.Is(err, cache.ErrIncomplete) {
 			if ex.w.rewind() {
 				return originFailure(err) // nothing went out yet: a clean 502

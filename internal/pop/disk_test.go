@@ -211,15 +211,18 @@ func (r *readFromRecorder) ReadFrom(src io.Reader) (int64, error) {
 	return io.Copy(&r.body, src)
 }
 
-// Over HTTP/2 (no sendfile), a disk hit is copied from its file through
+// Over TLS and HTTP/2 (no sendfile), a disk hit is copied from its file through
 // Write, not through the ReadFrom meant for HTTP/1's connections.
 func TestBodyWriterHidesReadFromWithoutSendfile(t *testing.T) {
 	h1 := &responseWriter{ResponseWriter: &readFromRecorder{h: http.Header{}}}
-	if _, ok := h1.bodyWriter().(io.ReaderFrom); !ok {
+	if _, ok := h1.bodyWriter(false).(io.ReaderFrom); !ok {
 		t.Fatal("a listener writer with ReadFrom does not get the file")
 	}
+	if _, ok := h1.bodyWriter(true).(io.ReaderFrom); ok {
+		t.Fatal("HTTP/1.1 over TLS is offered a file (no sendfile through TLS)")
+	}
 	h2 := &responseWriter{ResponseWriter: &nopWriter{h: http.Header{}}}
-	bw := h2.bodyWriter()
+	bw := h2.bodyWriter(true)
 	if _, ok := bw.(io.ReaderFrom); ok {
 		t.Fatal("a listener writer without ReadFrom is offered a file")
 	}

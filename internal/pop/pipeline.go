@@ -437,12 +437,12 @@ func (w *responseWriter) rewind() bool {
 type writerOnly struct{ io.Writer }
 
 // bodyWriter is what a stored body is written to: w itself when the
-// listener's writer takes a file (HTTP/1.x: sendfile on a plain TCP
-// connection), else a view of w without ReadFrom (HTTP/2 and HTTP/3), so
+// listener's writer takes a file (HTTP/1.x on a plain TCP connection:
+// sendfile), else a view of w without ReadFrom (TLS, HTTP/2 and HTTP/3), so
 // that a disk body is copied from its file at once instead of through a
 // descriptor reopened for a sendfile that cannot happen.
-func (w *responseWriter) bodyWriter() io.Writer {
-	if _, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+func (w *responseWriter) bodyWriter(overTLS bool) io.Writer {
+	if _, ok := w.ResponseWriter.(io.ReaderFrom); ok && !overTLS {
 		return w
 	}
 	return writeFlusher{w}
