@@ -19,6 +19,7 @@ import (
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/origin"
 	"github.com/strata-cdn/strata/internal/signedurl"
+	"github.com/strata-cdn/strata/internal/viewertls"
 	"github.com/strata-cdn/strata/pkg/sigv4"
 )
 
@@ -97,7 +98,8 @@ type PoP struct {
 	purges             purgeLog
 	tunnels            tunnelSet // open WebSockets (websocket.go)
 	tlsBase            *tls.Config
-	spillWarned        atomic.Bool // a spill file could not be created (logged once)
+	stapler            *viewertls.Stapler // OCSP staples of the viewer certificates (tls.go)
+	spillWarned        atomic.Bool        // a spill file could not be created (logged once)
 }
 
 // New returns a PoP serving cfg.
@@ -132,6 +134,7 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 	}
 	p.viaValue, p.popValue = []string{p.via}, []string{opts.ID}
 	p.tlsBase = p.newTLSBase()
+	p.stapler = newStapler(opts.Egress, p.log)
 	p.statusID = "Strata-" + opts.ID
 	if opts.HTTP3Port != 0 {
 		p.altSvc = []string{fmt.Sprintf(`h3=":%d"; ma=86400`, opts.HTTP3Port)}
@@ -214,6 +217,7 @@ type snapshot struct {
 	fallback  *dist
 	all       []*dist
 	tls       *tlsSet
+	staples   []*viewertls.Stapled // released by close
 }
 
 type wildcard struct {
@@ -251,6 +255,10 @@ type behavior struct {
 }
 
 func (s *snapshot) close() {
+	for _, st := range s.staples {
+		st.Release()
+	}
+	s.staples = nil
 	for _, d := range s.all {
 		for _, o := range d.origins {
 			o.Close()
@@ -478,6 +486,7 @@ func (p *PoP) Close() {
 	if s := p.snap.Load(); s != nil {
 		s.close()
 	}
+	p.stapler.Close()
 	if p.parent != nil {
 		p.parent.o.Close()
 	}

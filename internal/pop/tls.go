@@ -3,7 +3,11 @@ package pop
 import (
 	"crypto/tls"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/viewertls"
@@ -106,13 +110,13 @@ func (p *PoP) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 // and builds the snapshot's TLS configs. Errors name the field.
 func (p *PoP) buildTLS(cfg *config.Config, s *snapshot) error {
 	t := &tlsSet{hosts: map[string]*tls.Config{}}
-	var def *tls.Certificate
+	var def servedCert
 	if p.opts.DefaultCertFile != "" {
 		c, err := viewertls.LoadKeyPair(p.opts.DefaultCertFile, p.opts.DefaultKeyFile)
 		if err != nil {
 			return fmt.Errorf("default certificate: %w", err)
 		}
-		def = c
+		def = p.serve(s, c)
 	}
 	var fallback *tls.Config
 	byCfg := make(map[*config.Distribution]*dist, len(s.all))
@@ -139,7 +143,7 @@ func (p *PoP) buildTLS(cfg *config.Config, s *snapshot) error {
 		base := viewerConfig(def, pol, protos)
 		forAliases := base
 		if own != nil {
-			forAliases = viewerConfig(own, pol, protos)
+			forAliases = viewerConfig(p.serve(s, own), pol, protos)
 		}
 		if base != nil {
 			t.hosts[strings.ToLower(d.cfg.DomainName)] = base
@@ -179,13 +183,51 @@ func (p *PoP) buildTLS(cfg *config.Config, s *snapshot) error {
 	return nil
 }
 
+// servedCert is a certificate as served: as it is, or through its OCSP
+// stapling, which gives it with the current staple.
+type servedCert struct {
+	cert    *tls.Certificate
+	stapled *viewertls.Stapled
+}
+
+// serve staples cert if it can be (its leaf names an OCSP server and its
+// file holds the issuer after it); the snapshot keeps the stapling running
+// until it is closed, so a certificate that leaves the configuration stops
+// being refreshed, and one that stays is not fetched again.
+func (p *PoP) serve(s *snapshot, cert *tls.Certificate) servedCert {
+	st := p.stapler.Track(cert)
+	if st != nil {
+		s.staples = append(s.staples, st)
+	}
+	return servedCert{cert: cert, stapled: st}
+}
+
 // viewerConfig is the config served for one certificate and policy (nil
-// without a certificate: such handshakes fail).
-func viewerConfig(cert *tls.Certificate, pol viewertls.Policy, protos []string) *tls.Config {
-	if cert == nil {
+// without a certificate: such handshakes fail). A stapled certificate is
+// given by GetCertificate, so each handshake gets the latest staple (a
+// tls.Certificate must not change once crypto/tls has it).
+func viewerConfig(cert servedCert, pol viewertls.Policy, protos []string) *tls.Config {
+	if cert.cert == nil {
 		return nil
 	}
-	c := &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: protos}
+	c := &tls.Config{NextProtos: protos}
+	if cert.stapled != nil {
+		c.GetCertificate = cert.stapled.GetCertificate
+	} else {
+		c.Certificates = []tls.Certificate{*cert.cert}
+	}
 	pol.Apply(c)
 	return c
+}
+
+// newStapler fetches OCSP responses from the egress address, if the PoP
+// has one, with a 10 s bound on each request.
+func newStapler(egress string, log *slog.Logger) *viewertls.Stapler {
+	client := &http.Client{Timeout: 10 * time.Second}
+	if egress != "" {
+		d := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(egress)}}
+		client.Transport = &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: d.DialContext,
+			TLSHandshakeTimeout: 10 * time.Second, MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}
+	}
+	return viewertls.NewStapler(viewertls.StaplerOptions{Client: client, Logger: log})
 }
