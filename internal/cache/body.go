@@ -136,8 +136,10 @@ func (b *Body) SpillErr() error {
 func (b *Body) Spilled() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.spillDir != "" && b.size > b.spillAt
+	return b.spilledLocked()
 }
+
+func (b *Body) spilledLocked() bool { return b.spillDir != "" && b.size > b.spillAt }
 
 // closeSpill closes the file of a spilled body; reading its file part fails
 // afterwards. It does nothing to a body that does not spill.
@@ -287,7 +289,7 @@ func (b *Body) Bytes() []byte {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.spillDir != "" && b.size > b.spillAt {
+	if b.spilledLocked() {
 		out := make([]byte, 0, b.size)
 		for _, c := range b.chunks {
 			out = append(out, c...)
@@ -521,71 +523,59 @@ func (b *Body) Reader() io.ReadSeeker {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	r := &chunkReader{chunks: b.chunks, size: b.size}
-	if b.spillDir != "" && b.size > b.spillAt {
+	r := &chunkReader{chunks: b.chunks}
+	if b.spilledLocked() {
 		r.body, r.file, r.fileAt = b, b.spill, b.spillAt
 	}
-	return r
+	return io.NewSectionReader(r, 0, b.size)
 }
 
 // chunkReader reads a body's chunks and, for a spilled body, its file from
-// fileAt on.
+// fileAt on. io.SectionReader gives it Read and Seek.
 type chunkReader struct {
 	chunks [][]byte
-	size   int64
-	off    int64
 
 	body   *Body // a spilled body, kept alive while its file is read
 	file   *os.File
 	fileAt int64
 }
 
-func (r *chunkReader) Read(p []byte) (int, error) {
-	if r.off >= r.size {
-		return 0, io.EOF
+// ReadAt fills p from off; the SectionReader around it never asks past the
+// body's size.
+func (r *chunkReader) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := r.readSome(p[n:], off+int64(n))
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
 	}
-	if r.body != nil && r.off >= r.fileAt {
+	return n, nil
+}
+
+func (r *chunkReader) readSome(p []byte, off int64) (int, error) {
+	if r.body != nil && off >= r.fileAt {
 		if r.file == nil {
 			return 0, errSpillClosed
 		}
-		p = p[:min(int64(len(p)), r.size-r.off)]
-		n, err := r.file.ReadAt(p, r.off-r.fileAt)
-		r.off += int64(n)
-		if errors.Is(err, io.EOF) {
-			err = nil
-			if n < len(p) {
-				err = io.ErrUnexpectedEOF
-			}
-		}
+		n, err := r.file.ReadAt(p, off-r.fileAt)
 		runtime.KeepAlive(r.body)
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF // the writer wrote every byte before the body was complete
+		}
 		return n, err
 	}
 	pos := int64(0)
 	for _, c := range r.chunks {
 		end := pos + int64(len(c))
-		if r.off < end {
-			n := copy(p, c[r.off-pos:])
-			r.off += int64(n)
-			return n, nil
+		if off < end {
+			return copy(p, c[off-pos:]), nil
 		}
 		pos = end
 	}
-	return 0, io.EOF
-}
-
-func (r *chunkReader) Seek(offset int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		offset += r.off
-	case io.SeekEnd:
-		offset += r.size
-	default:
-		return 0, errors.New("cache: bad whence")
-	}
-	if offset < 0 {
-		return 0, errors.New("cache: negative position")
-	}
-	r.off = offset
-	return offset, nil
+	return 0, nil
 }

@@ -64,11 +64,15 @@ func (p *PoP) HTTPVersionOffered(serverName, proto string) bool {
 	case "http/1.1":
 		return true
 	case "h2":
-		return v == config.HTTPVersion2 || v == config.HTTPVersion2And3 || v == ""
+		return offersHTTP2(v)
 	case "h3":
 		return offersHTTP3(v)
 	}
 	return false
+}
+
+func offersHTTP2(httpVersion string) bool {
+	return httpVersion == "" || httpVersion == config.HTTPVersion2 || httpVersion == config.HTTPVersion2And3
 }
 
 func offersHTTP3(httpVersion string) bool {
@@ -137,7 +141,7 @@ func (p *PoP) buildTLS(cfg *config.Config, s *snapshot) error {
 			return fmt.Errorf("distributions[%d].viewerCertificate.minimumProtocolVersion: unknown policy %q", i, d.cfg.ViewerCertificate.MinimumProtocolVersion)
 		}
 		protos := []string{"h2", "http/1.1"}
-		if v := d.cfg.HTTPVersion; v == config.HTTPVersion11 || v == config.HTTPVersion3 {
+		if !offersHTTP2(d.cfg.HTTPVersion) {
 			protos = []string{"http/1.1"}
 		}
 		base := viewerConfig(def, pol, protos)
