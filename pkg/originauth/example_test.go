@@ -21,7 +21,10 @@ func ExampleHandler() {
 	// What Strata does: sign with the same key, region us-east-1, service strata.
 	signed, _ := http.NewRequest("GET", origin.URL+"/index.html", nil)
 	creds := sigv4.Credentials{AccessKeyID: "strata-origin-1", SecretAccessKey: "a-long-random-secret"}
-	sigv4.Sign(signed, creds, "us-east-1", "strata", time.Now(), sigv4.EmptyPayloadHash)
+	if err := sigv4.Sign(signed, creds, "us-east-1", "strata", time.Now(), sigv4.EmptyPayloadHash); err != nil {
+		fmt.Println(err) // the Output check below then fails
+		return
+	}
 
 	unsigned, _ := http.NewRequest("GET", origin.URL+"/index.html", nil)
 
