@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -213,4 +214,34 @@ func newViewerServer(h http.Handler) interface {
 	Close() error
 } {
 	return &h1.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+}
+
+// heapPeak runs fn while sampling the heap, and returns how far HeapAlloc
+// rose above its value before.
+func heapPeak(fn func()) int64 {
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	peak := make(chan uint64)
+	stop := make(chan struct{})
+	go func() {
+		var m runtime.MemStats
+		var max uint64
+		for {
+			select {
+			case <-stop:
+				peak <- max
+				return
+			default:
+			}
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > max {
+				max = m.HeapAlloc
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	fn()
+	close(stop)
+	return int64(<-peak) - int64(before.HeapAlloc)
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -383,36 +382,6 @@ func TestSpillDefaultsToDiskDir(t *testing.T) {
 	if r.body != content || o.count("/big") != 1 {
 		t.Fatalf("hit from disk: %d bytes, %d origin requests", len(r.body), o.count("/big"))
 	}
-}
-
-// heapPeak runs fn while sampling the heap, and returns how far HeapAlloc
-// rose above its value before.
-func heapPeak(fn func()) int64 {
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	peak := make(chan uint64)
-	stop := make(chan struct{})
-	go func() {
-		var m runtime.MemStats
-		var max uint64
-		for {
-			select {
-			case <-stop:
-				peak <- max
-				return
-			default:
-			}
-			runtime.ReadMemStats(&m)
-			if m.HeapAlloc > max {
-				max = m.HeapAlloc
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
-	fn()
-	close(stop)
-	return int64(<-peak) - int64(before.HeapAlloc)
 }
 
 // A cold miss of an object far above maxObjectSize streams through the
