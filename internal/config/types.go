@@ -87,6 +87,11 @@ type Distribution struct {
 	Logging              Logging               `json:"logging"`
 	HTTPVersion          string                `json:"httpVersion"`   // http1.1 | http2 (default) | http2and3 | http3
 	IsIPv6Enabled        *bool                 `json:"isIPv6Enabled"` // default true; see IPv6Enabled
+	// UnderscoresInHeaders keeps request header names that contain "_"
+	// (nginx's underscores_in_headers). Default false: they are dropped
+	// before any stage sees them, because CGI, WSGI, PHP and Rack origins
+	// read X_Forwarded_Host as X-Forwarded-Host.
+	UnderscoresInHeaders bool `json:"underscoresInHeaders"`
 }
 
 // Price classes.

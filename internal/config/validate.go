@@ -950,7 +950,7 @@ func (v *validator) keyList(k *KeyList, p string, kind keyKind, allowed []string
 		key := item
 		switch kind {
 		case keyHeaders:
-			key = strings.ToLower(item)
+			key = headerKey(item)
 			if !isToken(item) {
 				v.add(idx(ip, i), "%q is not a valid header name", item)
 				continue
@@ -977,6 +977,12 @@ func (v *validator) keyList(k *KeyList, p string, kind keyKind, allowed []string
 		}
 		seen[key] = i
 	}
+}
+
+// headerKey is what makes two header names the same one: case, and "_"
+// against "-" (CGI, WSGI, PHP and Rack origins read both as one).
+func headerKey(name string) string {
+	return strings.ToLower(strings.ReplaceAll(name, "_", "-"))
 }
 
 // isToken reports whether s is an RFC 9110 token (a valid header name).
@@ -1027,6 +1033,7 @@ var forbiddenResponseHeaders = []string{
 }
 
 func isForbidden(name string, forbidden []string) bool {
+	name = strings.ReplaceAll(name, "_", "-") // as CGI origins read it
 	for _, f := range forbidden {
 		if prefix, ok := strings.CutSuffix(f, "*"); ok {
 			if len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix) {
@@ -1053,7 +1060,7 @@ func (v *validator) headerName(name, p string, forbidden []string, seen map[stri
 		v.add(p, "%s cannot be set here (it is hop-by-hop or owned by the CDN)", name)
 		return
 	}
-	key := strings.ToLower(name)
+	key := headerKey(name)
 	if first, dup := seen[key]; dup {
 		v.add(p, "duplicate header %q (also %s)", name, first)
 		return
