@@ -190,6 +190,9 @@ func (p *PoP) normalize(ex *exchange) error {
 	if r.TLS != nil && r.TLS.ServerName != "" && !ex.fromTier && ex.snap.lookup(normalizeHost(r.TLS.ServerName)) != ex.dist {
 		return &Error{Status: http.StatusMisdirectedRequest, Source: FromViewer, Reason: "TLS server name and Host name different distributions"}
 	}
+	if !ex.dist.cfg.UnderscoresInHeaders {
+		dropUnderscoreNames(r.Header) // key.go
+	}
 	if path == "/" && ex.dist.cfg.DefaultRootObject != "" {
 		path = "/" + ex.dist.cfg.DefaultRootObject
 	}
