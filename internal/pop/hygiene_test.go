@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/devca"
+	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/listener"
 )
 
@@ -352,6 +354,112 @@ func TestPolicyNamesNotTrickedByUnderscores(t *testing.T) {
 				t.Errorf("%s: %q reached the origin:\n%s", path, v, got)
 			}
 		}
+	}
+}
+
+// TestViewerHeadersThroughTiers: CloudFront-Viewer-Address and -Country that
+// an origin request policy names reach the origin through edge -> regional
+// and edge -> regional -> shield, describing the edge's viewer (its address
+// and port, the country of its address); a viewer's own values never do,
+// not even sent to a regional PoP directly.
+func TestViewerHeadersThroughTiers(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "test.mmdb")
+	if err := geo.WriteTestDB(dbPath, geo.LoopbackTestRanges()); err != nil {
+		t.Fatal(err)
+	}
+	db, err := geo.Open(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	echo := func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprintf(rw, "address=%s country=%s", r.Header.Get("CloudFront-Viewer-Address"), r.Header.Get("CloudFront-Viewer-Country"))
+	}
+	for _, shield := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shield=%v", shield), func(t *testing.T) {
+			mutate := func(c *config.Config) {
+				c.OriginRequestPolicies = []config.OriginRequestPolicy{{ID: "geo", Headers: config.KeyList{Behavior: "whitelist",
+					Items: []string{"CloudFront-Viewer-Address", "CloudFront-Viewer-Country"}}}}
+				c.CachePolicies[0].CacheKey.Headers = config.KeyList{Behavior: "whitelist", Items: []string{"CloudFront-Viewer-Country"}}
+				c.Distributions[0].DefaultCacheBehavior.OriginRequestPolicyID = "geo"
+				if shield {
+					c.Distributions[0].Origins[0].OriginShield = config.OriginShield{Enabled: true, Region: "B-R"}
+				}
+			}
+			n := newNetwork(t, 0, 0, echo, mutate)
+			// The edge, with the geo database; its regional PoP (RA1) and
+			// the shield (RB1) have none.
+			cfg := testConfig(n.origin.URL, mutate)
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			edge, err := New(cfg, Options{ID: "EG1", DefaultDistribution: "d", TierSecret: "s3cret", Geo: db,
+				RegionalCache: "A-R", Parent: &Peer{ID: "RA1", URL: n.urls["RA1"]},
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(edge.Close)
+			edgeURL := serve(t, edge)
+
+			get := func(url, src, path string, kv ...string) (response, string) {
+				t.Helper()
+				var local string
+				d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+				tr := &http.Transport{DialContext: func(ctx context.Context, nw, a string) (net.Conn, error) {
+					c, err := d.DialContext(ctx, nw, a)
+					if err == nil {
+						local = c.LocalAddr().String()
+					}
+					return c, err
+				}}
+				defer tr.CloseIdleConnections()
+				req, _ := http.NewRequest("GET", url+path, nil)
+				for i := 0; i+1 < len(kv); i += 2 {
+					req.Header[kv[i]] = []string{kv[i+1]}
+				}
+				resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return response{resp.StatusCode, resp.Header, string(b)}, local
+			}
+			via := "RA1"
+			if shield {
+				via = "RB1"
+			}
+
+			r, local := get(edgeURL, "127.2.0.9", "/v")
+			if want := "address=" + local + " country=DE"; r.body != want {
+				t.Fatalf("DE viewer through the tiers: origin saw %q, want %q", r.body, want)
+			}
+			if got := n.origin.lastReq("/v").Header.Get("Via"); !strings.Contains(got, via) {
+				t.Fatalf("the fetch did not come through %s: Via %q", via, got)
+			}
+			// A viewer's own values, dashed or not, change nothing; the
+			// country is in the key, so this is a second fetch.
+			r, local = get(edgeURL, "127.1.0.9", "/v", "CloudFront-Viewer-Address", "6.6.6.6:6", "CloudFront-Viewer-Country", "FR",
+				"CloudFront_Viewer_Country", "FR", "X-Strata-Hop", "guess")
+			if want := "address=" + local + " country=US"; r.body != want {
+				t.Fatalf("US viewer with spoofed headers: origin saw %q, want %q", r.body, want)
+			}
+			if c := n.origin.count("/v"); c != 2 {
+				t.Fatalf("origin count %d, want one per country", c)
+			}
+			// Straight to the regional PoP, without the tier secret: the
+			// viewer is RA1's own viewer (no geo database there).
+			r, local = get(n.urls["RA1"], "127.1.0.9", "/direct", "CloudFront-Viewer-Address", "6.6.6.6:6", "CloudFront-Viewer-Country", "FR",
+				"X-Strata-Hop", "guess")
+			// (A regional PoP may also refuse viewers outright; then nothing
+			// reaches the origin at all.)
+			if want := "address=" + local + " country="; r.status == 200 && r.body != want ||
+				r.status != 200 && n.origin.count("/direct") != 0 {
+				t.Fatalf("viewer at the regional PoP: %d, origin saw %q, want %q", r.status, r.body, want)
+			}
+		})
 	}
 }
 
