@@ -49,3 +49,37 @@ cachePolicies:
 		t.Fatalf("underscoresInHeaders: %v %v, want true (set) and false (default)", cfg.Distributions[0].UnderscoresInHeaders, cfg.Distributions[1].UnderscoresInHeaders)
 	}
 }
+
+// TestPolicyNamingDroppedHeader: a policy naming a header with "_" for a
+// distribution that drops such headers names a header that never arrives.
+func TestPolicyNamingDroppedHeader(t *testing.T) {
+	src := `distributions:
+  - id: drops
+    origins: [{id: o, domainName: example.com}]
+    defaultCacheBehavior: {targetOriginId: o, cachePolicyId: k, originRequestPolicyId: q}
+  - id: keeps
+    underscoresInHeaders: true
+    origins: [{id: o, domainName: example.com}]
+    defaultCacheBehavior: {targetOriginId: o, cachePolicyId: k, originRequestPolicyId: q}
+cachePolicies:
+  - id: k
+    cacheKey:
+      headers: {behavior: whitelist, items: [X-Dashed, X_Custom]}
+originRequestPolicies:
+  - id: q
+    headers: {behavior: whitelist, items: [X_Other]}
+`
+	_, err := Parse([]byte(src), "test.yaml")
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 2 {
+		t.Fatalf("Parse = %v, want 2 errors", err)
+	}
+	for _, w := range []string{
+		`distributions[0].defaultCacheBehavior.cachePolicyId (line 4): cache policy "k" names header "X_Custom", which this distribution drops: header names with "_" reach it only with underscoresInHeaders: true`,
+		`distributions[0].defaultCacheBehavior.originRequestPolicyId (line 4): origin request policy "q" names header "X_Other", which this distribution drops`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("missing %q in\n%v", w, err)
+		}
+	}
+}

@@ -747,6 +747,14 @@ func (v *validator) behavior(d *Distribution, b *CacheBehavior, p string) {
 		v.add(at(p, "originRequestPolicyId"), "%q is not an origin request policy (declare it under originRequestPolicies, or use one of %s)",
 			id, strings.Join(managedOriginRequestPolicyIDs, ", "))
 	}
+	if !d.UnderscoresInHeaders {
+		if cp := c.CachePolicy(b.CachePolicyID); cp != nil {
+			v.droppedHeaderNames(at(p, "cachePolicyId"), "cache policy", cp.ID, cp.CacheKey.Headers)
+		}
+		if orp := c.OriginRequestPolicy(b.OriginRequestPolicyID); orp != nil {
+			v.droppedHeaderNames(at(p, "originRequestPolicyId"), "origin request policy", orp.ID, orp.Headers)
+		}
+	}
 	if id := b.ResponseHeadersPolicyID; id != "" && c.ResponseHeadersPolicy(id) == nil {
 		v.add(at(p, "responseHeadersPolicyId"), "%q is not a response headers policy (declare it under responseHeadersPolicies, or use one of %s)",
 			id, strings.Join(managedResponseHeadersPolicyIDs, ", "))
@@ -976,6 +984,21 @@ func (v *validator) keyList(k *KeyList, p string, kind keyKind, allowed []string
 			continue
 		}
 		seen[key] = i
+	}
+}
+
+// droppedHeaderNames refuses a policy that names a header with "_" for a
+// behavior of a distribution that drops such headers (underscoresInHeaders
+// false): the policy would name a header that never arrives.
+func (v *validator) droppedHeaderNames(p, kind, id string, l KeyList) {
+	if l.Behavior != KeyWhitelist {
+		return
+	}
+	for _, item := range l.Items {
+		if strings.Contains(item, "_") {
+			v.add(p, "%s %q names header %q, which this distribution drops: header names with \"_\" reach it only with underscoresInHeaders: true", kind, id, item)
+			return
+		}
 	}
 }
 
