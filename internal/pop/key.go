@@ -373,7 +373,7 @@ func (p *PoP) forwardHeader(ex *exchange, pass bool) http.Header {
 		if hopByHop[fname] || listed[fname] || fname == "Host" || strataOwned(fname) || fname == "Cookie" {
 			continue
 		}
-		if fname != name && strataSets[fname] || twin(name) {
+		if strataSets[fname] && strings.IndexByte(name, '_') >= 0 || twin(name) {
 			continue
 		}
 		if unkeyedUnsafe[fname] && !explicit(name) {
