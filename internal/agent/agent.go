@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,7 @@ type Agent struct {
 	cfgErr  atomic.Pointer[string]
 	log     *slog.Logger
 	ready   chan struct{}
+	warned  []config.Warning // the inert-field warnings last logged; only apply touches it
 }
 
 // Start connects the PoP to the control plane. It returns at once; the
@@ -295,7 +297,18 @@ func (a *Agent) apply(state map[string]map[string]jetstream.KeyValueEntry) error
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	return a.o.PoP.Apply(cfg)
+	if err := a.o.PoP.Apply(cfg); err != nil {
+		return err
+	}
+	// Fields that are set but not acted on yet are logged when that set
+	// changes, not with every snapshot.
+	if ws := cfg.Warnings(); !slices.Equal(ws, a.warned) {
+		for _, w := range ws {
+			a.log.Warn("configuration field not yet acted on", "source", "control plane", "field", w.Path, "warning", w.Msg)
+		}
+		a.warned = ws
+	}
+	return nil
 }
 
 // consumeInvalidations applies each invalidation once, through the PoP's

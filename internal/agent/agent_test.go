@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -131,6 +132,11 @@ type node struct {
 
 func startNode(t *testing.T, id, natsURL string) *node {
 	t.Helper()
+	return startNodeLog(t, id, natsURL, quiet())
+}
+
+func startNodeLog(t *testing.T, id, natsURL string, log *slog.Logger) *node {
+	t.Helper()
 	base := &config.Config{}
 	base.Validate()
 	p, err := pop.New(base, pop.Options{ID: id, Logger: quiet()})
@@ -144,7 +150,7 @@ func startNode(t *testing.T, id, natsURL string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Start(context.Background(), Options{NC: nc, PoP: p, Base: base, Logger: quiet(),
+	a, err := Start(context.Background(), Options{NC: nc, PoP: p, Base: base, Logger: log,
 		Info: wire.Heartbeat{PoP: id, Tier: "edge", URL: "http://" + ln.Addr().String()}})
 	if err != nil {
 		t.Fatal(err)
@@ -269,5 +275,65 @@ func TestConfigAndInvalidationsReachEveryPoP(t *testing.T) {
 	})
 	if s, _, _ := a.get(t, "/x"); s != 200 {
 		t.Fatalf("refused config broke serving: %d", s)
+	}
+}
+
+// lockedBuffer is a log destination that the test reads while the agent
+// writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestInertFieldsLogged: a snapshot that sets a field nothing acts on yet
+// is logged with the field's path, once, not again with every snapshot
+// that keeps it.
+func TestInertFieldsLogged(t *testing.T) {
+	ns := startNATS(t)
+	nc, _ := nats.Connect(ns.ClientURL())
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	kvs := setupStore(t, js)
+	var logs lockedBuffer
+	n := startNodeLog(t, "AAA1", ns.ClientURL(), slog.New(slog.NewTextHandler(&logs, nil)))
+
+	put := func(comment string) uint64 {
+		d := config.Distribution{ID: "site", Comment: comment, PriceClass: config.PriceClass100,
+			Origins:              []config.Origin{{ID: "web", URL: "http://127.0.0.1:9"}},
+			DefaultCacheBehavior: config.CacheBehavior{TargetOriginID: "web"}}
+		body, _ := json.Marshal(d)
+		rev, err := kvs[wire.BucketDistributions].Put(context.Background(), "site", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rev
+	}
+	const line = "field=distributions[0].priceClass"
+	// The version of a snapshot is the sum of the buckets' revisions: here,
+	// the revision of the one distribution.
+	rev := put("one")
+	waitFor(t, 5*time.Second, "the first snapshot", func() bool { return n.agent.Version() == rev })
+	if !strings.Contains(logs.String(), line) {
+		t.Fatalf("no warning about priceClass in the log:\n%s", logs.String())
+	}
+	rev = put("two")
+	waitFor(t, 5*time.Second, "the second snapshot", func() bool { return n.agent.Version() == rev })
+	if got := strings.Count(logs.String(), line); got != 1 {
+		t.Errorf("the warning was logged %d times, want once:\n%s", got, logs.String())
+	}
+	if !strings.Contains(logs.String(), "not yet acted on") {
+		t.Errorf("the log does not say what is wrong:\n%s", logs.String())
 	}
 }
