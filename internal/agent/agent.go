@@ -53,7 +53,10 @@ type Agent struct {
 	cfgErr  atomic.Pointer[string]
 	log     *slog.Logger
 	ready   chan struct{}
-	warned  []config.Warning // the inert-field warnings last logged; only apply touches it
+	// warned are the inert-field warnings last logged: at first those of
+	// Base, which the process reported when it loaded it. Only apply
+	// touches it after Start.
+	warned []config.Warning
 }
 
 // Start connects the PoP to the control plane. It returns at once; the
@@ -73,7 +76,7 @@ func Start(ctx context.Context, o Options) (*Agent, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	a := &Agent{o: o, js: js, cancel: cancel, log: o.Logger.With("stage", "agent", "pop", o.Info.PoP), ready: make(chan struct{})}
+	a := &Agent{o: o, js: js, cancel: cancel, log: o.Logger.With("stage", "agent", "pop", o.Info.PoP), ready: make(chan struct{}), warned: o.Base.Warnings()}
 	a.wg.Add(3)
 	go a.watchConfig(ctx)
 	go a.consumeInvalidations(ctx)

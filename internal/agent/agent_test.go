@@ -132,13 +132,16 @@ type node struct {
 
 func startNode(t *testing.T, id, natsURL string) *node {
 	t.Helper()
-	return startNodeLog(t, id, natsURL, quiet())
+	return startNodeLog(t, id, natsURL, &config.Config{}, quiet())
 }
 
-func startNodeLog(t *testing.T, id, natsURL string, log *slog.Logger) *node {
+// startNodeLog starts a PoP with its agent, whose local configuration is
+// base (validated here) and whose log goes to log.
+func startNodeLog(t *testing.T, id, natsURL string, base *config.Config, log *slog.Logger) *node {
 	t.Helper()
-	base := &config.Config{}
-	base.Validate()
+	if err := base.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	p, err := pop.New(base, pop.Options{ID: id, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
@@ -307,13 +310,15 @@ func TestInertFieldsLogged(t *testing.T) {
 	js, _ := jetstream.New(nc)
 	kvs := setupStore(t, js)
 	var logs lockedBuffer
-	n := startNodeLog(t, "AAA1", ns.ClientURL(), slog.New(slog.NewTextHandler(&logs, nil)))
+	n := startNodeLog(t, "AAA1", ns.ClientURL(), &config.Config{}, slog.New(slog.NewTextHandler(&logs, nil)))
 
-	put := func(comment string) uint64 {
-		d := config.Distribution{ID: "site", Comment: comment, PriceClass: config.PriceClass100,
+	dist := func(comment, priceClass string) config.Distribution {
+		return config.Distribution{ID: "site", Comment: comment, PriceClass: priceClass,
 			Origins:              []config.Origin{{ID: "web", URL: "http://127.0.0.1:9"}},
 			DefaultCacheBehavior: config.CacheBehavior{TargetOriginID: "web"}}
-		body, _ := json.Marshal(d)
+	}
+	put := func(comment string) uint64 {
+		body, _ := json.Marshal(dist(comment, config.PriceClass100))
 		rev, err := kvs[wire.BucketDistributions].Put(context.Background(), "site", body)
 		if err != nil {
 			t.Fatal(err)
@@ -335,5 +340,15 @@ func TestInertFieldsLogged(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "not yet acted on") {
 		t.Errorf("the log does not say what is wrong:\n%s", logs.String())
+	}
+
+	// A PoP whose local configuration (reported when the process loaded
+	// it) has the same warnings does not repeat them.
+	var logs2 lockedBuffer
+	n2 := startNodeLog(t, "BBB1", ns.ClientURL(), &config.Config{Distributions: []config.Distribution{dist("local", config.PriceClass100)}},
+		slog.New(slog.NewTextHandler(&logs2, nil)))
+	waitFor(t, 5*time.Second, "the snapshot at the second PoP", func() bool { return n2.agent.Version() == rev })
+	if strings.Contains(logs2.String(), line) {
+		t.Errorf("the warnings of the local configuration were logged again:\n%s", logs2.String())
 	}
 }
