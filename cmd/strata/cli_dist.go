@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/strata-cdn/strata/internal/config"
 )
@@ -69,8 +68,7 @@ func printDistribution(w io.Writer, d *config.Distribution, etag string) {
 	t.flush()
 
 	fmt.Fprintln(w, "\nOrigins:")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  ID\tTYPE\tTARGET\tPROTOCOL\tSHIELD")
+	ot := newTable(w, "  ID", "TYPE", "TARGET", "PROTOCOL", "SHIELD")
 	for i := range d.Origins {
 		o := &d.Origins[i]
 		typ, protocol := "custom", "-"
@@ -83,25 +81,24 @@ func printDistribution(w io.Writer, d *config.Distribution, etag string) {
 		if o.OriginShield.Enabled {
 			shield = o.OriginShield.Region
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", o.ID, typ, originSummary(o), protocol, shield)
+		ot.row("  "+o.ID, typ, originSummary(o), protocol, shield)
 	}
 	for _, g := range d.OriginGroups {
-		fmt.Fprintf(tw, "  %s\tgroup\t%s -> %s\t-\t-\n", g.ID, g.PrimaryOriginID, g.SecondaryOriginID)
+		ot.row("  "+g.ID, "group", g.PrimaryOriginID+" -> "+g.SecondaryOriginID, "", "")
 	}
-	tw.Flush()
+	ot.flush()
 
 	fmt.Fprintln(w, "\nCache behaviors:")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  PATH\tTARGET\tVIEWER PROTOCOL\tMETHODS\tCACHE POLICY\tORIGIN REQUEST POLICY\tRESPONSE HEADERS POLICY")
+	bt := newTable(w, "  PATH", "TARGET", "VIEWER PROTOCOL", "METHODS", "CACHE POLICY", "ORIGIN REQUEST POLICY", "RESPONSE HEADERS POLICY")
 	row := func(path string, b *config.CacheBehavior) {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", path, orDash(b.TargetOriginID), orDash(b.ViewerProtocolPolicy),
-			orDash(strings.Join(b.AllowedMethods, ",")), orDash(b.CachePolicyID), orDash(b.OriginRequestPolicyID), orDash(b.ResponseHeadersPolicyID))
+		bt.row("  "+path, b.TargetOriginID, b.ViewerProtocolPolicy, strings.Join(b.AllowedMethods, ","), b.CachePolicyID,
+			b.OriginRequestPolicyID, b.ResponseHeadersPolicyID)
 	}
 	for i := range d.CacheBehaviors {
 		row(d.CacheBehaviors[i].PathPattern, &d.CacheBehaviors[i])
 	}
 	row("* (default)", &d.DefaultCacheBehavior)
-	tw.Flush()
+	bt.flush()
 }
 
 // originSummary is where an origin's content comes from, in a few characters.

@@ -143,6 +143,10 @@ func init() {
 			actedOn["distributions[].origins[]."+oac+".originAccessControl."+f] = "pop.go signing, OriginAccessControl.Credentials, pkg/sigv4"
 		}
 	}
+	// An S3 origin signs for s3OriginConfig.region and service s3: Validate
+	// refuses these two there, so they are never accepted and ignored.
+	actedOn["distributions[].origins[].s3OriginConfig.originAccessControl.region"] = "refused by Validate (an S3 origin signs for s3OriginConfig.region)"
+	actedOn["distributions[].origins[].s3OriginConfig.originAccessControl.service"] = "refused by Validate (an S3 origin signs for service s3)"
 	for _, l := range []string{"cachePolicies[].cacheKey.headers", "cachePolicies[].cacheKey.cookies", "cachePolicies[].cacheKey.queryStrings",
 		"originRequestPolicies[].headers", "originRequestPolicies[].cookies", "originRequestPolicies[].queryStrings"} {
 		actedOn[l+".behavior"] = "key.go"
