@@ -19,7 +19,6 @@ import (
 
 // placeholderID stands in, while checking, for the id of a distribution
 // whose file has none (the control plane makes one up when it is created).
-// It is also the id of the resource being updated.
 const placeholderID = "ESTRATACLIPLACEHOLDER"
 
 // wrapLines is how many lines the wrapper puts before the file's first line.
@@ -87,7 +86,7 @@ func checkResource(c *apiClient, k resourceKind, data []byte, id string) (any, c
 					d.DomainName = ""
 				}
 			}
-			if got := resourceID(v); id != "" && got != id {
+			if got := k.idOf(v); id != "" && got != id {
 				return nil, config.Errors{{Path: "id", Msg: fmt.Sprintf("%q is not the id of the %s being updated (%q): leave it out or make them equal", got, k.what, id)}}, nil
 			}
 			return v, nil, nil
@@ -144,16 +143,6 @@ func plainYAML(s string) string {
 		break
 	}
 	return strings.Join(lines, "\n")
-}
-
-// resourceID returns the id of a resource that checkResource returned.
-func resourceID(v any) string {
-	b, _ := json.Marshal(v)
-	var r struct {
-		ID string `json:"id"`
-	}
-	json.Unmarshal(b, &r)
-	return r.ID
 }
 
 // parseResource parses content as the one resource of kind k of a

@@ -43,8 +43,9 @@ type resourceKind struct {
 	// columns, one per line.
 	show func(w io.Writer, raw json.RawMessage, etag string) error
 	// item returns the first resource of the kind's section of c, and how
-	// many there are.
+	// many there are; idOf the id of such a resource.
 	item func(c *config.Config) (any, int)
+	idOf func(v any) string
 }
 
 // kindOf makes the row and item functions of a kind whose resources are T.
@@ -57,6 +58,7 @@ func kindOf[T any](k resourceKind, section func(c *config.Config) []T, id func(*
 		cells, comment := row(&v)
 		return append([]string{id(&v)}, cells...), comment, nil
 	}
+	k.idOf = func(v any) string { return id(v.(*T)) }
 	k.item = func(c *config.Config) (any, int) {
 		s := section(c)
 		if len(s) == 0 {
