@@ -38,6 +38,7 @@ func cmdControl(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "strata control:", err)
 			return 1
 		}
+		logWarnings(log, *seed, cfg)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -42,6 +42,7 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "strata pop:", err)
 		return 1
 	}
+	logWarnings(log, *path, cfg)
 	if cfg.Topology.PoPByID(*id) == nil {
 		fmt.Fprintf(stderr, "strata pop: no PoP %q under topology.pops of %s\n", *id, *path)
 		return 1

@@ -137,6 +137,7 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		if cfg, err = config.Load(f.config); err != nil {
 			return err
 		}
+		logWarnings(log, f.config, cfg)
 	case f.origin != "":
 		if cfg, err = quickConfig(f.origin, f.defaultTTL); err != nil {
 			return err
