@@ -222,7 +222,7 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
-	wo := world.Options{Config: cfg, DefaultDistribution: defaultDist, DataDir: f.dataDir, Logger: log}
+	wo := world.Options{Config: cfg, DefaultDistribution: defaultDist, DataDir: f.dataDir, Logger: log, SetMemoryLimit: true}
 	if dev != nil {
 		wo.DefaultCertFile, wo.DefaultKeyFile = dev.CertFile, dev.KeyFile
 		if cfg.Topology.CABundle == "" {
