@@ -374,6 +374,9 @@ var allMethods = []string{"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DEL
 // every query string in the key, every viewer header but Host forwarded.
 func quickConfig(originURL string, defaultTTL time.Duration) (*config.Config, error) {
 	ttl := int64(defaultTTL / time.Second)
+	if defaultTTL < 0 || ttl > config.MaxSeconds {
+		return nil, fmt.Errorf("--default-ttl: %s is out of range 0..%s (100 years)", defaultTTL, time.Duration(config.MaxSeconds)*time.Second)
+	}
 	maxTTL := max(ttl, 31536000)
 	cfg := &config.Config{
 		Distributions: []config.Distribution{{
