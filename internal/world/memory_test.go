@@ -3,6 +3,7 @@ package world
 import (
 	"bytes"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -85,5 +86,15 @@ func TestStartSetsMemoryLimit(t *testing.T) {
 	}
 	if !strings.Contains(logs, `msg="memory budget" limit=3GiB from=GOMEMLIMIT`) {
 		t.Errorf("log does not name GOMEMLIMIT:\n%s", logs)
+	}
+
+	t.Setenv("GOMEMLIMIT", "off")
+	debug.SetMemoryLimit(math.MaxInt64)
+	logs = start()
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Fatalf("memory limit %d with GOMEMLIMIT=off, want none", got)
+	}
+	if !strings.Contains(logs, `msg="memory budget" limit=off from=GOMEMLIMIT`) {
+		t.Errorf("log does not say off:\n%s", logs)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -103,7 +104,11 @@ func Start(opts Options) (*World, error) {
 		if fromEnv {
 			src = "GOMEMLIMIT"
 		}
-		opts.Logger.Info("memory budget", "limit", config.ByteSize(limit).String(), "from", src,
+		shown := config.ByteSize(limit).String()
+		if limit == math.MaxInt64 {
+			shown = "off"
+		}
+		opts.Logger.Info("memory budget", "limit", shown, "from", src,
 			"caches", config.ByteSize(mem.Caches).String(), "bodies", config.ByteSize(mem.Bodies).String(),
 			"overhead", config.ByteSize(mem.Overhead).String())
 	}
