@@ -52,7 +52,7 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "strata pop:", err)
 		return 1
 	}
-	wo := world.Options{Config: cfg, Only: *id, DataDir: *dataDir, Logger: log}
+	wo := world.Options{Config: cfg, Only: *id, DataDir: *dataDir, Logger: log, SetMemoryLimit: true}
 	if dev != nil {
 		wo.DefaultCertFile, wo.DefaultKeyFile = dev.CertFile, dev.KeyFile
 		if cfg.Topology.CABundle == "" {

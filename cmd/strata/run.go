@@ -223,7 +223,7 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
-	wo := world.Options{Config: cfg, DefaultDistribution: defaultDist, DataDir: f.dataDir, Logger: log}
+	wo := world.Options{Config: cfg, DefaultDistribution: defaultDist, DataDir: f.dataDir, Logger: log, SetMemoryLimit: true}
 	if dev != nil {
 		wo.DefaultCertFile, wo.DefaultKeyFile = dev.CertFile, dev.KeyFile
 		if cfg.Topology.CABundle == "" {
@@ -375,6 +375,9 @@ var allMethods = []string{"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DEL
 // every query string in the key, every viewer header but Host forwarded.
 func quickConfig(originURL string, defaultTTL time.Duration) (*config.Config, error) {
 	ttl := int64(defaultTTL / time.Second)
+	if defaultTTL < 0 || ttl > config.MaxSeconds {
+		return nil, fmt.Errorf("--default-ttl: %s is out of range 0..%s (100 years)", defaultTTL, time.Duration(config.MaxSeconds)*time.Second)
+	}
 	maxTTL := max(ttl, 31536000)
 	cfg := &config.Config{
 		Distributions: []config.Distribution{{

@@ -125,16 +125,6 @@ func notOneOf(val string, allowed []string) string {
 	return msg
 }
 
-// duration fills in def for zero and checks the range.
-func (v *validator) duration(path string, d *Duration, def, lo, hi time.Duration) {
-	if *d == 0 {
-		*d = Duration(def)
-	}
-	if got := time.Duration(*d); got < lo || got > hi {
-		v.add(path, "%s is out of range %s..%s", got, lo, hi)
-	}
-}
-
 func (v *validator) pop(p *PoP, path string) {
 	if p.ID == "" {
 		p.ID = "LOCAL1"
@@ -156,24 +146,16 @@ func (v *validator) pop(p *PoP, path string) {
 	case p.TLSCertificateFile == "" && p.TLSKeyFile != "":
 		v.add(at(path, "tlsCertificateFile"), "required with tlsKeyFile")
 	}
-	size := func(field string, b *ByteSize, def, lo, hi ByteSize) {
-		if *b == 0 {
-			*b = def
-		}
-		if *b < lo || *b > hi {
-			v.add(at(path, field), "%s is out of range %s..%s", *b, lo, hi)
-		}
-	}
-	size("memoryCacheSize", &p.MemoryCacheSize, 256*MiB, 1*MiB, math.MaxInt64)
-	size("maxObjectSize", &p.MaxObjectSize, 64*MiB, 1, math.MaxInt64)
-	size("maxHeaderBytes", &p.MaxHeaderBytes, 32*KiB, 1*KiB, 1*MiB)
+	v.size(at(path, "memoryCacheSize"), &p.MemoryCacheSize, 256*MiB, 1*MiB, MaxMemoryCacheSize)
+	v.size(at(path, "maxObjectSize"), &p.MaxObjectSize, 64*MiB, 1, MaxMemoryCacheSize)
+	v.size(at(path, "maxHeaderBytes"), &p.MaxHeaderBytes, 32*KiB, 1*KiB, 1*MiB)
 	if p.MaxObjectSize > p.MemoryCacheSize && p.MemoryCacheSize > 0 {
 		v.add(at(path, "maxObjectSize"), "%s is larger than memoryCacheSize (%s)", p.MaxObjectSize, p.MemoryCacheSize)
 	}
 	v.duration(at(path, "readHeaderTimeout"), &p.ReadHeaderTimeout, 10*time.Second, time.Millisecond, 10*time.Minute)
 	v.duration(at(path, "idleTimeout"), &p.IdleTimeout, 60*time.Second, time.Millisecond, 24*time.Hour)
 	v.duration(at(path, "webSocketIdleTimeout"), &p.WebSocketIdleTimeout, 10*time.Minute, time.Millisecond, 24*time.Hour)
-	size("diskCacheSize", &p.DiskCacheSize, 1*GiB, 1*MiB, math.MaxInt64)
+	v.size(at(path, "diskCacheSize"), &p.DiskCacheSize, 1*GiB, 1*MiB, MaxDiskCacheSize)
 }
 
 // hostPort checks a listen address, host:port (the host may be empty).
@@ -818,8 +800,8 @@ func (v *validator) customErrorResponse(e *CustomErrorResponse, p string) {
 	}
 	if e.ErrorCachingMinTTL == nil {
 		e.ErrorCachingMinTTL = ptr[int64](10)
-	} else if *e.ErrorCachingMinTTL < 0 {
-		v.add(at(p, "errorCachingMinTTL"), "%d is negative", *e.ErrorCachingMinTTL)
+	} else {
+		v.seconds(at(p, "errorCachingMinTTL"), *e.ErrorCachingMinTTL)
 	}
 }
 
@@ -882,17 +864,19 @@ func (v *validator) logging(l *Logging, p string) {
 }
 
 func (v *validator) cachePolicy(cp *CachePolicy, p string) {
-	if cp.MinTTL < 0 {
-		v.add(at(p, "minTTL"), "%d is negative", cp.MinTTL)
-	}
+	v.seconds(at(p, "minTTL"), cp.MinTTL)
 	defDefault, defMax := false, false
 	if cp.DefaultTTL == nil {
 		cp.DefaultTTL = ptr(max(86400, cp.MinTTL))
 		defDefault = true
+	} else {
+		v.seconds(at(p, "defaultTTL"), *cp.DefaultTTL)
 	}
 	if cp.MaxTTL == nil {
 		cp.MaxTTL = ptr(max(31536000, *cp.DefaultTTL))
 		defMax = true
+	} else {
+		v.seconds(at(p, "maxTTL"), *cp.MaxTTL)
 	}
 	note := func(isDefault bool) string {
 		if isDefault {
@@ -1131,14 +1115,12 @@ func (v *validator) responseHeadersPolicy(r *ResponseHeadersPolicy, p string) {
 			slices.Contains(c.AccessControlAllowMethods, "ALL") && len(c.AccessControlAllowMethods) > 1 {
 			v.add(mp, "ALL stands alone; remove the other methods")
 		}
-		if c.AccessControlMaxAgeSec < 0 {
-			v.add(at(cp, "accessControlMaxAgeSec"), "%d is negative", c.AccessControlMaxAgeSec)
-		}
+		v.seconds(at(cp, "accessControlMaxAgeSec"), int64(c.AccessControlMaxAgeSec))
 	}
 	if s := r.SecurityHeaders; s != nil {
 		sp := at(p, "securityHeaders")
-		if t := s.StrictTransportSecurity; t != nil && t.AccessControlMaxAgeSec < 0 {
-			v.add(at(at(sp, "strictTransportSecurity"), "accessControlMaxAgeSec"), "%d is negative", t.AccessControlMaxAgeSec)
+		if t := s.StrictTransportSecurity; t != nil {
+			v.seconds(at(at(sp, "strictTransportSecurity"), "accessControlMaxAgeSec"), t.AccessControlMaxAgeSec)
 		}
 		if f := s.FrameOptions; f != nil {
 			fp := at(at(sp, "frameOptions"), "frameOption")

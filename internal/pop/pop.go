@@ -54,6 +54,10 @@ type Options struct {
 	// viewer is done. Default: DiskDir if set (the space the operator sized
 	// for the cache), else os.TempDir(). It is created if missing.
 	SpillDir string
+	// BodyBudget, if set, bounds the memory of bodies being fetched (not
+	// yet in the store): one that does not fit streams through a spill file
+	// and is not kept in memory. Shared by the PoPs of a process.
+	BodyBudget *cache.Budget
 	// Geo, if set, is the country database of stages 4 and 6.
 	Geo *geo.DB
 	// ShieldRegion maps an originShield.region value to a regional cache id;

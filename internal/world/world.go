@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-cdn/strata/internal/cache"
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/listener"
@@ -44,6 +46,10 @@ type Options struct {
 	// TierCABundle is the PEM file of the CAs a child verifies an https://
 	// parent with (default: topology.caBundle; unset: the system's roots).
 	TierCABundle string
+	// SetMemoryLimit makes the process's memory budget (MemoryBudget) the
+	// Go runtime's memory limit, unless the environment sets GOMEMLIMIT
+	// (strata run and strata pop; not tests, which share one process).
+	SetMemoryLimit bool
 }
 
 // Node is one running PoP.
@@ -90,6 +96,22 @@ func Start(opts Options) (*World, error) {
 		secret = hex.EncodeToString(b[:])
 	}
 	w := &World{Secret: secret, log: opts.Logger, errc: make(chan error, len(specs))}
+	mem := MemoryBudget(cfg, opts.Only)
+	bodies := cache.NewBudget(mem.Bodies) // shared by the PoPs of this process
+	if opts.SetMemoryLimit {
+		limit, fromEnv := SetMemoryLimit(mem, os.Getenv("GOMEMLIMIT"))
+		src := "pop.memoryCacheSize"
+		if fromEnv {
+			src = "GOMEMLIMIT"
+		}
+		shown := config.ByteSize(limit).String()
+		if limit == math.MaxInt64 {
+			shown = "off"
+		}
+		opts.Logger.Info("memory budget", "limit", shown, "from", src,
+			"caches", config.ByteSize(mem.Caches).String(), "bodies", config.ByteSize(mem.Bodies).String(),
+			"overhead", config.ByteSize(mem.Overhead).String())
+	}
 	path := cfg.PoP.GeoDatabase
 	if def := filepath.Join(opts.DataDir, "country.mmdb"); path == "" && opts.DataDir != "" {
 		if _, err := os.Stat(def); err == nil {
@@ -207,6 +229,7 @@ func Start(opts Options) (*World, error) {
 			HTTPSPort:           httpsPort,
 			HTTP3Port:           http3Port,
 			TierCABundle:        opts.TierCABundle,
+			BodyBudget:          bodies,
 		}
 		po.WebSocketIdleTimeout = time.Duration(cfg.PoP.WebSocketIdleTimeout)
 		if opts.DataDir != "" {
