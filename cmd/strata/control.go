@@ -48,7 +48,14 @@ func cmdControl(args []string, stdout, stderr io.Writer) int {
 	}
 	defer cp.Close()
 	fmt.Fprintf(stdout, "Strata control plane: API on %s, NATS on %s\n", cp.APIURL, cp.NATSURL)
-	printControl(stdout, cp, *dataDir)
+	h := cliHint{path: "/*"}
+	if *dataDir != defaultDataDir() {
+		h.dataDir = *dataDir
+	}
+	if cfg != nil && len(cfg.Distributions) > 0 {
+		h.dist = cfg.Distributions[0].ID
+	}
+	printControl(stdout, cp, *dataDir, h)
 	<-ctx.Done()
 	return 0
 }
