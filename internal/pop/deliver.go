@@ -331,7 +331,8 @@ func (p *PoP) logExchange(ex *exchange) {
 		attrs = append(attrs, "bytes_in", t.in.Load(), "ws_end", t.endReason())
 	}
 	if ex.err != nil && !errors.Is(ex.err, errViewerGone) {
-		p.log.Warn("request", append(attrs, "err", ex.err.Error())...)
+		level, more := p.errorLevel(ex) // viewer errors lower and sampled (viewerlog.go)
+		p.log.Log(ex.r.Context(), level, "request", append(append(attrs, "err", ex.err.Error()), more...)...)
 		return
 	}
 	p.log.Debug("request", attrs...)

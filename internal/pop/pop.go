@@ -102,6 +102,7 @@ type PoP struct {
 	tlsBase            *tls.Config
 	stapler            *viewertls.Stapler // OCSP staples of the viewer certificates (tls.go)
 	spillWarned        atomic.Bool        // a spill file could not be created (logged once)
+	viewerErrors       sampler            // viewer errors logged at info (viewerlog.go)
 }
 
 // New returns a PoP serving cfg.
