@@ -51,7 +51,7 @@ type Node struct {
 	ID, Tier, Location, Region, Parent string
 	URL                                string // where it listens
 	HTTPSURL                           string // where it listens for HTTPS ("" = it does not)
-	Egress                             string // source address of its upstream connections
+	Egress                             string // source address of its upstream connections (topology egress, else egressOf)
 	PoP                                *pop.PoP
 	server                             *listener.Server
 	ln, tlsLn                          net.Listener
@@ -175,6 +175,13 @@ func Start(opts Options) (*World, error) {
 			continue
 		}
 		n := &Node{ID: s.ID, Tier: s.Tier, Location: s.Location, Parent: s.Parent, URL: urls[s.ID], Egress: s.Egress, ln: lns[s.ID], tlsLn: tlsLns[s.ID], quicLn: quicLns[s.ID]}
+		if n.Egress == "" {
+			n.Egress = egressOf(n.ln.Addr(), n.URL)
+			if n.Egress == "" {
+				opts.Logger.Warn("this PoP listens on every address and has no egress: its connections to origins leave from whatever address the system picks, which ip-ranges.json cannot know; set its egress",
+					"pop", s.ID, "field", "egress")
+			}
+		}
 		httpsPort, http3Port := 0, 0
 		if n.tlsLn != nil {
 			n.HTTPSURL = "https://" + n.tlsLn.Addr().String()
@@ -199,7 +206,7 @@ func Start(opts Options) (*World, error) {
 			RegionalCache:       rc,
 			Shields:             shields,
 			TierSecret:          secret,
-			Egress:              s.Egress,
+			Egress:              n.Egress,
 			ShieldRegion:        topology.ShieldCache,
 			Geo:                 w.geo,
 			DefaultCertFile:     opts.DefaultCertFile,
@@ -344,6 +351,35 @@ func packetAddr(pc net.PacketConn) net.Addr {
 		return nil
 	}
 	return pc.LocalAddr()
+}
+
+// egressOf is the source address of a PoP without an egress: the address
+// it listens on, or, listening on every address, its URL's host when that
+// is an address of this machine; "" when neither. Its upstream
+// connections are bound to it (origin.BindEgress), so what ip-ranges.json
+// publishes is what origins see.
+func egressOf(listen net.Addr, url string) string {
+	if a, ok := listen.(*net.TCPAddr); ok && a.IP != nil && !a.IP.IsUnspecified() {
+		return a.IP.String()
+	}
+	host := url
+	if i := strings.Index(host, "://"); i >= 0 {
+		host = host[i+3:]
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || ip.IsUnspecified() {
+		return ""
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+			return ip.String()
+		}
+	}
+	return ""
 }
 
 // Err reports the first listener failure.
