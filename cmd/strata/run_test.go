@@ -194,3 +194,24 @@ func TestTokenPrintedWhenStartFails(t *testing.T) {
 		t.Fatalf("the token was not printed (error %v):\n%s", err, out.String())
 	}
 }
+
+// The CLI line of the banner: an invalidation only where a distribution is
+// known, --data-dir only when it is not the default, quoted for the shell.
+func TestPrintControlHints(t *testing.T) {
+	cp := &controlPlane{APIURL: "http://127.0.0.1:8081", NATSURL: "nats://127.0.0.1:4222"}
+	for _, tc := range []struct {
+		hint cliHint
+		want string
+	}{
+		{cliHint{path: "/*"}, "Try: strata status; strata dist list\n"},
+		{cliHint{dist: "demo", path: "/hello.txt"}, "Try: strata status; strata dist list; strata invalidate demo /hello.txt --wait\n"},
+		{cliHint{dist: "site", path: "/*", dataDir: "/tmp/my data"},
+			"Try: strata status --data-dir '/tmp/my data'; strata dist list --data-dir '/tmp/my data'; strata invalidate site '/*' --wait --data-dir '/tmp/my data'\n"},
+	} {
+		var b strings.Builder
+		printControl(&b, cp, "/d", tc.hint)
+		if !strings.HasSuffix(b.String(), tc.want) {
+			t.Errorf("%+v:\n%s\nwant the line %q", tc.hint, b.String(), tc.want)
+		}
+	}
+}
