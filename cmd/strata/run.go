@@ -177,8 +177,11 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		if f.config != "" || !viewerPortsOnly(taken) {
 			return taken
 		}
-		if f.portsSet {
+		if f.portsSet && f.pops > 1 {
 			return fmt.Errorf("%w; or --pop-port 0 for free ports", taken)
+		}
+		if f.portsSet {
+			return fmt.Errorf("%w; or --listen 127.0.0.1:0 --https-port 0 for free ports", taken)
 		}
 		log.Info("the default ports are taken; every PoP and the front door listen on free ports", "taken", taken.Error())
 		f.popPort, f.httpsPort, f.listen, freePorts = 0, 0, "127.0.0.1:0", true

@@ -137,6 +137,7 @@ distributions:
 	}{
 		{"configured pop.listen", runFlags{config: cfgFile, httpsPort: 0}, "pop.listen in " + cfgFile},
 		{"--listen", runFlags{config: cfgFile, listen: addr, httpsPort: 0, portsSet: true}, "--listen"},
+		{"demo --listen given", runFlags{listen: addr, pops: 1, httpsPort: 0, portsSet: true}, "--listen"},
 		{"--api-listen", runFlags{origin: "http://127.0.0.1:1", listen: "127.0.0.1:0", httpsPort: 0,
 			control: controlFlags{apiListen: addr, natsListen: "127.0.0.1:0"}}, "--api-listen"},
 		{"--nats-listen", runFlags{origin: "http://127.0.0.1:1", listen: "127.0.0.1:0", httpsPort: 0,
@@ -148,7 +149,8 @@ distributions:
 				tc.f.noControl = true
 			}
 			err := runWorld(context.Background(), tc.f, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
-			if err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "choose another with "+tc.flag) {
+			if err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "choose another with "+tc.flag) ||
+				strings.Contains(err.Error(), "for free ports") != (tc.f.portsSet && tc.f.config == "") {
 				t.Fatalf("error %v, want it to name %s and %s", err, addr, tc.flag)
 			}
 			if _, err := os.Stat(tc.f.dataDir); !os.IsNotExist(err) {
