@@ -84,6 +84,7 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "HTTPS on %s\n", n.HTTPSURL)
 		if dev != nil {
 			fmt.Fprintf(stdout, "Development CA: %s\n", dev.CAFile)
+			printDevAliases(stdout, dev)
 		}
 	}
 	select {

@@ -420,9 +420,7 @@ func (b banner) printHTTPS(out io.Writer) {
 	cmd := "curl -sI"
 	if b.dev != nil {
 		fmt.Fprintf(out, "Development CA (trust it once; see the README): %s\n", b.dev.CAFile)
-		if len(b.dev.Aliases) > 0 {
-			fmt.Fprintf(out, "Its development certificate also covers the aliases %s (development only: give those distributions a viewerCertificate for real viewers)\n", strings.Join(b.dev.Aliases, ", "))
-		}
+		printDevAliases(out, b.dev)
 		cmd += " --cacert " + b.dev.CAFile
 	}
 	if !strings.HasSuffix(name, ".localhost") || u.Hostname() != "127.0.0.1" {
@@ -433,6 +431,14 @@ func (b banner) printHTTPS(out io.Writer) {
 		path = "/hello.txt"
 	}
 	fmt.Fprintf(out, "  %s https://%s%s\n", cmd, net.JoinHostPort(name, u.Port()), path)
+}
+
+// printDevAliases says which aliases the development certificate covers,
+// and that it is for development only.
+func printDevAliases(out io.Writer, dev *devTLS) {
+	if len(dev.Aliases) > 0 {
+		fmt.Fprintf(out, "Its development certificate also covers the aliases %s (development only: give those distributions a viewerCertificate for real viewers)\n", strings.Join(dev.Aliases, ", "))
+	}
 }
 
 // cliHint is what the CLI examples of the banner need to work as printed.
