@@ -39,6 +39,10 @@ func cmdControl(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if taken := checkListens(controlListens(f)); taken != nil {
+		fmt.Fprintln(stderr, "strata control:", taken)
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cp, err := startControlPlane(ctx, *dataDir, f, cfg, false, log)

@@ -50,9 +50,35 @@ func listensOf(cfg *config.Config, f runFlags, front, httpsFront string) []liste
 		}
 	}
 	if !f.noControl {
-		add(f.control.apiListen, "--api-listen")
-		if f.control.nats == "" {
-			add(f.control.natsListen, "--nats-listen")
+		out = append(out, controlListens(f.control)...)
+	}
+	return out
+}
+
+// controlListens lists the addresses of the control plane.
+func controlListens(f controlFlags) []listenCheck {
+	var out []listenCheck
+	if f.apiListen != "" && !strings.HasSuffix(f.apiListen, ":0") {
+		out = append(out, listenCheck{addr: f.apiListen, flag: "--api-listen"})
+	}
+	if f.nats == "" && f.natsListen != "" && !strings.HasSuffix(f.natsListen, ":0") {
+		out = append(out, listenCheck{addr: f.natsListen, flag: "--nats-listen"})
+	}
+	return out
+}
+
+// popListens lists the addresses of one PoP of a configuration (strata pop).
+func popListens(cfg *config.Config, id, file string) []listenCheck {
+	var out []listenCheck
+	for i, p := range cfg.Topology.PoPs {
+		if p.ID != id {
+			continue
+		}
+		if !strings.HasSuffix(p.Listen, ":0") {
+			out = append(out, listenCheck{addr: p.Listen, flag: fmt.Sprintf("topology.pops[%d].listen in %s", i, file)})
+		}
+		if p.HTTPSListen != "" && !strings.HasSuffix(p.HTTPSListen, ":0") {
+			out = append(out, listenCheck{addr: p.HTTPSListen, flag: fmt.Sprintf("topology.pops[%d].httpsListen in %s", i, file)})
 		}
 	}
 	return out

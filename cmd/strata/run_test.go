@@ -217,3 +217,47 @@ func TestPrintControlHints(t *testing.T) {
 		}
 	}
 }
+
+// strata pop and strata control check their addresses before creating
+// anything too, naming what to change.
+func TestTakenPortsPopAndControl(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "net.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`
+topology:
+  pops:
+    - {id: FRA1, location: FRA, listen: %q, httpsListen: "127.0.0.1:0"}
+distributions:
+  - id: site
+    origins: [{id: web, url: "http://127.0.0.1:1"}]
+    defaultCacheBehavior: {targetOriginId: web}
+`, addr)), 0o644)
+	for _, tc := range []struct {
+		name string
+		cmd  cmdFunc
+		args []string
+		want string
+	}{
+		{"pop", cmdPop, []string{"--id", "FRA1", "--config", cfgFile}, "choose another with topology.pops[0].listen in " + cfgFile},
+		{"control --api-listen", cmdControl, []string{"--api-listen", addr, "--nats-listen", "127.0.0.1:0"}, "choose another with --api-listen"},
+		{"control --nats-listen", cmdControl, []string{"--api-listen", "127.0.0.1:0", "--nats-listen", addr}, "choose another with --nats-listen"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dataDir := filepath.Join(t.TempDir(), "data")
+			var stdout, stderr strings.Builder
+			code := tc.cmd(append(tc.args, "--data-dir", dataDir), &stdout, &stderr)
+			if code != 1 || !strings.Contains(stderr.String(), addr) || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("exit %d, stderr %q; want 1 naming %s and %q", code, stderr.String(), addr, tc.want)
+			}
+			if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
+				t.Fatalf("the data dir was created before the check")
+			}
+		})
+	}
+}
