@@ -47,6 +47,10 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "strata pop: no PoP %q under topology.pops of %s\n", *id, *path)
 		return 1
 	}
+	if taken := checkListens(popListens(cfg, *id, *path)); taken != nil {
+		fmt.Fprintln(stderr, "strata pop:", taken)
+		return 1
+	}
 	dev, err := ensureDevTLS(*dataDir, cfg, nil, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "strata pop:", err)
@@ -85,6 +89,7 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "HTTPS on %s\n", n.HTTPSURL)
 		if dev != nil {
 			fmt.Fprintf(stdout, "Development CA: %s\n", dev.CAFile)
+			printDevAliases(stdout, dev)
 		}
 	}
 	select {

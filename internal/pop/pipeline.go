@@ -240,7 +240,7 @@ func (p *PoP) viewerProtocol(ex *exchange) error {
 			code = http.StatusTemporaryRedirect
 		}
 		target := "https://" + ex.host
-		if port := p.opts.HTTPSPort; port != 0 && port != 443 {
+		if port := p.redirectPort(ex.r); port != 0 && port != 443 {
 			target += ":" + strconv.Itoa(port)
 		}
 		target += ex.r.URL.EscapedPath()
