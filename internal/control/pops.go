@@ -76,8 +76,15 @@ func (s *Server) onHeartbeat(m *nats.Msg) {
 		s.log.Debug("bad heartbeat", "subject", m.Subject, "err", err)
 		return
 	}
+	// A PoP's identity may publish on its own subject only: the body must
+	// name the same PoP (or none).
+	from := strings.TrimPrefix(m.Subject, wire.SubjectHeartbeat+".")
 	if hb.PoP == "" {
-		hb.PoP = strings.TrimPrefix(m.Subject, wire.SubjectHeartbeat+".")
+		hb.PoP = from
+	}
+	if hb.PoP != from {
+		s.log.Warn("heartbeat dropped: its body names another PoP than its subject", "subject", m.Subject, "pop", hb.PoP)
+		return
 	}
 	if !popIDPattern.MatchString(hb.PoP) || len(hb.PoP) > 128 {
 		s.log.Debug("heartbeat with a bad pop id", "subject", m.Subject, "pop", hb.PoP)

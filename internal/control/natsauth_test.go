@@ -1,0 +1,331 @@
+package control
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/strata-cdn/strata/internal/control/wire"
+	"github.com/strata-cdn/strata/internal/devca"
+)
+
+// asyncErrors collects the errors the server reports on a connection
+// (permission violations arrive that way).
+type asyncErrors struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (a *asyncErrors) handler() nats.Option {
+	return nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		a.mu.Lock()
+		a.errs = append(a.errs, err)
+		a.mu.Unlock()
+	})
+}
+
+// violation reports whether the server refused an operation on subject.
+func (a *asyncErrors) violation(subject string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, err := range a.errs {
+		if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), `"`+subject+`"`) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestAnonymousAndForgedClientsAreRefused(t *testing.T) {
+	e := newEnv(t, "", "")
+	if nc, err := nats.Connect(e.ns.ClientURL()); err == nil {
+		nc.Close()
+		t.Fatal("an anonymous client connected")
+	} else if !errors.Is(err, nats.ErrAuthorization) {
+		t.Errorf("anonymous connect: %v, want an authorization violation", err)
+	}
+	// Credentials issued by other keys (another control plane's) are not
+	// accepted either.
+	other, err := NewNATSAuth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	co, _ := other.ConnectOptions(RoleControl, "")
+	if nc, err := nats.Connect(e.ns.ClientURL(), co...); err == nil {
+		nc.Close()
+		t.Fatal("a client with credentials from other keys connected")
+	}
+	// Credentials of this control plane are.
+	if nc := e.connect(RolePoP, "FRA1"); !nc.IsConnected() {
+		t.Fatal("a PoP with its credentials is not connected")
+	}
+}
+
+func TestPoPIdentityCannotWriteConfigOrReadTokens(t *testing.T) {
+	e := newEnv(t, "", "")
+	resp, data := e.do("POST", "/distributions", distribution("site", "o1"))
+	e.want(resp, data, http.StatusCreated, nil)
+	k, _ := KindByName("distributions")
+	before, err := e.srv.Store().Get(e.ctx, k, "site")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var errs asyncErrors
+	nc := e.connect(RolePoP, "FRA1", errs.handler())
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(e.ctx, 500*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+
+	// It reads the configuration (what the agent does)...
+	kv, err := js.KeyValue(e.ctx, wire.BucketDistributions)
+	if err != nil {
+		t.Fatalf("a PoP cannot open the distributions bucket: %v", err)
+	}
+	w, err := kv.WatchAll(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case en := <-w.Updates():
+		if en == nil || en.Key() != "site" {
+			t.Fatalf("watch delivered %v, want site", en)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a PoP's watch of the distributions delivered nothing")
+	}
+	w.Stop()
+
+	// ...but cannot change it: not through the KV API, not by publishing
+	// on the bucket's subject, not by purging the stream.
+	evil := []byte(`{"id":"site","origins":[{"id":"o1","url":"http://attacker.example"}],"defaultCacheBehavior":{"targetOriginId":"o1"}}`)
+	if _, err := kv.Put(short(), "site", evil); err == nil {
+		t.Error("a PoP's KV put of a distribution succeeded")
+	}
+	nc.Publish("$KV."+wire.BucketDistributions+".site", evil)
+	nc.Request("$JS.API.STREAM.PURGE.KV_"+wire.BucketDistributions, nil, 200*time.Millisecond)
+	nc.Request("$JS.API.STREAM.DELETE.KV_"+wire.BucketDistributions, nil, 200*time.Millisecond)
+	nc.Flush()
+	for _, subject := range []string{
+		"$KV." + wire.BucketDistributions + ".site",
+		"$JS.API.STREAM.PURGE.KV_" + wire.BucketDistributions,
+		"$JS.API.STREAM.DELETE.KV_" + wire.BucketDistributions,
+	} {
+		waitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
+	}
+	after, err := e.srv.Store().Get(e.ctx, k, "site")
+	if err != nil || after.Revision != before.Revision || string(after.Value) != string(before.Value) {
+		t.Fatalf("the distribution changed: %s (rev %d, was %d), %v", after.Value, after.Revision, before.Revision, err)
+	}
+
+	// Nor read the API tokens, by any way in.
+	if _, err := js.KeyValue(short(), wire.BucketTokens); err == nil {
+		t.Error("a PoP opened the tokens bucket")
+	}
+	if _, err := nc.SubscribeSync("$KV." + wire.BucketTokens + ".>"); err == nil {
+		nc.Flush()
+	}
+	nc.Request("$JS.API.DIRECT.GET.KV_"+wire.BucketTokens, []byte(`{"last_by_subj":"$KV.strata_tokens.x"}`), 200*time.Millisecond)
+	nc.Request("$JS.API.CONSUMER.CREATE.KV_"+wire.BucketTokens, []byte(`{}`), 200*time.Millisecond)
+	nc.Flush()
+	for _, subject := range []string{
+		"$JS.API.STREAM.INFO.KV_" + wire.BucketTokens,
+		"$KV." + wire.BucketTokens + ".>",
+		"$JS.API.DIRECT.GET.KV_" + wire.BucketTokens,
+		"$JS.API.CONSUMER.CREATE.KV_" + wire.BucketTokens,
+	} {
+		waitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
+	}
+	// Nor subscribe to everything, nor to another identity's replies.
+	for _, subject := range []string{">", "_INBOX.>", InboxPrefix(RoleControl, "") + ".>", InboxPrefix(RolePoP, "IAD1") + ".>"} {
+		nc.SubscribeSync(subject)
+		nc.Flush()
+		waitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
+	}
+	// Nor publish an invalidation.
+	nc.Publish(wire.SubjectInvalidation+".site", []byte(`{"id":"IEVIL","distributionId":"site","paths":["/*"]}`))
+	nc.Flush()
+	waitFor(t, 2*time.Second, "a permission violation for an invalidation", func() bool { return errs.violation(wire.SubjectInvalidation + ".site") })
+}
+
+func TestPoPCannotSpeakForAnotherPoP(t *testing.T) {
+	e := newEnv(t, "", "")
+	var errs asyncErrors
+	nc := e.connect(RolePoP, "FRA1", errs.handler())
+	hb := func(pop string) []byte {
+		return mustJSON(t, wire.Heartbeat{PoP: pop, Tier: "edge", URL: "http://" + pop + ".test", Time: e.clock.Now()})
+	}
+	// Another PoP's subject is refused by NATS...
+	nc.Publish(wire.SubjectHeartbeat+".IAD1", hb("IAD1"))
+	nc.Publish(wire.SubjectAck+".IAD1", mustJSON(t, wire.Ack{InvalidationID: "I1", PoP: "IAD1"}))
+	nc.Publish(wire.SubjectAck, mustJSON(t, wire.Ack{InvalidationID: "I1", PoP: "IAD1"}))
+	nc.Flush()
+	for _, subject := range []string{wire.SubjectHeartbeat + ".IAD1", wire.SubjectAck + ".IAD1", wire.SubjectAck} {
+		waitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
+	}
+	// ...and its own subject with another PoP's name in the body is dropped
+	// by the control plane, while its own heartbeat counts.
+	nc.Publish(wire.SubjectHeartbeat+".FRA1", hb("IAD1"))
+	nc.Publish(wire.SubjectHeartbeat+".FRA1", hb("FRA1"))
+	nc.Flush()
+	waitFor(t, 2*time.Second, "FRA1 healthy", func() bool { return len(e.srv.healthyPoPs(e.clock.Now())) > 0 })
+	if got := e.srv.healthyPoPs(e.clock.Now()); len(got) != 1 || got[0] != "FRA1" {
+		t.Fatalf("healthy PoPs %v, want [FRA1]", got)
+	}
+}
+
+func TestPoPAckForAnotherPoPIsDropped(t *testing.T) {
+	e := newEnv(t, "", "")
+	resp, data := e.do("POST", "/distributions", distribution("shop", "o1"))
+	e.want(resp, data, http.StatusCreated, nil)
+	e.heartbeat("FRA1")
+	e.heartbeat("IAD1")
+	waitFor(t, 2*time.Second, "two healthy PoPs", func() bool { return len(e.srv.healthyPoPs(e.clock.Now())) == 2 })
+	resp, data = e.do("POST", "/distributions/shop/invalidations", map[string]any{"paths": []string{"/a"}})
+	var inv wire.Invalidation
+	e.want(resp, data, http.StatusCreated, &inv)
+
+	nc := e.connect(RolePoP, "FRA1")
+	js, _ := jetstream.New(nc)
+	// FRA1 acks for IAD1 on its own subject, then for itself.
+	for _, pop := range []string{"IAD1", "FRA1"} {
+		if _, err := js.Publish(e.ctx, wire.SubjectAck+".FRA1", mustJSON(t, wire.Ack{InvalidationID: inv.ID, PoP: pop})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got wire.Invalidation
+	waitFor(t, 5*time.Second, "FRA1's ack recorded", func() bool {
+		resp, data := e.do("GET", "/distributions/shop/invalidations/"+inv.ID, nil)
+		e.want(resp, data, http.StatusOK, &got)
+		_, ok := got.Acked["FRA1"]
+		return ok
+	})
+	if _, ok := got.Acked["IAD1"]; ok || got.Status != wire.StatusInProgress {
+		t.Fatalf("an ack FRA1 sent for IAD1 counted: %+v", got)
+	}
+}
+
+func TestDNSIdentityOnlyReads(t *testing.T) {
+	e := newEnv(t, "", "")
+	var errs asyncErrors
+	nc := e.connect(RoleDNS, "ns1", errs.handler())
+	js, _ := jetstream.New(nc)
+	if _, err := js.KeyValue(e.ctx, wire.BucketDistributions); err != nil {
+		t.Fatalf("a DNS server cannot open the distributions bucket: %v", err)
+	}
+	for _, subject := range []string{wire.SubjectHeartbeat + ".ns1", wire.SubjectAck + ".ns1", "$KV." + wire.BucketDistributions + ".x"} {
+		nc.Publish(subject, []byte("{}"))
+		nc.Flush()
+		waitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
+	}
+	if _, _, err := e.auth.UserJWT(RolePoP, "bad.id"); err == nil {
+		t.Error("a PoP id with a dot (a subject separator) was accepted")
+	}
+}
+
+func TestNATSKeysAndCredsFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sub", NATSKeysFile)
+	a, created, err := LoadOrCreateNATSAuth(path)
+	if err != nil || !created {
+		t.Fatalf("first load: created %v, %v", created, err)
+	}
+	b, created, err := LoadOrCreateNATSAuth(path)
+	if err != nil || created || b.AccountPublicKey() != a.AccountPublicKey() {
+		t.Fatalf("second load: created %v, same account %v, %v", created, b.AccountPublicKey() == a.AccountPublicKey(), err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, want 0600", fi.Mode().Perm())
+	}
+	creds := filepath.Join(dir, "creds", "pop-FRA1.creds")
+	if created, err := a.WriteCreds(creds, RolePoP, "FRA1"); err != nil || !created {
+		t.Fatalf("WriteCreds: %v, %v", created, err)
+	}
+	first, _ := os.ReadFile(creds)
+	if created, err := a.WriteCreds(creds, RolePoP, "FRA1"); err != nil || created {
+		t.Fatalf("second WriteCreds: %v, %v", created, err)
+	}
+	if again, _ := os.ReadFile(creds); string(again) != string(first) {
+		t.Error("an existing credentials file was rewritten")
+	}
+	if fi, _ := os.Stat(creds); fi.Mode().Perm() != 0o600 {
+		t.Errorf("creds file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if role, id, err := CredsIdentity(first); err != nil || role != RolePoP || id != "FRA1" {
+		t.Errorf("CredsIdentity = %q %q %v", role, id, err)
+	}
+	os.WriteFile(path, []byte(`{"operator":"SUAx"}`), 0o600)
+	if _, _, err := LoadOrCreateNATSAuth(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("a broken key file: %v, want an error naming it", err)
+	}
+
+	// A PoP connects with the file, as `strata pop --nats-creds` does.
+	storeDir := t.TempDir()
+	ns, err := StartNATS(NATSOptions{StoreDir: storeDir, Listen: "127.0.0.1:-1", Auth: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.WaitForShutdown()
+	defer ns.Shutdown()
+	nc, err := nats.Connect(ns.ClientURL(), nats.UserCredentials(creds), nats.CustomInboxPrefix(InboxPrefix(RolePoP, "FRA1")))
+	if err != nil {
+		t.Fatalf("connect with the creds file: %v", err)
+	}
+	nc.Close()
+}
+
+func TestNATSOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, _, err := devca.Ensure(dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile, _, err := ca.EnsureLeaf(dir, "nats", []string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, _ := NewNATSAuth()
+	ns, err := StartNATS(NATSOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1", Auth: auth,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.WaitForShutdown()
+	defer ns.Shutdown()
+	co, _ := auth.ConnectOptions(RolePoP, "FRA1")
+	// Without the CA, the server's certificate is not trusted.
+	pool := x509.NewCertPool()
+	if nc, err := nats.Connect(ns.ClientURL(), append(co, nats.Secure(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))...); err == nil {
+		nc.Close()
+		t.Fatal("connected to a server whose certificate is not trusted")
+	}
+	nc, err := nats.Connect(ns.ClientURL(), append(co, nats.RootCAs(ca.CertFile))...)
+	if err != nil {
+		t.Fatalf("connect over TLS with the CA: %v", err)
+	}
+	if !nc.TLSRequired() {
+		t.Error("the connection is not TLS")
+	}
+	nc.Close()
+}
