@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -328,4 +329,41 @@ func TestNATSOverTLS(t *testing.T) {
 		t.Error("the connection is not TLS")
 	}
 	nc.Close()
+}
+
+// A store made before NATS had authentication (under NATS's global account)
+// is the Strata account's after the upgrade.
+func TestStoreOfAnOpenServerIsKept(t *testing.T) {
+	dir := t.TempDir()
+	old, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go old.Start()
+	if !old.ReadyForConnections(10 * time.Second) {
+		t.Fatal("old server not ready")
+	}
+	nc, err := nats.Connect(old.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	st, err := OpenStore(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := KindByName("key-groups")
+	if _, err := st.Create(ctx, k, "g", []byte(`{"id":"g"}`)); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	old.Shutdown()
+	old.WaitForShutdown()
+
+	e := newEnv(t, dir, "")
+	if r, err := e.srv.Store().Get(e.ctx, k, "g"); err != nil || string(r.Value) != `{"id":"g"}` {
+		t.Fatalf("after the upgrade: %s, %v", r.Value, err)
+	}
 }
