@@ -190,6 +190,15 @@ func TestPoPCannotSpeakForAnotherPoP(t *testing.T) {
 	if got := e.srv.healthyPoPs(e.clock.Now()); len(got) != 1 || got[0] != "FRA1" {
 		t.Fatalf("healthy PoPs %v, want [FRA1]", got)
 	}
+	// A message that is not a heartbeat of that PoP (a configuration record
+	// copied there) does not count either; LHR1's, sent after it on the same
+	// subscription, tells when it was handled.
+	e.publish(wire.SubjectHeartbeat+".IAD1", map[string]any{"id": "site", "origins": []any{}})
+	e.heartbeat("LHR1")
+	waitFor(t, 2*time.Second, "LHR1 healthy", func() bool { return len(e.srv.healthyPoPs(e.clock.Now())) > 1 })
+	if got := e.srv.healthyPoPs(e.clock.Now()); len(got) != 2 || got[1] != "LHR1" {
+		t.Fatalf("healthy PoPs %v, want [FRA1 LHR1]", got)
+	}
 }
 
 func TestPoPAckForAnotherPoPIsDropped(t *testing.T) {

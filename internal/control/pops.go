@@ -77,12 +77,8 @@ func (s *Server) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	// A PoP's identity may publish on its own subject only: the body must
-	// name the same PoP (or none).
-	from := strings.TrimPrefix(m.Subject, wire.SubjectHeartbeat+".")
-	if hb.PoP == "" {
-		hb.PoP = from
-	}
-	if hb.PoP != from {
+	// name the same PoP (so that no other message copied there counts).
+	if from := strings.TrimPrefix(m.Subject, wire.SubjectHeartbeat+"."); hb.PoP != from {
 		s.log.Warn("heartbeat dropped: its body names another PoP than its subject", "subject", m.Subject, "pop", hb.PoP)
 		return
 	}
