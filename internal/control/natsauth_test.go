@@ -36,6 +36,12 @@ func (a *asyncErrors) handler() nats.Option {
 	})
 }
 
+func (a *asyncErrors) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.errs)
+}
+
 // violation reports whether the server refused an operation on subject.
 func (a *asyncErrors) violation(subject string) bool {
 	a.mu.Lock()
@@ -112,7 +118,15 @@ func TestPoPIdentityCannotWriteConfigOrReadTokens(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a PoP's watch of the distributions delivered nothing")
 	}
-	w.Stop()
+	// Stopping the watcher deletes its consumer: allowed too. (The server
+	// answers the flush after the refusal it would send first.)
+	if err := w.Stop(); err != nil {
+		t.Errorf("stopping a PoP's watcher: %v", err)
+	}
+	nc.Flush()
+	if errs.count() != 0 {
+		t.Fatalf("a PoP was refused what its watcher needs: %v", errs.errs)
+	}
 
 	// ...but cannot change it: not through the KV API, not by publishing
 	// on the bucket's subject, not by purging the stream.
