@@ -65,6 +65,7 @@ type controlPlane struct {
 	NewCreds []string // credentials files written for the topology's PoPs at this start
 	external natsClientFlags
 	log      *slog.Logger
+	stopBg   context.CancelFunc
 }
 
 // startControlPlane starts the control plane. With apply, cfg's resources
@@ -101,6 +102,10 @@ func startControlPlane(parent context.Context, dataDir string, f controlFlags, c
 			return fail(fmt.Errorf("embedded NATS on %s: %w (choose another address with --nats-listen)", f.natsListen, err))
 		}
 		cp.ns, cp.auth, cp.NATSCA = ns, auth, caFile
+		// Revocations made with strata nats-creds revoke take effect at once.
+		bg, stop := context.WithCancel(context.Background())
+		cp.stopBg = stop
+		go auth.WatchRevocations(bg, ns, 2*time.Second, log)
 		cp.NATSURL = advertisedNATSURL(f.natsListen, ns.ClientURL(), tlsCfg != nil)
 		// In the same process: no TCP, no TLS; the credentials still count.
 		cp.localURL = "nats://" + ns.Addr().String()
@@ -183,6 +188,9 @@ func startControlPlane(parent context.Context, dataDir string, f controlFlags, c
 
 // Close stops the API, the store and the embedded NATS server.
 func (cp *controlPlane) Close() {
+	if cp.stopBg != nil {
+		cp.stopBg()
+	}
 	if cp.api != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		cp.api.Shutdown(ctx)

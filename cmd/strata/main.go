@@ -16,8 +16,8 @@ Usage:
   strata pop --id ID --config F [--nats URL --nats-creds F [--nats-ca F]]
                               run one PoP of a configuration's topology (one per machine)
   strata control [flags]      run the control plane alone (API, store and NATS)
-  strata nats-creds pop|dns ID
-                              NATS credentials for a PoP or DNS server (on the control plane's machine)
+  strata nats-creds [revoke] pop|dns ID
+                              issue (or revoke) NATS credentials for a PoP or DNS server (on the control plane's machine)
   strata dist create|list|get|update|delete ...
                               manage distributions through the control plane ("strata dist help")
   strata invalidate DIST PATH... [--tag T]... [--wait]

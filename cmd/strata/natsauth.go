@@ -224,7 +224,7 @@ func cmdNATSCreds(args []string, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data-dir", defaultDataDir(), "the control plane's data dir (holds "+control.NATSKeysFile+")")
 	out := fs.String("out", "", "file to write (default: <data dir>/"+credsDir+"/<role>-<ID>.creds)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: strata nats-creds pop|dns ID [--data-dir D] [--out FILE]")
+		fmt.Fprintln(stderr, "usage: strata nats-creds pop|dns ID [--data-dir D] [--out FILE]\n       strata nats-creds revoke pop|dns ID [--data-dir D]")
 		fs.PrintDefaults()
 	}
 	var pos []string
@@ -237,7 +237,11 @@ func cmdNATSCreds(args []string, stdout, stderr io.Writer) int {
 			pos, args = append(pos, args[0]), args[1:]
 		}
 	}
-	if len(pos) != 2 || (pos[0] != string(control.RolePoP) && pos[0] != string(control.RoleDNS)) {
+	revoke := len(pos) > 0 && pos[0] == "revoke"
+	if revoke {
+		pos = pos[1:]
+	}
+	if len(pos) != 2 || (pos[0] != string(control.RolePoP) && pos[0] != string(control.RoleDNS)) || (revoke && *out != "") {
 		fs.Usage()
 		return 2
 	}
@@ -255,6 +259,18 @@ func cmdNATSCreds(args []string, stdout, stderr io.Writer) int {
 	path := *out
 	if path == "" {
 		path = filepath.Join(*dataDir, credsDir, control.UserName(role, id)+".creds")
+	}
+	if revoke {
+		if err := auth.Revoke(role, id); err != nil {
+			fmt.Fprintln(stderr, "strata nats-creds:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "revoked the NATS credentials of %s (a running control plane closes its connections within seconds)\n", control.UserName(role, id))
+		if err := os.Remove(path); err == nil {
+			fmt.Fprintf(stdout, "removed %s\n", path)
+		}
+		fmt.Fprintf(stdout, "new credentials: strata nats-creds %s %s --data-dir %s\n", role, id, *dataDir)
+		return 0
 	}
 	created, err := auth.WriteCreds(path, role, id)
 	if err != nil {

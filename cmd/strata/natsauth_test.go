@@ -224,3 +224,52 @@ func TestControlPlaneWritesPoPCreds(t *testing.T) {
 		t.Error("the credentials changed at the second start")
 	}
 }
+
+// strata nats-creds revoke, against a running control plane: the PoP's
+// connection is closed, its file removed, and new credentials work.
+func TestNATSCredsRevoke(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &config.Config{}
+	cfg.Topology.PoPs = []config.TopologyPoP{{ID: "FRA1"}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cp, err := startControlPlane(ctx, dir, controlFlags{natsListen: "127.0.0.1:0", apiListen: "127.0.0.1:0"}, cfg, false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	creds := filepath.Join(dir, "nats-creds", "pop-FRA1.creds")
+	nc, err := nats.Connect(cp.localURL, nats.UserCredentials(creds), nats.NoReconnect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var out, errOut bytes.Buffer
+	if code := cmdNATSCreds([]string{"revoke", "pop", "FRA1", "--data-dir", dir}, &out, &errOut); code != 0 {
+		t.Fatalf("revoke: exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "removed "+creds) {
+		t.Errorf("output %q", out.String())
+	}
+	if _, err := os.Stat(creds); err == nil {
+		t.Error("the revoked credentials file is still there")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !nc.IsClosed() {
+		if time.Now().After(deadline) {
+			t.Fatal("the running control plane did not close the revoked PoP's connection")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code := cmdNATSCreds([]string{"pop", "FRA1", "--data-dir", dir}, &out, &errOut); code != 0 {
+		t.Fatalf("reissue: exit %d: %s", code, errOut.String())
+	}
+	nc2, err := nats.Connect(cp.localURL, nats.UserCredentials(creds), nats.NoReconnect())
+	if err != nil {
+		t.Fatalf("new credentials: %v", err)
+	}
+	nc2.Close()
+	if code := cmdNATSCreds([]string{"revoke", "pop", "FRA1", "--out", "x", "--data-dir", dir}, &out, &errOut); code != 2 {
+		t.Errorf("revoke with --out: exit %d", code)
+	}
+}

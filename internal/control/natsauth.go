@@ -1,15 +1,23 @@
 package control
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
@@ -43,14 +51,27 @@ const (
 // NATSKeysFile is the name of the key file in the control plane's data dir.
 const NATSKeysFile = "nats-keys.json"
 
+// NATSRevokedFile, beside the key file, counts the revocations of each
+// identity (by user name).
+const NATSRevokedFile = "nats-revoked.json"
+
 var identityPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
 
 // NATSAuth holds the keys of the embedded NATS server's accounts: who has
 // them can issue credentials. Keep them on the control plane's machine.
+//
+// An identity's user key derives from the account key, its name and the
+// number of times it was revoked: issuing the same identity twice gives the
+// same key, and revoking it revokes that key in the account JWT and moves
+// the identity to a new one.
 type NATSAuth struct {
 	operator nkeys.KeyPair
 	system   nkeys.KeyPair
 	account  nkeys.KeyPair
+
+	revokedPath string // "" in memory
+	mu          sync.Mutex
+	revoked     map[string]int // user name -> revocations
 }
 
 // natsKeys is the key file: nkey seeds.
@@ -74,7 +95,7 @@ func NewNATSAuth() (*NATSAuth, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &NATSAuth{operator: op, system: sys, account: acc}, nil
+	return &NATSAuth{operator: op, system: sys, account: acc, revoked: map[string]int{}}, nil
 }
 
 // LoadOrCreateNATSAuth reads the key file at path, or creates it (mode
@@ -91,6 +112,10 @@ func LoadOrCreateNATSAuth(path string) (a *NATSAuth, created bool, err error) {
 			if err := os.Chmod(path, 0o600); err != nil {
 				return nil, false, fmt.Errorf("control: nats keys %s: %w", path, err)
 			}
+		}
+		a.revokedPath = filepath.Join(filepath.Dir(path), NATSRevokedFile)
+		if _, err := a.ReloadRevocations(); err != nil {
+			return nil, false, err
 		}
 		return a, false, nil
 	case !errors.Is(err, os.ErrNotExist):
@@ -118,6 +143,8 @@ func LoadOrCreateNATSAuth(path string) (a *NATSAuth, created bool, err error) {
 	if err := writeFileExcl(path, append(b, '\n')); err != nil {
 		return nil, false, fmt.Errorf("control: nats keys: %w", err)
 	}
+	a.revokedPath = filepath.Join(filepath.Dir(path), NATSRevokedFile)
+	os.Remove(a.revokedPath) // revocations of other keys
 	return a, true, nil
 }
 
@@ -140,7 +167,7 @@ func parseNATSKeys(b []byte) (*NATSAuth, error) {
 	if err := json.Unmarshal(b, &k); err != nil {
 		return nil, err
 	}
-	var a NATSAuth
+	a := NATSAuth{revoked: map[string]int{}}
 	for _, s := range []struct {
 		name   string
 		seed   string
@@ -186,10 +213,137 @@ func (a *NATSAuth) accountJWTs() (sysPub, sysJWT, accPub, accJWT string, err err
 		MemoryStorage: jwt.NoLimit, DiskStorage: jwt.NoLimit,
 		Streams: jwt.NoLimit, Consumer: jwt.NoLimit,
 	}
+	// Every key an identity had before its latest revocation.
+	a.mu.Lock()
+	now := time.Now()
+	for name, n := range a.revoked {
+		for gen := range n {
+			kp, err := a.userKey(name, gen)
+			if err != nil {
+				a.mu.Unlock()
+				return "", "", "", "", err
+			}
+			pub, _ := kp.PublicKey()
+			ac.RevokeAt(pub, now)
+		}
+	}
+	a.mu.Unlock()
 	if accJWT, err = ac.Encode(a.operator); err != nil {
 		return "", "", "", "", err
 	}
 	return sysPub, sysJWT, accPub, accJWT, nil
+}
+
+// userKey is the user key of identity name after gen revocations.
+func (a *NATSAuth) userKey(name string, gen int) (nkeys.KeyPair, error) {
+	seed, err := a.account.Seed()
+	if err != nil {
+		return nil, err
+	}
+	mac := hmac.New(sha256.New, seed)
+	fmt.Fprintf(mac, "strata nats user\x00%s\x00%d", name, gen)
+	return nkeys.FromRawSeed(nkeys.PrefixByteUser, mac.Sum(nil))
+}
+
+// Revoke revokes the credentials of an identity: its current key joins the
+// account's revocations (kept in NATSRevokedFile), and credentials issued
+// from now on have a new key. A running server learns it from
+// ApplyRevocations.
+func (a *NATSAuth) Revoke(role Role, id string) error {
+	if _, err := Permissions(role, id); err != nil {
+		return err
+	}
+	name := UserName(role, id)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.revoked[name]++
+	if a.revokedPath == "" {
+		return nil
+	}
+	b, _ := json.MarshalIndent(a.revoked, "", "  ")
+	tmp := a.revokedPath + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		a.revoked[name]--
+		return fmt.Errorf("control: nats revocations: %w", err)
+	}
+	if err := os.Rename(tmp, a.revokedPath); err != nil {
+		a.revoked[name]--
+		return fmt.Errorf("control: nats revocations: %w", err)
+	}
+	return nil
+}
+
+// ReloadRevocations reads NATSRevokedFile again (another process, the
+// CLI, may have revoked an identity); changed reports a difference.
+func (a *NATSAuth) ReloadRevocations() (changed bool, err error) {
+	if a.revokedPath == "" {
+		return false, nil
+	}
+	m := map[string]int{}
+	b, err := os.ReadFile(a.revokedPath)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return false, fmt.Errorf("control: nats revocations: %w", err)
+	default:
+		if err := json.Unmarshal(b, &m); err != nil {
+			return false, fmt.Errorf("control: nats revocations %s: %w", a.revokedPath, err)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	changed = !maps.Equal(m, a.revoked)
+	a.revoked = m
+	return changed, nil
+}
+
+// WatchRevocations reloads NATSRevokedFile every interval until ctx ends,
+// and applies each change to srv.
+func (a *NATSAuth) WatchRevocations(ctx context.Context, srv *server.Server, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		changed, err := a.ReloadRevocations()
+		if err == nil && changed {
+			err = a.ApplyRevocations(srv)
+			if err == nil {
+				log.Info("applied NATS credential revocations", "file", a.revokedPath)
+			}
+		}
+		if err != nil {
+			log.Warn("NATS credential revocations not applied", "err", err.Error())
+		}
+	}
+}
+
+// ApplyRevocations gives a running server (started with this NATSAuth) the
+// account with the current revocations: connections of revoked identities
+// are closed, and their credentials refused from now on.
+func (a *NATSAuth) ApplyRevocations(srv *server.Server) error {
+	_, _, accPub, accJWT, err := a.accountJWTs()
+	if err != nil {
+		return err
+	}
+	ac, err := jwt.DecodeAccountClaims(accJWT)
+	if err != nil {
+		return err
+	}
+	if r := srv.AccountResolver(); r != nil {
+		if err := r.Store(accPub, accJWT); err != nil {
+			return err
+		}
+	}
+	acc, err := srv.LookupAccount(accPub)
+	if err != nil {
+		return err
+	}
+	srv.UpdateAccountClaims(acc, ac)
+	return nil
 }
 
 // InboxPrefix is the prefix of the reply subjects of an identity: each
@@ -258,19 +412,24 @@ func Permissions(role Role, id string) (jwt.Permissions, error) {
 }
 
 // UserJWT issues the credentials of an identity: a user JWT signed by the
-// Strata account, and the user's nkey seed. They do not expire.
+// Strata account, and the user's nkey seed. They do not expire; Revoke
+// ends them.
 func (a *NATSAuth) UserJWT(role Role, id string) (userJWT string, seed []byte, err error) {
 	perms, err := Permissions(role, id)
 	if err != nil {
 		return "", nil, err
 	}
-	kp, err := nkeys.CreateUser()
+	name := UserName(role, id)
+	a.mu.Lock()
+	gen := a.revoked[name]
+	a.mu.Unlock()
+	kp, err := a.userKey(name, gen)
 	if err != nil {
 		return "", nil, err
 	}
 	pub, _ := kp.PublicKey()
 	uc := jwt.NewUserClaims(pub)
-	uc.Name = UserName(role, id)
+	uc.Name = name
 	uc.Permissions = perms
 	uc.Tags.Add("strata-role:"+string(role), "strata-id:"+strings.ToLower(id))
 	if userJWT, err = uc.Encode(a.account); err != nil {

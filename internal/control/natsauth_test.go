@@ -390,3 +390,104 @@ func TestStoreOfAnOpenServerIsKept(t *testing.T) {
 		t.Fatalf("after the upgrade: %s, %v", r.Value, err)
 	}
 }
+
+func TestRevokedCredentialsAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	keys := filepath.Join(dir, NATSKeysFile)
+	auth, _, err := LoadOrCreateNATSAuth(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := StartNATS(NATSOptions{StoreDir: filepath.Join(dir, "nats"), Listen: "127.0.0.1:-1", Auth: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	old := filepath.Join(dir, "old.creds")
+	other := filepath.Join(dir, "other.creds")
+	auth.WriteCreds(old, RolePoP, "FRA1")
+	auth.WriteCreds(other, RolePoP, "IAD1")
+	connect := func(url, creds string) (*nats.Conn, error) {
+		return nats.Connect(url, nats.UserCredentials(creds), nats.NoReconnect())
+	}
+	live, err := connect(ns.ClientURL(), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	bystander, err := connect(ns.ClientURL(), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bystander.Close()
+
+	// The CLI's process revokes; the server's process reloads and applies.
+	cli, _, err := LoadOrCreateNATSAuth(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.Revoke(RolePoP, "FRA1"); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, NATSRevokedFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("revocations file: %v %v", fi, err)
+	}
+	if changed, err := auth.ReloadRevocations(); err != nil || !changed {
+		t.Fatalf("reload: changed %v, %v", changed, err)
+	}
+	if changed, _ := auth.ReloadRevocations(); changed {
+		t.Error("a second reload changed something")
+	}
+	if err := auth.ApplyRevocations(ns); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the revoked PoP's connection closed", live.IsClosed)
+	if nc, err := connect(ns.ClientURL(), old); err == nil {
+		nc.Close()
+		t.Fatal("revoked credentials connected")
+	}
+	if !bystander.IsConnected() {
+		t.Error("another PoP's connection was closed")
+	}
+	// New credentials for the same PoP work; JetStream still does.
+	fresh := filepath.Join(dir, "fresh.creds")
+	auth.WriteCreds(fresh, RolePoP, "FRA1")
+	nc, err := connect(ns.ClientURL(), fresh)
+	if err != nil {
+		t.Fatalf("new credentials: %v", err)
+	}
+	nc.Close()
+	co, _ := auth.ConnectOptions(RoleControl, "")
+	cnc, err := nats.Connect(ns.ClientURL(), co...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cnc.Close()
+	js, _ := jetstream.New(cnc)
+	if _, err := js.CreateOrUpdateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: "after_revocation"}); err != nil {
+		t.Errorf("JetStream after the account update: %v", err)
+	}
+
+	// After a restart, from the files alone, the old credentials stay refused.
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	again, _, err := LoadOrCreateNATSAuth(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err = StartNATS(NATSOptions{StoreDir: filepath.Join(dir, "nats"), Listen: "127.0.0.1:-1", Auth: again})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc, err := connect(ns.ClientURL(), old); err == nil {
+		nc.Close()
+		t.Fatal("revoked credentials connected after a restart")
+	}
+	for _, c := range []string{fresh, other} {
+		nc, err := connect(ns.ClientURL(), c)
+		if err != nil {
+			t.Fatalf("%s after a restart: %v", c, err)
+		}
+		nc.Close()
+	}
+}
