@@ -273,3 +273,15 @@ func TestNATSCredsRevoke(t *testing.T) {
 		t.Errorf("revoke with --out: exit %d", code)
 	}
 }
+
+func TestPoPNATSFlagsNeedNATS(t *testing.T) {
+	cfg := writeFile(t, "net.yaml", "topology:\n  pops:\n    - {id: FRA1, listen: \"127.0.0.1:0\"}\n")
+	var out, errOut bytes.Buffer
+	if code := cmdPop([]string{"--id", "FRA1", "--config", cfg, "--nats-creds", "x.creds"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "need --nats") {
+		t.Errorf("--nats-creds without --nats: exit %d, %s", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := cmdPop([]string{"--id", "FRA1", "--config", cfg, "--nats", "tls://127.0.0.1:1", "--nats-creds", filepath.Join(t.TempDir(), "none.creds")}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--nats-creds") {
+		t.Errorf("a missing credentials file: exit %d, %s", code, errOut.String())
+	}
+}
