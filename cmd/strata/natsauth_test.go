@@ -285,3 +285,47 @@ func TestPoPNATSFlagsNeedNATS(t *testing.T) {
 		t.Errorf("a missing credentials file: exit %d, %s", code, errOut.String())
 	}
 }
+
+// --nats to a NATS the control plane does not run, with a credentials file.
+func TestControlPlaneOnExternalNATSWithCreds(t *testing.T) {
+	auth, _ := control.NewNATSAuth()
+	ns, err := control.StartNATS(control.NATSOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1", Auth: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	creds := filepath.Join(t.TempDir(), "control.creds")
+	if _, err := auth.WriteCreds(creds, control.RoleControl, ""); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	f := controlFlags{nats: ns.ClientURL(), natsClient: natsClientFlags{creds: creds}, apiListen: "127.0.0.1:0"}
+	cp, err := startControlPlane(ctx, dir, f, &config.Config{}, true, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("control plane on an external NATS with --nats-creds: %v", err)
+	}
+	defer cp.Close()
+	if cp.auth != nil || cp.NATSURL != ns.ClientURL() {
+		t.Errorf("external NATS: auth %v, URL %q", cp.auth, cp.NATSURL)
+	}
+	if _, err := os.Stat(filepath.Join(dir, control.NATSKeysFile)); err == nil {
+		t.Error("keys were made for a NATS the control plane does not run")
+	}
+	opts, err := cp.agentOptions("FRA1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(cp.localURL, opts...)
+	if err != nil {
+		t.Fatalf("an in-process PoP on the external NATS: %v", err)
+	}
+	nc.Close()
+	// Without the file, the same cluster refuses it.
+	f.natsClient.creds = ""
+	if cp2, err := startControlPlane(ctx, t.TempDir(), f, nil, false, slog.New(slog.DiscardHandler)); err == nil {
+		cp2.Close()
+		t.Fatal("a control plane without credentials connected")
+	}
+}
