@@ -73,9 +73,11 @@ func TestAnonymousAndForgedClientsAreRefused(t *testing.T) {
 		nc.Close()
 		t.Fatal("a client with credentials from other keys connected")
 	}
-	// Credentials of this control plane are.
-	if nc := e.connect(RolePoP, "FRA1"); !nc.IsConnected() {
-		t.Fatal("a PoP with its credentials is not connected")
+	// Credentials of this control plane are, for the longest PoP id too.
+	for _, id := range []string{"FRA1", strings.Repeat("P", 128)} {
+		if nc := e.connect(RolePoP, id); !nc.IsConnected() {
+			t.Fatalf("PoP %s with its credentials is not connected", id)
+		}
 	}
 }
 

@@ -89,7 +89,7 @@ func StartNATS(opts NATSOptions) (*server.Server, error) {
 		Port:                  port,
 		NoLog:                 true,
 		NoSigs:                true,
-		MaxControlLine:        4096,
+		MaxControlLine:        16 << 10, // a CONNECT carries the user JWT: a PoP id of 128 characters needs more than 4 KiB
 		DisableShortFirstPing: true,
 		JetStream:             true,
 		StoreDir:              opts.StoreDir,
