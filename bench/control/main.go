@@ -53,12 +53,20 @@ func run(nPoPs, nInval, nChanges int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	ns, err := control.StartNATS(control.NATSOptions{StoreDir: dir, Listen: "127.0.0.1:0", Logger: log})
+	auth, err := control.NewNATSAuth()
+	if err != nil {
+		return err
+	}
+	ns, err := control.StartNATS(control.NATSOptions{StoreDir: dir, Listen: "127.0.0.1:0", Logger: log, Auth: auth})
 	if err != nil {
 		return err
 	}
 	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.ClientURL())
+	copts, err := auth.ConnectOptions(control.RoleControl, "")
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(ns.ClientURL(), copts...)
 	if err != nil {
 		return err
 	}
@@ -108,7 +116,11 @@ func run(nPoPs, nInval, nChanges int) error {
 	appliedAt := map[string]time.Time{}
 	var agents []*agent.Agent
 	for _, n := range w.Nodes {
-		pnc, err := nats.Connect(ns.ClientURL())
+		popts, err := auth.ConnectOptions(control.RolePoP, n.ID)
+		if err != nil {
+			return err
+		}
+		pnc, err := nats.Connect(ns.ClientURL(), popts...)
 		if err != nil {
 			return err
 		}
@@ -144,7 +156,7 @@ func run(nPoPs, nInval, nChanges int) error {
 	// Invalidations: API accept -> last acknowledgement.
 	acks := map[string]map[string]time.Time{}
 	done := map[string]chan struct{}{}
-	nc.Subscribe(wire.SubjectAck, func(m *nats.Msg) {
+	nc.Subscribe(wire.SubjectAck+".*", func(m *nats.Msg) {
 		var a wire.Ack
 		if json.Unmarshal(m.Data, &a) != nil {
 			return

@@ -38,12 +38,20 @@ func startTestControl(t *testing.T) *testControl {
 	t.Helper()
 	t.Setenv("STRATA_TOKEN", "")
 	dir := t.TempDir()
-	ns, err := control.StartNATS(control.NATSOptions{StoreDir: filepath.Join(dir, "nats"), Listen: "127.0.0.1:-1"})
+	auth, err := control.NewNATSAuth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := control.StartNATS(control.NATSOptions{StoreDir: filepath.Join(dir, "nats"), Listen: "127.0.0.1:-1", Auth: auth})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	nc, err := nats.Connect(ns.ClientURL())
+	co, err := auth.ConnectOptions(control.RoleControl, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(ns.ClientURL(), co...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +403,7 @@ func TestCLIStatusAndWait(t *testing.T) {
 		var inv wire.Invalidation
 		if json.Unmarshal(m.Data, &inv) == nil {
 			b, _ := json.Marshal(wire.Ack{InvalidationID: inv.ID, PoP: "FRA1", Time: time.Now()})
-			tc.nc.Publish(wire.SubjectAck, b)
+			tc.nc.Publish(wire.SubjectAck+".FRA1", b)
 		}
 	})
 	if err != nil {

@@ -5,12 +5,38 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/strata-cdn/strata/internal/config"
 )
+
+// printPoPAccess tells how PoPs on other machines connect: the URL, the CA,
+// the credentials files (their paths: never their content).
+func printPoPAccess(out io.Writer, cp *controlPlane, f controlFlags, dataDir string) {
+	if cp.auth == nil {
+		return
+	}
+	fmt.Fprintln(out, "\nPoPs connect to NATS with their own credentials:")
+	ca := ""
+	switch {
+	case cp.NATSCA != "":
+		ca = " --nats-ca " + cp.NATSCA
+	case f.natsTLSCert != "":
+		ca = " --nats-ca <the CA of --nats-tls-cert>"
+	}
+	fmt.Fprintf(out, "  strata pop --id ID --config F --nats %s --nats-creds pop-ID.creds%s\n", cp.NATSURL, ca)
+	for _, c := range cp.NewCreds {
+		fmt.Fprintf(out, "  created %s (copy it to its PoP's machine, mode 0600)\n", c)
+	}
+	fmt.Fprintf(out, "  more: strata nats-creds pop ID --data-dir %s (writes %s)\n", dataDir, filepath.Join(dataDir, credsDir, "pop-ID.creds"))
+	if host, _, err := net.SplitHostPort(f.natsListen); err == nil && isLoopback(host) {
+		fmt.Fprintln(out, "  NATS listens on loopback: for PoPs on other machines, --nats-listen 0.0.0.0:4222 (TLS)")
+	}
+}
 
 // cmdControl runs the control plane alone: the REST API, the store on
 // NATS JetStream (embedded unless --nats names a cluster). PoPs connect with
@@ -61,6 +87,7 @@ func cmdControl(args []string, stdout, stderr io.Writer) int {
 		h.dist = cfg.Distributions[0].ID
 	}
 	printControl(stdout, cp, *dataDir, h)
+	printPoPAccess(stdout, cp, f, *dataDir)
 	<-ctx.Done()
 	return 0
 }

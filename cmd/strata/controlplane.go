@@ -26,14 +26,20 @@ import (
 
 // controlFlags are the flags of the processes that run the control plane.
 type controlFlags struct {
-	nats       string // external NATS URL(s); "" = embedded
-	natsListen string // embedded NATS client address
-	apiListen  string // REST API address
+	nats        string // external NATS URL(s); "" = embedded
+	natsClient  natsClientFlags
+	natsListen  string // embedded NATS client address
+	natsTLSCert string // embedded NATS server's certificate
+	natsTLSKey  string
+	apiListen   string // REST API address
 }
 
 func addControlFlags(fs *flag.FlagSet, f *controlFlags) {
 	fs.StringVar(&f.nats, "nats", "", "external NATS cluster, nats://host:4222[,nats://…] (default: an embedded NATS server with JetStream in the data dir)")
-	fs.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server (0.0.0.0:4222 lets PoPs on other machines connect)")
+	addNATSClientFlags(fs, &f.natsClient, "the control plane, for an external --nats")
+	fs.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server (0.0.0.0:4222 lets PoPs on other machines connect, over TLS)")
+	fs.StringVar(&f.natsTLSCert, "nats-tls-cert", "", "certificate (PEM) of the embedded NATS server (default beyond loopback: one from the development CA in <data dir>/tls)")
+	fs.StringVar(&f.natsTLSKey, "nats-tls-key", "", "private key (PEM) of --nats-tls-cert")
 	fs.StringVar(&f.apiListen, "api-listen", "127.0.0.1:8081", "address of the control plane's REST API")
 }
 
@@ -47,12 +53,19 @@ type localControl struct {
 // controlPlane is NATS (embedded unless external), the store and the API.
 type controlPlane struct {
 	ns       *server.Server
+	auth     *control.NATSAuth // the embedded server's keys; nil with an external NATS
 	nc       *nats.Conn
 	srv      *control.Server
 	api      *http.Server
 	APIURL   string
-	NATSURL  string
-	NewToken string // printed once when it was just created
+	NATSURL  string   // what PoPs connect to
+	localURL string   // what this process connects to
+	NATSCA   string   // the development CA of the embedded server's certificate, if it made one
+	NewToken string   // printed once when it was just created
+	NewCreds []string // credentials files written for the topology's PoPs at this start
+	external natsClientFlags
+	log      *slog.Logger
+	stopBg   context.CancelFunc
 }
 
 // startControlPlane starts the control plane. With apply, cfg's resources
@@ -62,19 +75,58 @@ func startControlPlane(parent context.Context, dataDir string, f controlFlags, c
 	// The context bounds start-up only; the server's background work has its own.
 	ctx, cancel := context.WithTimeout(parent, 30*time.Second)
 	defer cancel()
-	cp := &controlPlane{NATSURL: f.nats}
+	cp := &controlPlane{NATSURL: f.nats, external: f.natsClient, log: log}
 	fail := func(err error) (*controlPlane, error) {
 		cp.Close()
 		return nil, err
 	}
+	var copts []nats.Option
 	if f.nats == "" {
-		ns, err := control.StartNATS(control.NATSOptions{StoreDir: filepath.Join(dataDir, "nats"), Listen: f.natsListen, Logger: log})
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return fail(err)
+		}
+		// The keys of the NATS accounts: made at the first start, kept.
+		auth, created, err := control.LoadOrCreateNATSAuth(filepath.Join(dataDir, control.NATSKeysFile))
+		if err != nil {
+			return fail(err)
+		}
+		if created {
+			log.Info("created the NATS account keys", "file", filepath.Join(dataDir, control.NATSKeysFile))
+		}
+		tlsCfg, caFile, err := natsServerTLS(dataDir, f, log)
+		if err != nil {
+			return fail(err)
+		}
+		ns, err := control.StartNATS(control.NATSOptions{StoreDir: filepath.Join(dataDir, "nats"), Listen: f.natsListen, Logger: log, Auth: auth, TLS: tlsCfg})
 		if err != nil {
 			return fail(fmt.Errorf("embedded NATS on %s: %w (choose another address with --nats-listen)", f.natsListen, err))
 		}
-		cp.ns, cp.NATSURL = ns, ns.ClientURL()
+		cp.ns, cp.auth, cp.NATSCA = ns, auth, caFile
+		// Revocations made with strata nats-creds revoke take effect at once.
+		bg, stop := context.WithCancel(context.Background())
+		cp.stopBg = stop
+		go auth.WatchRevocations(bg, ns, 2*time.Second, log)
+		cp.NATSURL = advertisedNATSURL(f.natsListen, ns.ClientURL(), tlsCfg != nil)
+		// In the same process: no TCP, no TLS; the credentials still count.
+		cp.localURL = "nats://" + ns.Addr().String()
+		if copts, err = auth.ConnectOptions(control.RoleControl, ""); err != nil {
+			return fail(err)
+		}
+		copts = append(copts, nats.InProcessServer(ns))
+		copts = append(copts, natsLogging(log)...)
+		if cfg != nil && !apply {
+			if cp.NewCreds, err = writePoPCreds(dataDir, auth, cfg); err != nil {
+				return fail(err)
+			}
+		}
+	} else {
+		var err error
+		if copts, err = f.natsClient.options(f.nats, control.RoleControl, "", log); err != nil {
+			return fail(err)
+		}
+		cp.localURL = f.nats
 	}
-	nc, err := nats.Connect(cp.NATSURL, nats.Name("strata-control"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	nc, err := nats.Connect(cp.localURL, append(copts, nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))...)
 	if err != nil {
 		return fail(fmt.Errorf("NATS %s: %w", cp.NATSURL, err))
 	}
@@ -136,6 +188,9 @@ func startControlPlane(parent context.Context, dataDir string, f controlFlags, c
 
 // Close stops the API, the store and the embedded NATS server.
 func (cp *controlPlane) Close() {
+	if cp.stopBg != nil {
+		cp.stopBg()
+	}
 	if cp.api != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		cp.api.Shutdown(ctx)
@@ -153,6 +208,41 @@ func (cp *controlPlane) Close() {
 	}
 }
 
+// writePoPCreds writes the NATS credentials of each PoP of cfg's topology
+// that has none yet into <dataDir>/nats-creds, returning the new files.
+func writePoPCreds(dataDir string, auth *control.NATSAuth, cfg *config.Config) ([]string, error) {
+	var out []string
+	for _, p := range cfg.Topology.PoPs {
+		path := filepath.Join(dataDir, credsDir, control.UserName(control.RolePoP, p.ID)+".creds")
+		created, err := auth.WriteCreds(path, control.RolePoP, p.ID)
+		if err != nil {
+			return nil, fmt.Errorf("NATS credentials of PoP %s: %w", p.ID, err)
+		}
+		if created {
+			out = append(out, path)
+		}
+	}
+	return out, nil
+}
+
+// agentOptions are the NATS options of the agent of an in-process PoP: its
+// own identity on the embedded server, or the control plane's credentials
+// on an external NATS.
+func (cp *controlPlane) agentOptions(id string) ([]nats.Option, error) {
+	if cp.auth == nil {
+		opts, err := cp.external.options(cp.NATSURL, control.RoleControl, "", cp.log)
+		if err != nil {
+			return nil, err
+		}
+		return append(opts, nats.Name("strata-pop-"+id)), nil
+	}
+	opts, err := cp.auth.ConnectOptions(control.RolePoP, id)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(opts, nats.InProcessServer(cp.ns)), natsLogging(cp.log)...), nil
+}
+
 // agents links every PoP of a world to the control plane, each over its
 // own NATS connection.
 type agents struct {
@@ -160,11 +250,18 @@ type agents struct {
 	ncs  []*nats.Conn
 }
 
-func startAgents(ctx context.Context, natsURL string, w *world.World, base *config.Config, log *slog.Logger) (*agents, error) {
+// startAgents connects each PoP of w to NATS at natsURL with the options
+// opts(PoP id) returns.
+func startAgents(ctx context.Context, natsURL string, opts func(id string) ([]nats.Option, error), w *world.World, base *config.Config, log *slog.Logger) (*agents, error) {
 	as := &agents{}
 	for _, n := range w.Nodes {
-		nc, err := nats.Connect(natsURL, nats.Name("strata-pop-"+n.ID), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
-			nats.RetryOnFailedConnect(true))
+		o, err := opts(n.ID)
+		if err != nil {
+			as.Close()
+			return nil, fmt.Errorf("PoP %s: %w", n.ID, err)
+		}
+		nc, err := nats.Connect(natsURL, append(o, nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
+			nats.RetryOnFailedConnect(true))...)
 		if err != nil {
 			as.Close()
 			return nil, fmt.Errorf("PoP %s: NATS %s: %w", n.ID, natsURL, err)

@@ -13,9 +13,11 @@ const usage = `strata — a self-hosted content delivery network
 
 Usage:
   strata run [flags]          run Strata (with no flags: a demo world of PoPs in front of a built-in origin)
-  strata pop --id ID --config F [--nats URL]
+  strata pop --id ID --config F [--nats URL --nats-creds F [--nats-ca F]]
                               run one PoP of a configuration's topology (one per machine)
   strata control [flags]      run the control plane alone (API, store and NATS)
+  strata nats-creds [revoke] pop|dns ID
+                              issue (or revoke) NATS credentials for a PoP or DNS server (on the control plane's machine)
   strata dist create|list|get|update|delete ...
                               manage distributions through the control plane ("strata dist help")
   strata cache-policy | origin-request-policy | response-headers-policy | public-key | key-group
@@ -64,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdPop(args[1:], stdout, stderr)
 	case "control":
 		return cmdControl(args[1:], stdout, stderr)
+	case "nats-creds":
+		return cmdNATSCreds(args[1:], stdout, stderr)
 	case "dist":
 		return cmdDist(args[1:], stdout, stderr)
 	case "invalidate":

@@ -10,7 +10,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/control"
 	"github.com/strata-cdn/strata/internal/world"
 )
 
@@ -22,7 +25,9 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 	id := fs.String("id", "", "the PoP of topology.pops to run (e.g. FRA1)")
 	path := fs.String("config", "", "configuration file (YAML or JSON) with a topology")
 	dataDir := fs.String("data-dir", defaultDataDir(), "folder for the PoP's disk cache")
-	natsURL := fs.String("nats", "", "the control plane's NATS (nats://host:4222[,…]): configuration and invalidations come from there")
+	natsURL := fs.String("nats", "", "the control plane's NATS (tls://host:4222[,…]): configuration and invalidations come from there")
+	var nf natsClientFlags
+	addNATSClientFlags(fs, &nf, "this PoP (the control plane writes <its data dir>/nats-creds/pop-<ID>.creds; `strata nats-creds pop ID` makes one)")
 	var logFormat, logLevel string
 	addLogFlags(fs, &logFormat, &logLevel)
 	if err := fs.Parse(args); err != nil {
@@ -51,6 +56,16 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "strata pop:", taken)
 		return 1
 	}
+	var natsOpts []nats.Option
+	if *natsURL != "" {
+		if natsOpts, err = nf.options(*natsURL, control.RolePoP, *id, log); err != nil {
+			fmt.Fprintln(stderr, "strata pop:", err)
+			return 1
+		}
+	} else if nf.creds != "" || nf.ca != "" {
+		fmt.Fprintln(stderr, "strata pop: --nats-creds and --nats-ca need --nats")
+		return 2
+	}
 	dev, err := ensureDevTLS(*dataDir, cfg, nil, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "strata pop:", err)
@@ -72,7 +87,7 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *natsURL != "" {
-		as, err := startAgents(ctx, *natsURL, w, cfg, log)
+		as, err := startAgents(ctx, *natsURL, func(string) ([]nats.Option, error) { return natsOpts, nil }, w, cfg, log)
 		if err != nil {
 			w.Close()
 			fmt.Fprintln(stderr, "strata pop:", err)

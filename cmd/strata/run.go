@@ -240,7 +240,7 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		return err
 	}
 	if cp != nil {
-		as, err := startAgents(ctx, cp.NATSURL, w, cfg, log)
+		as, err := startAgents(ctx, cp.localURL, cp.agentOptions, w, cfg, log)
 		if err != nil {
 			w.Close()
 			return err

@@ -325,7 +325,7 @@ func (a *Agent) consumeInvalidations(ctx context.Context) {
 			return err
 		}
 		cons, err = s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-			Durable:       "pop-" + a.o.Info.PoP,
+			Durable:       wire.PoPConsumer(a.o.Info.PoP),
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			DeliverPolicy: jetstream.DeliverNewPolicy,
 			AckWait:       10 * time.Second,
@@ -347,7 +347,7 @@ func (a *Agent) consumeInvalidations(ctx context.Context) {
 		// Into the ack stream, so the control plane gets it even if it is
 		// down right now; until that is stored, the invalidation is redelivered.
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := a.js.Publish(pctx, wire.SubjectAck, ack)
+		_, err := a.js.Publish(pctx, wire.SubjectAck+"."+a.o.Info.PoP, ack)
 		cancel()
 		if err != nil {
 			a.log.Warn("cannot store the acknowledgement, will retry", "invalidation", inv.ID, "err", err.Error())

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/control"
 	"github.com/strata-cdn/strata/internal/control/wire"
 	"github.com/strata-cdn/strata/internal/h1"
 	"github.com/strata-cdn/strata/internal/pop"
@@ -27,37 +29,51 @@ import (
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func startNATS(t *testing.T) *server.Server {
+// startNATS starts the control plane's embedded NATS server, with its
+// authentication: every client below uses its own identity.
+func startNATS(t *testing.T) (*server.Server, *control.NATSAuth) {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	auth, err := control.NewNATSAuth()
 	if err != nil {
 		t.Fatal(err)
 	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
+	s, err := control.StartNATS(control.NATSOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1", Auth: auth})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(s.Shutdown)
-	return s
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s, auth
 }
 
-// setupStore creates what the control plane would: the buckets and the stream.
+// connect opens a connection with the credentials of an identity.
+func connect(t *testing.T, auth *control.NATSAuth, url string, role control.Role, id string, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	co, err := auth.ConnectOptions(role, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url, append(co, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc
+}
+
+// setupStore creates what the control plane does: the buckets and the
+// streams.
 func setupStore(t *testing.T, js jetstream.JetStream) map[string]jetstream.KeyValue {
 	t.Helper()
 	ctx := context.Background()
+	if _, err := control.OpenStore(ctx, js); err != nil {
+		t.Fatal(err)
+	}
 	kvs := map[string]jetstream.KeyValue{}
 	for _, b := range wire.ConfigBuckets {
-		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: b})
+		kv, err := js.KeyValue(ctx, b)
 		if err != nil {
 			t.Fatal(err)
 		}
 		kvs[b] = kv
-	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: wire.StreamInvalidations, Subjects: []string{wire.SubjectInvalidation + ".>"}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: wire.StreamAcks, Subjects: []string{wire.SubjectAck}}); err != nil {
-		t.Fatal(err)
 	}
 	return kvs
 }
@@ -130,14 +146,16 @@ type node struct {
 	nc    *nats.Conn
 }
 
-func startNode(t *testing.T, id, natsURL string) *node {
+// startNode starts a PoP whose agent connects to NATS with the PoP's own
+// identity (so the PoP permissions are what the agent needs).
+func startNode(t *testing.T, auth *control.NATSAuth, id, natsURL string) *node {
 	t.Helper()
-	return startNodeLog(t, id, natsURL, &config.Config{}, quiet())
+	return startNodeLog(t, auth, id, natsURL, &config.Config{}, quiet())
 }
 
 // startNodeLog starts a PoP with its agent, whose local configuration is
 // base (validated here) and whose log goes to log.
-func startNodeLog(t *testing.T, id, natsURL string, base *config.Config, log *slog.Logger) *node {
+func startNodeLog(t *testing.T, auth *control.NATSAuth, id, natsURL string, base *config.Config, log *slog.Logger) *node {
 	t.Helper()
 	if err := base.Validate(); err != nil {
 		t.Fatal(err)
@@ -149,10 +167,18 @@ func startNodeLog(t *testing.T, id, natsURL string, base *config.Config, log *sl
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	srv := &h1.Server{Handler: p}
 	go srv.Serve(ln)
-	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
+	var denied atomic.Value
+	nc := connect(t, auth, natsURL, control.RolePoP, id, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				denied.Store(err.Error())
+			}
+		}))
+	t.Cleanup(func() {
+		if d := denied.Load(); d != nil {
+			t.Errorf("PoP %s was refused something it needs: %s", id, d)
+		}
+	})
 	a, err := Start(context.Background(), Options{NC: nc, PoP: p, Base: base, Logger: log,
 		Info: wire.Heartbeat{PoP: id, Tier: "edge", URL: "http://" + ln.Addr().String()}})
 	if err != nil {
@@ -193,13 +219,13 @@ func TestConfigAndInvalidationsReachEveryPoP(t *testing.T) {
 		fmt.Fprintf(w, "v%d", version.Load())
 	}))
 	defer origin.Close()
-	ns := startNATS(t)
-	nc, _ := nats.Connect(ns.ClientURL())
+	ns, auth := startNATS(t)
+	nc := connect(t, auth, ns.ClientURL(), control.RoleControl, "")
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	kvs := setupStore(t, js)
 	acks := make(chan wire.Ack, 16)
-	nc.Subscribe(wire.SubjectAck, func(m *nats.Msg) {
+	nc.Subscribe(wire.SubjectAck+".*", func(m *nats.Msg) {
 		var a wire.Ack
 		json.Unmarshal(m.Data, &a)
 		acks <- a
@@ -215,8 +241,8 @@ func TestConfigAndInvalidationsReachEveryPoP(t *testing.T) {
 	})
 
 	px := newProxy(t, ns.Addr().String())
-	a := startNode(t, "AAA1", ns.ClientURL())
-	b := startNode(t, "BBB1", "nats://"+px.addr) // B reaches NATS through a cable we can cut
+	a := startNode(t, auth, "AAA1", ns.ClientURL())
+	b := startNode(t, auth, "BBB1", "nats://"+px.addr) // B reaches NATS through a cable we can cut
 
 	// A distribution created in the store is served by every PoP.
 	dist := config.Distribution{ID: "site", Origins: []config.Origin{{ID: "web", URL: origin.URL}},
@@ -304,13 +330,13 @@ func (l *lockedBuffer) String() string {
 // is logged with the field's path, once, not again with every snapshot
 // that keeps it.
 func TestInertFieldsLogged(t *testing.T) {
-	ns := startNATS(t)
-	nc, _ := nats.Connect(ns.ClientURL())
+	ns, auth := startNATS(t)
+	nc := connect(t, auth, ns.ClientURL(), control.RoleControl, "")
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	kvs := setupStore(t, js)
 	var logs lockedBuffer
-	n := startNodeLog(t, "AAA1", ns.ClientURL(), &config.Config{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	n := startNodeLog(t, auth, "AAA1", ns.ClientURL(), &config.Config{}, slog.New(slog.NewTextHandler(&logs, nil)))
 
 	dist := func(comment, priceClass string) config.Distribution {
 		return config.Distribution{ID: "site", Comment: comment, PriceClass: priceClass,
@@ -345,7 +371,7 @@ func TestInertFieldsLogged(t *testing.T) {
 	// A PoP whose local configuration (reported when the process loaded
 	// it) has the same warnings does not repeat them.
 	var logs2 lockedBuffer
-	n2 := startNodeLog(t, "BBB1", ns.ClientURL(), &config.Config{Distributions: []config.Distribution{dist("local", config.PriceClass100)}},
+	n2 := startNodeLog(t, auth, "BBB1", ns.ClientURL(), &config.Config{Distributions: []config.Distribution{dist("local", config.PriceClass100)}},
 		slog.New(slog.NewTextHandler(&logs2, nil)))
 	waitFor(t, 5*time.Second, "the snapshot at the second PoP", func() bool { return n2.agent.Version() == rev })
 	if strings.Contains(logs2.String(), line) {

@@ -7,7 +7,10 @@
 // JSON messages) are in the wire package; the REST contract is API.md.
 //
 //   - [StartNATS] runs an embedded NATS server with JetStream (the default
-//     deployment); a real deployment points at an external NATS instead.
+//     deployment); a real deployment may point at an external NATS instead.
+//     It admits no anonymous client: [NATSAuth] holds the keys of its
+//     accounts and issues each identity (the control plane, each PoP, each
+//     DNS server) a user JWT with the [Permissions] of its [Role].
 //   - [OpenStore] creates the buckets and the stream and reads and writes
 //     resources with compare-and-set on their KV revision.
 //   - [New] builds the API [Server]: [Server.Handler] serves the REST API,

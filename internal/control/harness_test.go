@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -46,6 +47,7 @@ type env struct {
 	dir   string
 	ctx   context.Context
 	clock *fakeClock
+	auth  *NATSAuth
 	ns    *server.Server
 	nc    *nats.Conn
 	js    jetstream.JetStream
@@ -68,14 +70,15 @@ func newEnv(t testing.TB, dir, token string) *env {
 	t.Cleanup(cancel)
 	e := &env{t: t, dir: dir, ctx: ctx, clock: newFakeClock(), token: token}
 	var err error
-	e.ns, err = StartNATS(NATSOptions{StoreDir: dir, Listen: "127.0.0.1:-1"})
+	if e.auth, _, err = LoadOrCreateNATSAuth(filepath.Join(dir, NATSKeysFile)); err != nil {
+		t.Fatal(err)
+	}
+	e.ns, err = StartNATS(NATSOptions{StoreDir: dir, Listen: "127.0.0.1:-1", Auth: e.auth})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.stop)
-	if e.nc, err = nats.Connect(e.ns.ClientURL()); err != nil {
-		t.Fatal(err)
-	}
+	e.nc = e.connect(RoleControl, "")
 	if e.js, err = jetstream.New(e.nc); err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +94,22 @@ func newEnv(t testing.TB, dir, token string) *env {
 		e.token = secret
 	}
 	return e
+}
+
+// connect opens a NATS connection with the credentials of an identity,
+// closed at the end of the test.
+func (e *env) connect(role Role, id string, opts ...nats.Option) *nats.Conn {
+	e.t.Helper()
+	co, err := e.auth.ConnectOptions(role, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	nc, err := nats.Connect(e.ns.ClientURL(), append(co, opts...)...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(nc.Close)
+	return nc
 }
 
 // stop shuts everything down, NATS last.

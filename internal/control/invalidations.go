@@ -236,6 +236,12 @@ func (s *Server) onAck(m *nats.Msg) {
 		s.log.Debug("bad ack", "data", string(m.Data), "err", err)
 		return
 	}
+	// A PoP's identity may publish on its own subject only: the body must
+	// name the same PoP.
+	if from, ok := strings.CutPrefix(m.Subject, wire.SubjectAck+"."); ok && from != a.PoP {
+		s.log.Warn("ack dropped: its body names another PoP than its subject", "subject", m.Subject, "pop", a.PoP)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	if err := s.recordAck(ctx, a); err != nil {

@@ -73,7 +73,7 @@ func TestInvalidationCompletesWhenEveryPoPAcks(t *testing.T) {
 		return got
 	}
 	ack := func(pop string) {
-		e.publish(wire.SubjectAck, wire.Ack{InvalidationID: inv.ID, PoP: pop, Removed: 3, Time: e.clock.Now()})
+		e.publish(wire.SubjectAck+"."+pop, wire.Ack{InvalidationID: inv.ID, PoP: pop, Removed: 3, Time: e.clock.Now()})
 	}
 	// One expected PoP, and one that was not expected: still in progress.
 	ack("FRA1")

@@ -1,10 +1,13 @@
 package control
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -23,6 +26,12 @@ type NATSOptions struct {
 	// Logger receives the server's log: notices at debug level, warnings
 	// and errors at theirs. Default: discarded.
 	Logger *slog.Logger
+	// Auth holds the account keys: every client must present a user JWT
+	// the Strata account signed (NATSAuth.Creds). Required.
+	Auth *NATSAuth
+	// TLS, if set, is the server's TLS configuration: clients must use
+	// TLS (across machines). Nil: plain TCP (for loopback).
+	TLS *tls.Config
 }
 
 // natsReadyTimeout bounds how long StartNATS waits for the server to accept
@@ -37,6 +46,24 @@ func StartNATS(opts NATSOptions) (*server.Server, error) {
 	if opts.StoreDir == "" {
 		return nil, errors.New("control: nats: a store directory is required")
 	}
+	if opts.Auth == nil {
+		return nil, errors.New("control: nats: account keys (Auth) are required")
+	}
+	sysPub, sysJWT, accPub, accJWT, err := opts.Auth.accountJWTs()
+	if err != nil {
+		return nil, fmt.Errorf("control: nats: %w", err)
+	}
+	resolver := &server.MemAccResolver{}
+	if err := resolver.Store(sysPub, sysJWT); err != nil {
+		return nil, fmt.Errorf("control: nats: %w", err)
+	}
+	if err := resolver.Store(accPub, accJWT); err != nil {
+		return nil, fmt.Errorf("control: nats: %w", err)
+	}
+	if err := adoptGlobalStore(opts.StoreDir, accPub); err != nil {
+		return nil, fmt.Errorf("control: nats: %w", err)
+	}
+	opPub, _ := opts.Auth.operator.PublicKey()
 	listen := opts.Listen
 	if listen == "" {
 		listen = "127.0.0.1:4222"
@@ -62,10 +89,18 @@ func StartNATS(opts NATSOptions) (*server.Server, error) {
 		Port:                  port,
 		NoLog:                 true,
 		NoSigs:                true,
-		MaxControlLine:        4096,
+		MaxControlLine:        16 << 10, // a CONNECT carries the user JWT: a PoP id of 128 characters needs more than 4 KiB
 		DisableShortFirstPing: true,
 		JetStream:             true,
 		StoreDir:              opts.StoreDir,
+		TrustedKeys:           []string{opPub},
+		AccountResolver:       resolver,
+		SystemAccount:         sysPub,
+	}
+	if opts.TLS != nil {
+		sopts.TLSConfig = opts.TLS
+		sopts.TLS = true
+		sopts.TLSTimeout = 5
 	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
@@ -100,6 +135,21 @@ func StartNATS(opts NATSOptions) (*server.Server, error) {
 		return nil, fmt.Errorf("control: nats: %s", msg)
 	}
 	return srv, nil
+}
+
+// adoptGlobalStore moves a JetStream store made before NATS had accounts
+// (that of NATS's global account, $G) to the Strata account, so that an
+// upgraded control plane keeps its configuration.
+func adoptGlobalStore(storeDir, account string) error {
+	old := filepath.Join(storeDir, "jetstream", "$G")
+	dst := filepath.Join(storeDir, "jetstream", account)
+	if _, err := os.Stat(old); err != nil {
+		return nil
+	}
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	return os.Rename(old, dst)
 }
 
 // natsLogger routes the NATS server's log to slog. A fatal message does not

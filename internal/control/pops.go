@@ -76,8 +76,11 @@ func (s *Server) onHeartbeat(m *nats.Msg) {
 		s.log.Debug("bad heartbeat", "subject", m.Subject, "err", err)
 		return
 	}
-	if hb.PoP == "" {
-		hb.PoP = strings.TrimPrefix(m.Subject, wire.SubjectHeartbeat+".")
+	// A PoP's identity may publish on its own subject only: the body must
+	// name the same PoP (so that no other message copied there counts).
+	if from := strings.TrimPrefix(m.Subject, wire.SubjectHeartbeat+"."); hb.PoP != from {
+		s.log.Warn("heartbeat dropped: its body names another PoP than its subject", "subject", m.Subject, "pop", hb.PoP)
+		return
 	}
 	if !popIDPattern.MatchString(hb.PoP) || len(hb.PoP) > 128 {
 		s.log.Debug("heartbeat with a bad pop id", "subject", m.Subject, "pop", hb.PoP)

@@ -159,10 +159,11 @@ func OpenStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 	s.acks, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        wire.StreamAcks,
 		Description: "Strata PoPs' acknowledgements of invalidations, until the control plane records them",
-		Subjects:    []string{wire.SubjectAck},
-		Storage:     jetstream.FileStorage,
-		Retention:   jetstream.WorkQueuePolicy,
-		MaxAge:      invalidationsMaxAge,
+		// strata.ack: from PoPs before acks carried their id in the subject.
+		Subjects:  []string{wire.SubjectAck, wire.SubjectAck + ".*"},
+		Storage:   jetstream.FileStorage,
+		Retention: jetstream.WorkQueuePolicy,
+		MaxAge:    invalidationsMaxAge,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("control: store: stream %s: %w", wire.StreamAcks, err)

@@ -84,17 +84,22 @@ distributions:
 }
 
 func TestStartNATSOptions(t *testing.T) {
+	auth, err := NewNATSAuth()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, opts := range []NATSOptions{
-		{Listen: "127.0.0.1:-1"},
-		{StoreDir: t.TempDir(), Listen: "127.0.0.1"},
-		{StoreDir: t.TempDir(), Listen: "127.0.0.1:http"},
+		{Listen: "127.0.0.1:-1", Auth: auth},
+		{StoreDir: t.TempDir(), Listen: "127.0.0.1", Auth: auth},
+		{StoreDir: t.TempDir(), Listen: "127.0.0.1:http", Auth: auth},
+		{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1"}, // no keys: no anonymous server
 	} {
 		if srv, err := StartNATS(opts); err == nil {
 			srv.Shutdown()
 			t.Errorf("StartNATS(%+v) did not fail", opts)
 		}
 	}
-	srv, err := StartNATS(NATSOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	srv, err := StartNATS(NATSOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Auth: auth})
 	if err != nil {
 		t.Fatal(err)
 	}

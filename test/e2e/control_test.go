@@ -11,10 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/strata-cdn/strata/internal/devca"
 )
 
 // cli runs a strata CLI command against the strata run that uses dataDir.
@@ -120,7 +123,8 @@ func TestDemoTwiceOnOneDataDir(t *testing.T) {
 }
 
 // The deployment of several machines, as processes: the control plane alone,
-// and PoPs that join it over NATS.
+// and PoPs that join it over NATS, with TLS and each with its own
+// credentials.
 func TestControlAndPopsAsProcesses(t *testing.T) {
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=600")
@@ -129,12 +133,34 @@ func TestControlAndPopsAsProcesses(t *testing.T) {
 	defer origin.Close()
 	ctlDir := t.TempDir()
 	natsAddr := freePort(t, "127.0.0.1")
+	regional, edge := freePort(t, "127.0.1.20"), freePort(t, "127.0.2.20")
+	cfg := filepath.Join(t.TempDir(), "net.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+topology:
+  secret: e2e
+  pops:
+    - {id: FRA-R1, tier: regional, listen: "%s"}
+    - {id: FRA1, listen: "%s"}
+`, regional, edge)), 0o644)
+	// The NATS server's certificate, as an operator brings one (on loopback
+	// Strata would not make one).
+	caDir := t.TempDir()
+	ca, _, err := devca.Ensure(caDir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, _, err := ca.EnsureLeaf(caDir, "nats", []string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ctl := exec.CommandContext(ctx, bin, "control", "--data-dir", ctlDir, "--nats-listen", natsAddr, "--api-listen", "127.0.0.1:0")
+	ctl := exec.CommandContext(ctx, bin, "control", "--data-dir", ctlDir, "--nats-listen", natsAddr, "--api-listen", "127.0.0.1:0",
+		"--nats-tls-cert", cert, "--nats-tls-key", key, "--config", cfg)
 	ctlOut := &lockedBuffer{}
 	stdout, _ := ctl.StdoutPipe()
-	ctl.Stderr = os.Stderr
+	ctlErr := &lockedBuffer{}
+	ctl.Stderr = io.MultiWriter(os.Stderr, ctlErr)
 	if err := ctl.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -145,19 +171,40 @@ func TestControlAndPopsAsProcesses(t *testing.T) {
 			ctlOut.WriteString(sc.Text() + "\n")
 		}
 	}()
-	waitOutput(t, &started{out: ctlOut}, "API token")
+	waitOutput(t, &started{out: ctlOut}, "strata nats-creds pop ID")
 
-	regional, edge := freePort(t, "127.0.1.20"), freePort(t, "127.0.2.20")
-	cfg := filepath.Join(t.TempDir(), "net.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`
-topology:
-  secret: e2e
-  pops:
-    - {id: FRA-R1, tier: regional, listen: "%s"}
-    - {id: FRA1, listen: "%s"}
-`, regional, edge)), 0o644)
-	startPop(t, "--id", "FRA-R1", "--config", cfg, "--data-dir", t.TempDir(), "--nats", "nats://"+natsAddr)
-	startPop(t, "--id", "FRA1", "--config", cfg, "--data-dir", t.TempDir(), "--nats", "nats://"+natsAddr)
+	// The control plane wrote a credentials file for each PoP of the
+	// topology, readable by its owner only, and printed their paths only.
+	regionalCreds := filepath.Join(ctlDir, "nats-creds", "pop-FRA-R1.creds")
+	for _, id := range []string{"FRA-R1", "FRA1"} {
+		path := filepath.Join(ctlDir, "nats-creds", "pop-"+id+".creds")
+		fi, err := os.Stat(path)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("credentials of %s: %v %v", id, fi, err)
+		}
+		if !strings.Contains(ctlOut.String(), path) {
+			t.Errorf("the control plane did not say where %s's credentials are:\n%s", id, ctlOut.String())
+		}
+		b, _ := os.ReadFile(path)
+		seed := regexp.MustCompile(`SU[A-Z2-7]{50,}`).FindString(string(b))
+		if seed == "" || strings.Contains(ctlOut.String()+ctlErr.String(), seed) {
+			t.Fatalf("%s's seed is missing from its file or was printed", id)
+		}
+	}
+	// strata nats-creds issues more, on the control plane's machine.
+	edgeCreds := filepath.Join(t.TempDir(), "fra1.creds")
+	if out, code := cli(t, ctlDir, "nats-creds", "pop", "FRA1", "--out", edgeCreds); code != 0 || !strings.Contains(out, edgeCreds) {
+		t.Fatalf("nats-creds: %d\n%s", code, out)
+	}
+
+	natsURL := "tls://" + natsAddr
+	// Another PoP's credentials are refused before anything starts.
+	bad := exec.Command(bin, "pop", "--id", "FRA1", "--config", cfg, "--data-dir", t.TempDir(), "--nats", natsURL, "--nats-creds", regionalCreds, "--nats-ca", ca.CertFile)
+	if out, _ := bad.CombinedOutput(); bad.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "holds the credentials of pop-FRA-R1, not of pop-FRA1") {
+		t.Fatalf("a PoP with another PoP's credentials: exit %d\n%s", bad.ProcessState.ExitCode(), out)
+	}
+	startPop(t, "--id", "FRA-R1", "--config", cfg, "--data-dir", t.TempDir(), "--nats", natsURL, "--nats-creds", regionalCreds, "--nats-ca", ca.CertFile)
+	startPop(t, "--id", "FRA1", "--config", cfg, "--data-dir", t.TempDir(), "--nats", natsURL, "--nats-creds", edgeCreds, "--nats-ca", ca.CertFile)
 
 	// Both PoPs report in; a distribution created through the CLI reaches them.
 	deadline := time.Now().Add(15 * time.Second)
@@ -197,6 +244,23 @@ topology:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// An invalidation reaches both PoPs and each acknowledges it.
+	if out, code := cli(t, ctlDir, "invalidate", "site", "/p", "--wait"); code != 0 || !strings.Contains(out, "Completed") {
+		t.Fatalf("invalidate: %d\n%s", code, out)
+	}
+	if _, h := get(); h.Get("X-Cache") == "Hit from strata" {
+		t.Fatal("the edge served a hit after the invalidation completed")
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if _, h := get(); h.Get("X-Cache") == "Hit from strata" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the edge never cached the object again after the invalidation")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	// The control plane (and its NATS) goes away: the PoPs keep serving.
 	ctl.Process.Kill()
 	ctl.Wait()
@@ -205,4 +269,9 @@ topology:
 			t.Fatalf("without the control plane: %d %v", code, h)
 		}
 	}
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.WriteString(string(p))
+	return len(p), nil
 }

@@ -11,7 +11,9 @@
 // Invalidations are records in a KV bucket (their status) and messages on a
 // stream; every PoP reads the stream with its own durable consumer, so a PoP
 // that was cut off replays what it missed, and acknowledges each one it
-// applied on SubjectAck. PoPs announce themselves on SubjectHeartbeat.
+// applied on SubjectAck. PoPs announce themselves on SubjectHeartbeat. Both
+// subjects end in the PoP's id, the only one its NATS identity may publish
+// on; the control plane drops a message whose body names another PoP.
 package wire
 
 import "time"
@@ -47,11 +49,17 @@ const (
 	StreamAcks = "STRATA_ACKS"
 	// SubjectInvalidation + "." + distribution id carries an Invalidation.
 	SubjectInvalidation = "strata.invalidation"
-	// SubjectAck carries an Ack from a PoP that applied an invalidation.
+	// SubjectAck + "." + PoP id carries an Ack from a PoP that applied an
+	// invalidation (the PoP's own id: its NATS identity may publish there
+	// only).
 	SubjectAck = "strata.ack"
 	// SubjectHeartbeat + "." + PoP id carries a Heartbeat.
 	SubjectHeartbeat = "strata.heartbeat"
 )
+
+// PoPConsumer is the name of a PoP's durable consumer of
+// StreamInvalidations.
+func PoPConsumer(pop string) string { return "pop-" + pop }
 
 // HeartbeatInterval is how often PoPs announce themselves; a PoP silent for
 // UnhealthyAfter is marked unhealthy.
