@@ -104,3 +104,61 @@ func TestCustomErrorResponses(t *testing.T) {
 		t.Fatalf("503 was cached: %d", site.count("/busy"))
 	}
 }
+
+// TestCustomErrorPagesThroughTiers: a page is made at the edge, whichever
+// tier the error came from: the viewer sees "Error from strata", the error
+// is cached for errorCachingMinTTL (not the page for its own TTL), and the
+// page itself is cached like any object.
+func TestCustomErrorPagesThroughTiers(t *testing.T) {
+	origin := func(rw http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/errors/"):
+			rw.Header().Set("Cache-Control", "max-age=600")
+			io.WriteString(rw, "<h1>page "+r.URL.Path+"</h1>")
+		case r.URL.Path == "/missing":
+			rw.WriteHeader(http.StatusNotFound)
+		case r.URL.Path == "/busy":
+			rw.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			io.WriteString(rw, "ok")
+		}
+	}
+	mutate := func(cf *config.Config) {
+		cf.Distributions[0].CustomErrorResponses = []config.CustomErrorResponse{
+			{ErrorCode: 404, ResponsePagePath: "/errors/404.html", ErrorCachingMinTTL: ttl(30)},
+			{ErrorCode: 503, ResponsePagePath: "/errors/busy.html", ResponseCode: 200, ErrorCachingMinTTL: ttl(5)},
+		}
+	}
+	eachTopology(t, netOpts{}, origin, mutate, func(t *testing.T, n *network) {
+		page := func(path string, status int, want string) {
+			t.Helper()
+			r := n.send(n.viewer, viewerReq{path: path})
+			if r.status != status || r.body != want {
+				t.Fatalf("%s: %d %q, want %d %q", path, r.status, r.body, status, want)
+			}
+			expectXCache(t, r, "Error")
+		}
+		for i := 0; i < 2; i++ {
+			page("/missing", 404, "<h1>page /errors/404.html</h1>")
+			page("/busy", 200, "<h1>page /errors/busy.html</h1>")
+		}
+		if c, p := n.origin.count("/busy"), n.origin.count("/errors/busy.html"); c != 1 || p != 1 {
+			t.Fatalf("origin counts: /busy %d, its page %d; want 1 and 1", c, p)
+		}
+		// The 503 is cached for its errorCachingMinTTL (5 s), at every tier;
+		// then it is asked for again, while the page stays cached.
+		n.clock.Advance(6 * time.Second)
+		page("/busy", 200, "<h1>page /errors/busy.html</h1>")
+		page("/missing", 404, "<h1>page /errors/404.html</h1>")
+		if c, m, p := n.origin.count("/busy"), n.origin.count("/missing"), n.origin.count("/errors/busy.html"); c != 2 || m != 1 || p != 1 {
+			t.Fatalf("after 6 s: origin counts /busy %d, /missing %d, page %d; want 2, 1, 1", c, m, p)
+		}
+		// A parent answers its child with the error itself.
+		for _, id := range n.regionals() {
+			r := n.send(id, viewerReq{path: "/missing", header: []string{hopHeader, "s3cret"}})
+			if r.status != 404 || strings.Contains(r.body, "page") {
+				t.Fatalf("%s to a child tier: %d %q", id, r.status, r.body)
+			}
+		}
+	})
+}

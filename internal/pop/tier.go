@@ -121,6 +121,20 @@ func joinDetail(a, b string) string {
 	return a + "," + b
 }
 
+// regionalRefusal refuses a request to a regional PoP that did not come
+// over the tier hop: regional caches are not viewer-facing (CloudFront's
+// regional edge caches cannot be addressed by viewers), so a viewer cannot
+// reach what an edge keeps behind its viewer checks (signed URLs, geo
+// restriction, the viewer protocol policy) by asking the parent directly.
+// Options.AcceptViewers (topology.pops[].acceptViewers) lets it serve them,
+// with every viewer check of an edge.
+func (p *PoP) regionalRefusal(ex *exchange) error {
+	if p.opts.Tier != TierRegional || ex.fromTier || p.opts.AcceptViewers {
+		return nil
+	}
+	return viewerError(http.StatusForbidden, "regional cache "+p.opts.ID+" does not serve viewers: use an edge PoP")
+}
+
 // fromChildTier reports whether a request carries the network's secret.
 func (p *PoP) fromChildTier(r *http.Request) bool {
 	if p.opts.TierSecret == "" {

@@ -423,15 +423,15 @@ func TestTargetedCacheControlReachesChildTier(t *testing.T) {
 }
 
 func TestHopHeaderFromViewersIgnored(t *testing.T) {
-	n := newNetwork(t, 1, 0, func(rw http.ResponseWriter, r *http.Request) {
+	n := newNetworkOpts(t, netOpts{edgesA: 1, regionalOpts: func(o *Options) { o.AcceptViewers = true }}, func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cache-Control", "no-store")
 		rw.Header().Set("CDN-Cache-Control", "max-age=600")
 		io.WriteString(rw, "xff="+r.Header.Get("X-Forwarded-For"))
 	}, nil)
 	// A viewer with a wrong secret is a viewer: its X-Forwarded-For is not trusted...
 	r := n.get("RA1", "/h", hopHeader, "guess", "X-Forwarded-For", "6.6.6.6")
-	if strings.Contains(r.body, "6.6.6.6") || r.header.Get("Cdn-Cache-Control") != "" {
-		t.Fatalf("untrusted hop header honoured: %q %v", r.body, r.header)
+	if r.status != 200 || strings.Contains(r.body, "6.6.6.6") || r.header.Get("Cdn-Cache-Control") != "" {
+		t.Fatalf("untrusted hop header honoured: %d %q %v", r.status, r.body, r.header)
 	}
 	// ...while through the edge the origin sees the viewer, not the edge.
 	r = n.get("EA1", "/h2")
@@ -453,4 +453,48 @@ func TestUncachedGoesStraightToOrigin(t *testing.T) {
 		t.Fatalf("POST: %d", resp.StatusCode)
 	}
 	_ = time.Second
+}
+
+// TestRegionalRefusesViewers: a regional PoP serves its child tiers only
+// (those that know the tier secret); a viewer who finds its address gets a
+// 403 that says why, and nothing reaches the origin. AcceptViewers opens it
+// to viewers, with every check an edge makes.
+func TestRegionalRefusesViewers(t *testing.T) {
+	n := newNetwork(t, 1, 0, cacheable, nil)
+	n.get("EA1", "/x") // the regional cache has it
+	for _, kv := range [][]string{nil, {hopHeader, "guess"}, {hopHeader, ""}} {
+		r := n.send("RA1", viewerReq{path: "/x", header: kv})
+		if r.status != 403 || !strings.Contains(r.body, "regional cache RA1 does not serve viewers") || strings.Contains(r.body, "object") {
+			t.Fatalf("viewer at a regional PoP (%q): %d %q", kv, r.status, r.body)
+		}
+	}
+	if r := n.send("RB1", viewerReq{path: "/y"}); r.status != 403 {
+		t.Fatalf("RB1: %d %q", r.status, r.body)
+	}
+	if c := n.origin.count("/y"); c != 0 {
+		t.Fatalf("a refused viewer reached the origin")
+	}
+	// The child tier, with the secret, is served.
+	if r := n.send("RA1", viewerReq{path: "/x", header: []string{hopHeader, "s3cret"}}); r.status != 200 {
+		t.Fatalf("child tier: %d %q", r.status, r.body)
+	}
+	open := newNetworkOpts(t, netOpts{edgesA: 1, regionalOpts: func(o *Options) { o.AcceptViewers = true }}, cacheable, nil)
+	if r := open.send("RA1", viewerReq{path: "/x"}); r.status != 200 || r.body != "object /x" {
+		t.Fatalf("acceptViewers: %d %q", r.status, r.body)
+	}
+	// Without a secret a regional PoP could not tell its children.
+	if _, err := New(testConfig("http://127.0.0.1:1", nil), Options{ID: "R1", Tier: TierRegional, DefaultDistribution: "d"}); err == nil || !strings.Contains(err.Error(), "tier secret") {
+		t.Fatalf("regional PoP without a secret: %v", err)
+	}
+}
+
+// TestOpenRegionalChecksViewers: a regional PoP that accepts viewers checks
+// them as an edge does.
+func TestOpenRegionalChecksViewers(t *testing.T) {
+	n := newNetworkOpts(t, netOpts{edgesA: 1, regionalOpts: func(o *Options) { o.AcceptViewers = true }}, cacheable, func(cf *config.Config) {
+		cf.Distributions[0].Restrictions.GeoRestriction = config.GeoRestriction{RestrictionType: "whitelist", Locations: []string{"DE"}}
+	})
+	if r := n.send("RA1", viewerReq{path: "/x"}); r.status != 403 || !strings.Contains(r.body, "geo-restricted") {
+		t.Fatalf("geo restriction at an open regional PoP: %d %q", r.status, r.body)
+	}
 }

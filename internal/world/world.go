@@ -199,6 +199,7 @@ func Start(opts Options) (*World, error) {
 			RegionalCache:       rc,
 			Shields:             shields,
 			TierSecret:          secret,
+			AcceptViewers:       s.AcceptViewers,
 			Egress:              s.Egress,
 			ShieldRegion:        topology.ShieldCache,
 			Geo:                 w.geo,
