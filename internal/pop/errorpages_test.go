@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -123,10 +124,16 @@ func TestCustomErrorPagesThroughTiers(t *testing.T) {
 			io.WriteString(rw, "ok")
 		}
 	}
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // an origin that refuses connections
 	mutate := func(cf *config.Config) {
-		cf.Distributions[0].CustomErrorResponses = []config.CustomErrorResponse{
+		d := &cf.Distributions[0]
+		d.Origins = append(d.Origins, config.Origin{ID: "down", URL: down.URL})
+		d.CacheBehaviors = []config.CacheBehavior{{PathPattern: "/dead/*", TargetOriginID: "down", CachePolicyID: "p"}}
+		d.CustomErrorResponses = []config.CustomErrorResponse{
 			{ErrorCode: 404, ResponsePagePath: "/errors/404.html", ErrorCachingMinTTL: ttl(30)},
 			{ErrorCode: 503, ResponsePagePath: "/errors/busy.html", ResponseCode: 200, ErrorCachingMinTTL: ttl(5)},
+			{ErrorCode: 502, ResponsePagePath: "/errors/502.html"},
 		}
 	}
 	eachTopology(t, netOpts{}, origin, mutate, func(t *testing.T, n *network) {
@@ -142,6 +149,9 @@ func TestCustomErrorPagesThroughTiers(t *testing.T) {
 			page("/missing", 404, "<h1>page /errors/404.html</h1>")
 			page("/busy", 200, "<h1>page /errors/busy.html</h1>")
 		}
+		// Strata's own error (the origin is down), made at whichever tier
+		// fetched: the page, at the edge.
+		page("/dead/x", 502, "<h1>page /errors/502.html</h1>")
 		if c, p := n.origin.count("/busy"), n.origin.count("/errors/busy.html"); c != 1 || p != 1 {
 			t.Fatalf("origin counts: /busy %d, its page %d; want 1 and 1", c, p)
 		}

@@ -102,11 +102,8 @@ func (p *PoP) pipeline(ex *exchange) error {
 	// that edge checked the viewer's country, connection and signature
 	// (and stripped the signature), so a parent trusts it and skips stages
 	// 6, 7 and 9, the CORS preflight and custom error pages (15). A
-	// regional PoP is not viewer-facing: it refuses anything else, unless
-	// configured to accept viewers (tier.go).
-	if err := p.regionalRefusal(ex); err != nil {
-		return err
-	}
+	// regional PoP is not viewer-facing: normalize refuses anything else,
+	// unless it is configured to accept viewers (tier.go).
 	viewer := !ex.fromTier
 	// 3. rate limit: later issue.
 	// 4. geo lookup: enriches, decides nothing.
@@ -186,6 +183,11 @@ func (p *PoP) normalize(ex *exchange) error {
 		if xp := r.Header.Get("X-Forwarded-Proto"); xp == "https" || xp == "http" {
 			ex.scheme = xp
 		}
+	}
+	// Before the host is looked up: a viewer learns nothing from a
+	// regional PoP, not even which hosts it serves.
+	if err := p.regionalRefusal(ex); err != nil {
+		return err
 	}
 	ex.host = normalizeHost(r.Host)
 	if r.URL.Scheme != "" || r.URL.Host != "" {

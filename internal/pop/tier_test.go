@@ -468,7 +468,7 @@ func TestRegionalRefusesViewers(t *testing.T) {
 			t.Fatalf("viewer at a regional PoP (%q): %d %q", kv, r.status, r.body)
 		}
 	}
-	if r := n.send("RB1", viewerReq{path: "/y"}); r.status != 403 {
+	if r := n.send("RB1", viewerReq{path: "/y", host: "unknown.example"}); r.status != 403 {
 		t.Fatalf("RB1: %d %q", r.status, r.body)
 	}
 	if c := n.origin.count("/y"); c != 0 {
