@@ -2,7 +2,6 @@ package pop
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,7 +23,7 @@ func TestCustomErrorResponses(t *testing.T) {
 		rw.Header().Set("Content-Type", "text/html")
 		io.WriteString(rw, "<h1>page "+r.URL.Path+"</h1>")
 	})
-	site := newOrigin(t, c, func(rw http.ResponseWriter, r *http.Request) {
+	site := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/missing"):
 			rw.WriteHeader(http.StatusNotFound)
@@ -41,7 +40,7 @@ func TestCustomErrorResponses(t *testing.T) {
 	down := newOrigin(t, c, func(http.ResponseWriter, *http.Request) {})
 	downURL := down.URL
 	down.Close()
-	cfg := testConfig(site.URL, func(cf *config.Config) {
+	mutate := func(cf *config.Config) {
 		d := &cf.Distributions[0]
 		d.Origins = append(d.Origins, config.Origin{ID: "pages", URL: pages.URL}, config.Origin{ID: "down", URL: downURL})
 		d.CacheBehaviors = []config.CacheBehavior{
@@ -55,55 +54,53 @@ func TestCustomErrorResponses(t *testing.T) {
 			{ErrorCode: 500, ErrorCachingMinTTL: ttl(30)},
 			{ErrorCode: 400, ResponsePagePath: "/errors/gone.html"},
 		}
+	}
+	// Through a single PoP and through tiers; the page origin's counts go on
+	// across topologies.
+	pageCount := 0
+	eachTopology(t, netOpts{}, site, mutate, func(t *testing.T, n *network) {
+		site, c := n.origin, n.clock
+		w := &world{t: t, pop: n.pops[n.viewer], url: n.urls[n.viewer], clock: c, client: http.DefaultClient}
+		pageCount = pages.count("/errors/404.html")
+		r := w.get("/missing/a")
+		if r.status != 404 || r.body != "<h1>page /errors/404.html</h1>" || r.header.Get("X-Cache") != "Error from strata" {
+			t.Fatalf("404 page: %d %q %q", r.status, r.body, r.header.Get("X-Cache"))
+		}
+		w.get("/missing/b")
+		if pages.count("/errors/404.html") != pageCount+1 {
+			t.Fatalf("the page was fetched %d times; it is cached like any object", pages.count("/errors/404.html")-pageCount)
+		}
+		if r := w.get("/busy"); r.status != 200 || r.body != "<h1>page /errors/busy.html</h1>" {
+			t.Fatalf("503 with responseCode 200: %d %q", r.status, r.body)
+		}
+		// Strata's own error (the origin is down) gets its page too, from another origin.
+		if r := w.get("/dead/x"); r.status != 502 || r.body != "<h1>page /errors/502.html</h1>" {
+			t.Fatalf("502 page: %d %q", r.status, r.body)
+		}
+		// A page that cannot be had: the original error goes out.
+		if r := w.get("/bad"); r.status != 400 || strings.Contains(r.body, "page") {
+			t.Fatalf("missing page: %d %q", r.status, r.body)
+		}
+		// HEAD gets the page's status and no body.
+		if r := w.do(http.MethodHead, "/missing/c"); r.status != 404 || r.body != "" {
+			t.Fatalf("HEAD: %d %q", r.status, r.body)
+		}
+		// errorCachingMinTTL: the 500 is cached for 30 s, then asked again.
+		w.get("/fail")
+		if r := w.get("/fail"); r.status != 500 || site.count("/fail") != 1 {
+			t.Fatalf("500 not cached for errorCachingMinTTL: origin count %d", site.count("/fail"))
+		}
+		c.Advance(31 * time.Second)
+		w.get("/fail")
+		if site.count("/fail") != 2 {
+			t.Fatalf("500 cached past errorCachingMinTTL: %d", site.count("/fail"))
+		}
+		// Errors without an entry are not cached.
+		w.get("/busy")
+		if site.count("/busy") != 2 {
+			t.Fatalf("503 was cached: %d", site.count("/busy"))
+		}
 	})
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(cfg, Options{DefaultDistribution: "d", Now: c.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	w := &world{t: t, pop: p, url: serve(t, p), clock: c, client: http.DefaultClient}
-
-	r := w.get("/missing/a")
-	if r.status != 404 || r.body != "<h1>page /errors/404.html</h1>" || r.header.Get("X-Cache") != "Error from strata" {
-		t.Fatalf("404 page: %d %q %q", r.status, r.body, r.header.Get("X-Cache"))
-	}
-	w.get("/missing/b")
-	if pages.count("/errors/404.html") != 1 {
-		t.Fatalf("the page was fetched %d times; it is cached like any object", pages.count("/errors/404.html"))
-	}
-	if r := w.get("/busy"); r.status != 200 || r.body != "<h1>page /errors/busy.html</h1>" {
-		t.Fatalf("503 with responseCode 200: %d %q", r.status, r.body)
-	}
-	// Strata's own error (the origin is down) gets its page too, from another origin.
-	if r := w.get("/dead/x"); r.status != 502 || r.body != "<h1>page /errors/502.html</h1>" {
-		t.Fatalf("502 page: %d %q", r.status, r.body)
-	}
-	// A page that cannot be had: the original error goes out.
-	if r := w.get("/bad"); r.status != 400 || strings.Contains(r.body, "page") {
-		t.Fatalf("missing page: %d %q", r.status, r.body)
-	}
-	// HEAD gets the page's status and no body.
-	if r := w.do(http.MethodHead, "/missing/c"); r.status != 404 || r.body != "" {
-		t.Fatalf("HEAD: %d %q", r.status, r.body)
-	}
-	// errorCachingMinTTL: the 500 is cached for 30 s, then asked again.
-	w.get("/fail")
-	if r := w.get("/fail"); r.status != 500 || site.count("/fail") != 1 {
-		t.Fatalf("500 not cached for errorCachingMinTTL: origin count %d", site.count("/fail"))
-	}
-	c.Advance(31 * time.Second)
-	w.get("/fail")
-	if site.count("/fail") != 2 {
-		t.Fatalf("500 cached past errorCachingMinTTL: %d", site.count("/fail"))
-	}
-	// Errors without an entry are not cached.
-	w.get("/busy")
-	if site.count("/busy") != 2 {
-		t.Fatalf("503 was cached: %d", site.count("/busy"))
-	}
 }
 
 // TestCustomErrorPagesThroughTiers: a page is made at the edge, whichever

@@ -136,8 +136,10 @@ func (p *PoP) regionalRefusal(ex *exchange) error {
 }
 
 // fromChildTier reports whether a request carries the network's secret.
+// Only a regional PoP has child tiers: an edge treats every request as a
+// viewer's, so a leaked or guessed hop header never skips its checks.
 func (p *PoP) fromChildTier(r *http.Request) bool {
-	if p.opts.TierSecret == "" {
+	if p.opts.TierSecret == "" || p.opts.Tier != TierRegional {
 		return false
 	}
 	v := r.Header.Get(hopHeader)

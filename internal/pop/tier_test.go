@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/h1"
 	"github.com/strata-cdn/strata/internal/listener"
+	"github.com/strata-cdn/strata/pkg/cfsign"
 )
 
 // network is a small world: regional PoPs RA1 (regional cache A-R) and RB1
@@ -489,12 +491,52 @@ func TestRegionalRefusesViewers(t *testing.T) {
 }
 
 // TestOpenRegionalChecksViewers: a regional PoP that accepts viewers checks
-// them as an edge does.
+// them as an edge does (geo restriction, signed URLs, viewer protocol
+// policy), even for what its cache already holds from its edges.
 func TestOpenRegionalChecksViewers(t *testing.T) {
-	n := newNetworkOpts(t, netOpts{edgesA: 1, regionalOpts: func(o *Options) { o.AcceptViewers = true }}, cacheable, func(cf *config.Config) {
+	key, err := cfsign.GenerateKey(cfsign.KeyRSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := cfsign.MarshalPublicKeyPEM(key.Public())
+	signer, err := cfsign.NewSigner("K1", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newNetworkOpts(t, netOpts{edgesA: 1, geo: testGeoDB(t), regionalOpts: func(o *Options) { o.AcceptViewers = true }}, cacheable, func(cf *config.Config) {
+		cf.PublicKeys = []config.PublicKey{{ID: "K1", Name: "k1", EncodedKey: string(pub)}}
+		cf.KeyGroups = []config.KeyGroup{{ID: "g1", Name: "g1", Items: []string{"K1"}}}
 		cf.Distributions[0].Restrictions.GeoRestriction = config.GeoRestriction{RestrictionType: "whitelist", Locations: []string{"DE"}}
+		cf.Distributions[0].CacheBehaviors = []config.CacheBehavior{
+			{PathPattern: "/private/*", TargetOriginID: "o", CachePolicyID: "p", TrustedKeyGroups: []string{"g1"}},
+			{PathPattern: "/secure/*", TargetOriginID: "o", CachePolicyID: "p", ViewerProtocolPolicy: "https-only"}}
 	})
-	if r := n.send("RA1", viewerReq{path: "/x"}); r.status != 403 || !strings.Contains(r.body, "geo-restricted") {
-		t.Fatalf("geo restriction at an open regional PoP: %d %q", r.status, r.body)
+	de := "127.2.0.9"
+	signed, _ := signer.SignURL("http://d.strata.localhost/private/a", time.Now().Add(time.Hour))
+	u, _ := url.Parse(signed)
+	// Through the edge, the regional cache fills.
+	for _, path := range []string{"/x", u.RequestURI()} {
+		if r := n.send("EA1", viewerReq{path: path, src: de}); r.status != 200 {
+			t.Fatalf("edge %s: %d %q", path, r.status, r.body)
+		}
+	}
+	if r := n.send("EA1", viewerReq{path: "/secure/s", src: de, header: []string{hopHeader, "s3cret", "X-Forwarded-Proto", "https"}}); r.status != 403 {
+		t.Fatalf("an edge trusted a hop header (edges have no child tiers): %d %q", r.status, r.body)
+	}
+	for _, tc := range []struct {
+		name string
+		q    viewerReq
+		want string
+	}{
+		{"US viewer", viewerReq{path: "/x", src: "127.1.0.9"}, "geo-restricted"},
+		{"unsigned", viewerReq{path: "/private/a", src: de}, "signed URL refused"},
+		{"HTTP on https-only", viewerReq{path: "/secure/s", src: de}, "HTTPS is required"},
+	} {
+		if r := n.send("RA1", tc.q); r.status != 403 || !strings.Contains(r.body, tc.want) {
+			t.Fatalf("%s at an open regional PoP: %d %q", tc.name, r.status, r.body)
+		}
+	}
+	if r := n.send("RA1", viewerReq{path: u.RequestURI(), src: de}); r.status != 200 {
+		t.Fatalf("signed at an open regional PoP: %d %q", r.status, r.body)
 	}
 }

@@ -477,6 +477,12 @@ func TestViewerProtocolPolicyThroughTiers(t *testing.T) {
 			}
 			expectXCache(t, r, "Redirect")
 		}
+		for method, code := range map[string]int{http.MethodHead: 301, http.MethodPost: 307, http.MethodPut: 307} {
+			r := n.send(edge, viewerReq{method: method, path: "/r/form"})
+			if want := "https://d.strata.localhost:" + port + "/r/form"; r.status != code || r.header.Get("Location") != want {
+				t.Fatalf("HTTP %s: %d Location %q, want %d %q", method, r.status, r.header.Get("Location"), code, want)
+			}
+		}
 		// Followed: the object, never the redirect, at every tier.
 		ok(n.send(edge, viewerReq{path: "/r/b", https: true}), "/r/b")
 		ok(n.send(edge, viewerReq{path: "/r/b", https: true}), "/r/b")
@@ -492,7 +498,7 @@ func TestViewerProtocolPolicyThroughTiers(t *testing.T) {
 				t.Fatalf("%s: origin count %d, want 1", path, c)
 			}
 		}
-		if c := n.origin.count("/r/c"); c != 0 {
+		if c := n.origin.count("/r/c") + n.origin.count("/r/form"); c != 0 {
 			t.Fatalf("a redirected request reached the origin %d times", c)
 		}
 	})
