@@ -80,11 +80,17 @@ func (p *PoP) upstreamFor(ex *exchange) *upstream {
 	return nil
 }
 
-// fetchUpstream sends a cacheable GET to the parent tier, or to the origin
+// fetchUpstream sends a cacheable request to the parent tier, or to the origin
 // when there is none or it cannot be reached before it answered (the fetch is
 // idempotent, so that retry is safe). via is the parent's id when it answered;
 // skipped names a parent that was skipped.
 func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, noParent bool) (resp *http.Response, via, skipped string, err error) {
+	// A HEAD is fetched as a GET (the object is stored for both); a cached
+	// OPTIONS is its own request, keyed apart (key.go).
+	method := http.MethodGet
+	if ex.r.Method == http.MethodOptions {
+		method = http.MethodOptions
+	}
 	if up := p.upstreamFor(ex); up != nil && !noParent {
 		if !up.healthy(p.now()) {
 			skipped = "parent-down-" + up.peer.ID
@@ -92,7 +98,7 @@ func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, 
 			h := hdr.Clone()
 			h.Set(hopHeader, p.opts.TierSecret)
 			h.Set(childHeader, p.opts.ID)
-			req := p.newOriginRequest(ctx, ex, http.MethodGet, h, nil)
+			req := p.newOriginRequest(ctx, ex, method, h, nil)
 			resp, err = up.o.Do(req, "http", true)
 			if err == nil {
 				return resp, up.peer.ID, "", nil
@@ -106,7 +112,7 @@ func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, 
 		}
 	}
 	resp, failover, err := p.doOrigin(ex, func() *http.Request {
-		return p.newOriginRequest(ctx, ex, http.MethodGet, hdr.Clone(), nil)
+		return p.newOriginRequest(ctx, ex, method, hdr.Clone(), nil)
 	})
 	if failover != "" {
 		skipped = joinDetail(skipped, "failover-"+failover)

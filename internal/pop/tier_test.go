@@ -540,3 +540,32 @@ func TestOpenRegionalChecksViewers(t *testing.T) {
 		t.Fatalf("signed at an open regional PoP: %d %q", r.status, r.body)
 	}
 }
+
+// TestCachedOptionsThroughTiers: with OPTIONS among the cached methods, an
+// OPTIONS request is fetched as OPTIONS (never as a GET whose answer would
+// be stored for OPTIONS), at every tier, and cached apart from GET.
+func TestCachedOptionsThroughTiers(t *testing.T) {
+	origin := func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cache-Control", "max-age=600")
+		if r.Method == http.MethodOptions {
+			rw.Header().Set("Allow", "GET, OPTIONS")
+		}
+		io.WriteString(rw, r.Method+" "+r.URL.Path)
+	}
+	mutate := func(cf *config.Config) {
+		cf.Distributions[0].DefaultCacheBehavior.CachedMethods = []string{"GET", "HEAD", "OPTIONS"}
+	}
+	eachTopology(t, netOpts{}, origin, mutate, func(t *testing.T, n *network) {
+		for i := 0; i < 2; i++ {
+			if r := n.send(n.viewer, viewerReq{method: http.MethodOptions, path: "/o"}); r.status != 200 || r.body != "OPTIONS /o" || r.header.Get("Allow") != "GET, OPTIONS" {
+				t.Fatalf("OPTIONS %d: %d %q Allow %q", i, r.status, r.body, r.header.Get("Allow"))
+			}
+			if r := n.send(n.viewer, viewerReq{path: "/o"}); r.status != 200 || r.body != "GET /o" {
+				t.Fatalf("GET %d: %d %q", i, r.status, r.body)
+			}
+		}
+		if c := n.origin.count("/o"); c != 2 {
+			t.Fatalf("origin count %d, want 2 (one per method)", c)
+		}
+	})
+}
