@@ -252,6 +252,10 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		}
 	}
 	base, httpsBase := w.Nodes[0].URL, w.Nodes[0].HTTPSURL
+	if edges := w.Edges(); len(edges) > 0 {
+		// Viewers use edges: regional PoPs serve their child PoPs only.
+		base, httpsBase = edges[0].URL, edges[0].HTTPSURL
+	}
 	if front != "" {
 		edges := w.Edges()
 		if len(edges) == 0 {

@@ -24,6 +24,9 @@ func (v *validator) topology(t *Topology, path string) {
 			if _, ok := topology.LocationByID(p.Location); !ok {
 				v.add(at(ip, "location"), "%q is not a location of the catalog (strata locations lists them)", p.Location)
 			}
+			if p.AcceptViewers {
+				v.add(at(ip, "acceptViewers"), "only for a regional PoP: an edge always serves viewers")
+			}
 		case topology.TierRegional:
 			if _, ok := topology.RegionalCacheByID(p.Location); !ok {
 				v.add(at(ip, "location"), "%q is not a regional edge cache of the catalog (strata locations --regional lists them)", p.Location)

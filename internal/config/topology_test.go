@@ -11,7 +11,7 @@ func TestTopology(t *testing.T) {
 topology:
   pops:
     - {id: FRA-R1, tier: regional, listen: "127.0.1.1:8080"}
-    - {id: IAD-R1, tier: regional, listen: "127.0.1.2:8080"}
+    - {id: IAD-R1, tier: regional, listen: "127.0.1.2:8080", acceptViewers: true}
     - {id: FRA1, listen: "127.0.2.1:8080"}
     - {id: JFK2, listen: "127.0.2.2:8080"}
     - {id: NRT1, listen: "127.0.2.3:8080"}
@@ -27,6 +27,9 @@ topology:
 			t.Errorf("%s: parent %q tier %q url %q", id, p.Parent, p.Tier, p.URL)
 		}
 	}
+	if !cfg.Topology.PoPByID("IAD-R1").AcceptViewers || cfg.Topology.PoPByID("FRA-R1").AcceptViewers {
+		t.Error("acceptViewers not read, or not false by default")
+	}
 	if cfg.Topology.PoPByID("JFK2").Location != "JFK" {
 		t.Error("location not derived from the id")
 	}
@@ -39,6 +42,7 @@ topology:
 		{`{id: FRA1, listen: ":8080"}`, "topology.pops[0].url", "required"},
 		{`{id: FRA1, listen: "127.0.0.1:1", parent: NOPE1}`, "topology.pops[0].parent", "not a PoP"},
 		{`{id: FRA1, listen: "127.0.0.1:1", egress: "not-an-ip"}`, "topology.pops[0].egress", "not an IP"},
+		{`{id: FRA1, listen: "127.0.0.1:1", acceptViewers: true}`, "topology.pops[0].acceptViewers", "only for a regional PoP"},
 	}
 	for _, b := range bad {
 		_, err := Parse([]byte("topology:\n  pops:\n    - "+b.yaml+"\n"), "t.yaml")

@@ -33,6 +33,9 @@ type TopologyPoP struct {
 	Egress      string `json:"egress"`      // source IP of its upstream connections
 	URL         string `json:"url"`         // how other PoPs reach it; default http://<listen>
 	Parent      string `json:"parent"`      // an edge's regional PoP id; default: a regional PoP of the location's regional cache
+	// AcceptViewers lets a regional PoP serve viewers; by default it serves
+	// only its child PoPs (requests with the topology secret).
+	AcceptViewers bool `json:"acceptViewers"`
 }
 
 // PoPByID returns the topology PoP with the given id.

@@ -593,40 +593,37 @@ func TestCompressPass(t *testing.T) {
 	}
 }
 
+// TestCompressThroughTiers: the tier that fetches from the origin
+// compresses, once; the tiers below store and serve what they got, with
+// the same encoding, validators and Vary, in every topology.
 func TestCompressThroughTiers(t *testing.T) {
 	body := textBody(20_000)
-	n := newNetwork(t, 1, 0, objectOrigin(map[string]object{"/t.js": {ctype: "text/javascript", body: body}}), compressOn)
-	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
-	get := func(id string) *http.Response {
-		req, _ := http.NewRequest("GET", n.urls[id]+"/t.js", nil)
-		req.Header.Set("Accept-Encoding", "gzip, br")
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
+	origin := objectOrigin(map[string]object{"/t.js": {ctype: "text/javascript", body: body}})
+	eachTopology(t, netOpts{tls: true}, origin, compressOn, func(t *testing.T, n *network) {
+		for i, want := range []string{"Miss", "Hit"} {
+			r := n.send(n.viewer, viewerReq{path: "/t.js", https: i == 1, header: []string{"Accept-Encoding", "gzip, br"}})
+			if r.header.Get("Content-Encoding") != "br" || decode(t, "br", r.body) != body {
+				t.Fatalf("request %d: Content-Encoding %q", i, r.header.Get("Content-Encoding"))
+			}
+			expectXCache(t, r, want)
+			if r.header.Get("ETag") != "" && !strings.HasPrefix(r.header.Get("ETag"), "W/") {
+				t.Fatalf("ETag %q", r.header.Get("ETag"))
+			}
+			if vary := r.header.Values("Vary"); len(vary) != 1 || vary[0] != "Accept-Encoding" {
+				t.Fatalf("Vary %q", vary)
+			}
 		}
-		return resp
-	}
-	for i, want := range []string{"Miss", "Hit"} {
-		resp := get("EA1")
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.Header.Get("Content-Encoding") != "br" || decode(t, "br", string(b)) != body {
-			t.Fatalf("request %d: Content-Encoding %q", i, resp.Header.Get("Content-Encoding"))
+		if got := n.origin.lastReq("/t.js").Header.Get("Accept-Encoding"); got != "br" {
+			t.Fatalf("origin got Accept-Encoding %q", got)
 		}
-		if got := resp.Header.Get("X-Cache"); got != want+" from strata" {
-			t.Fatalf("request %d: X-Cache %q", i, got)
+		// A viewer without an encoding gets the identity body.
+		if r := n.send(n.viewer, viewerReq{path: "/t.js"}); r.header.Get("Content-Encoding") != "" || r.body != body {
+			t.Fatalf("identity: Content-Encoding %q, %d bytes", r.header.Get("Content-Encoding"), len(r.body))
 		}
-		if resp.Header.Get("ETag") != "" && !strings.HasPrefix(resp.Header.Get("ETag"), "W/") {
-			t.Fatalf("ETag %q", resp.Header.Get("ETag"))
+		if c := n.origin.count("/t.js"); c != 2 { // the br variant, then the identity one
+			t.Fatalf("origin count %d, want 2", c)
 		}
-	}
-	// The regional cache compressed once; the edge stored what it got.
-	if c := n.origin.count("/t.js"); c != 1 {
-		t.Fatalf("origin count %d", c)
-	}
-	if got := n.origin.lastReq("/t.js").Header.Get("Accept-Encoding"); got != "br" {
-		t.Fatalf("origin got Accept-Encoding %q", got)
-	}
+	})
 }
 
 func TestCompressFromDisk(t *testing.T) {

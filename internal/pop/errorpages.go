@@ -43,8 +43,13 @@ func errorTTL(d *dist, status int) time.Duration {
 
 // serveErrorPage answers ex with the distribution's page for status, and
 // reports whether it did (nothing has been written when it did not).
+//
+// Pages are for viewers: a parent tier answers its child with the error
+// itself (cached for errorCachingMinTTL like any error), and the edge
+// serves the page, so that the viewer sees "Error from strata" and the edge
+// caches the error for errorCachingMinTTL, not the page for its TTL.
 func (p *PoP) serveErrorPage(ex *exchange, status int) bool {
-	if ex.errorPage || ex.w == nil || ex.w.wrote {
+	if ex.errorPage || ex.fromTier || ex.w == nil || ex.w.wrote {
 		return false
 	}
 	c := customErrorFor(ex.dist, status)

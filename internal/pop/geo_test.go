@@ -124,3 +124,79 @@ func TestViewerLocationHeaders(t *testing.T) {
 		t.Fatalf("one cached copy per country: origin count %d", w.origin.count("/h"))
 	}
 }
+
+// testGeoDB is a country database of geo.LoopbackTestRanges.
+func testGeoDB(t *testing.T) *geo.DB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "test.mmdb")
+	if err := geo.WriteTestDB(path, geo.LoopbackTestRanges()); err != nil {
+		t.Fatal(err)
+	}
+	db, err := geo.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestGeoRestrictionThroughTiers: the edge decides by its viewer's country
+// (a parent trusts it, and knows the viewer's address, not the edge's); a
+// refused viewer never fills or reads a cache, and a page for the refusal
+// is made at the edge.
+func TestGeoRestrictionThroughTiers(t *testing.T) {
+	db := testGeoDB(t)
+	origin := func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cache-Control", "max-age=600")
+		if r.URL.Path == "/blocked.html" {
+			io.WriteString(rw, "sorry, not here")
+			return
+		}
+		io.WriteString(rw, "object "+r.URL.Path+" xff="+r.Header.Get("X-Forwarded-For"))
+	}
+	allow := func(cf *config.Config) {
+		cf.Distributions[0].Restrictions.GeoRestriction = config.GeoRestriction{RestrictionType: "whitelist", Locations: []string{"DE"}}
+	}
+	t.Run("allow", func(t *testing.T) {
+		eachTopology(t, netOpts{geo: db}, origin, allow, func(t *testing.T, n *network) {
+			if r := n.send(n.viewer, viewerReq{path: "/a", src: "127.1.0.9"}); r.status != 403 || !strings.Contains(r.body, "not served in US") {
+				t.Fatalf("US viewer first: %d %q", r.status, r.body)
+			}
+			if r := n.send(n.viewer, viewerReq{path: "/a", src: "127.2.0.9"}); r.status != 200 || r.body != "object /a xff=127.2.0.9" {
+				t.Fatalf("DE viewer: %d %q", r.status, r.body)
+			}
+			for _, src := range []string{"127.1.0.9", "127.0.0.1"} {
+				if r := n.send(n.viewer, viewerReq{path: "/a", src: src}); r.status != 403 || strings.Contains(r.body, "object") {
+					t.Fatalf("viewer from %s after a DE fill: %d %q", src, r.status, r.body)
+				}
+			}
+			expectXCache(t, n.send(n.viewer, viewerReq{path: "/a", src: "127.2.0.10"}), "Hit")
+			if c := n.origin.count("/a"); c != 1 {
+				t.Fatalf("origin count %d", c)
+			}
+		})
+	})
+	t.Run("block with a page", func(t *testing.T) {
+		block := func(cf *config.Config) {
+			d := &cf.Distributions[0]
+			d.Restrictions.GeoRestriction = config.GeoRestriction{RestrictionType: "blacklist", Locations: []string{"DE"}}
+			d.CustomErrorResponses = []config.CustomErrorResponse{{ErrorCode: 403, ResponsePagePath: "/blocked.html"}}
+		}
+		eachTopology(t, netOpts{geo: db}, origin, block, func(t *testing.T, n *network) {
+			r := n.send(n.viewer, viewerReq{path: "/b", src: "127.2.0.9"})
+			if r.status != 403 || r.body != "sorry, not here" {
+				t.Fatalf("DE on a block list: %d %q", r.status, r.body)
+			}
+			expectXCache(t, r, "Error")
+			if r := n.send(n.viewer, viewerReq{path: "/b", src: "127.1.0.9"}); r.status != 200 || r.body != "object /b xff=127.1.0.9" {
+				t.Fatalf("US viewer: %d %q", r.status, r.body)
+			}
+			if r := n.send(n.viewer, viewerReq{path: "/b", src: "127.2.0.9"}); r.status != 403 || r.body != "sorry, not here" {
+				t.Fatalf("DE after a US fill: %d %q", r.status, r.body)
+			}
+			if c := n.origin.count("/b"); c != 1 {
+				t.Fatalf("origin count %d", c)
+			}
+		})
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -88,4 +89,35 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// TestMatchViewerThroughTiers: a match-viewer origin is asked over the
+// protocol the viewer used at the edge, whatever tiers are between (the hop
+// itself is plain HTTP), and hears that protocol in X-Forwarded-Proto.
+func TestMatchViewerThroughTiers(t *testing.T) {
+	answer := func(over string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "max-age=600")
+			io.WriteString(w, "over "+over+" proto="+r.Header.Get("X-Forwarded-Proto"))
+		}
+	}
+	plain := httptest.NewServer(answer("http"))
+	defer plain.Close()
+	secure := httptest.NewTLSServer(answer("https"))
+	defer secure.Close()
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: secure.Certificate().Raw}), 0o644)
+	port := func(u string) int { p, _ := strconv.Atoi(u[strings.LastIndexByte(u, ':')+1:]); return p }
+	mutate := func(c *config.Config) {
+		c.Distributions[0].Origins[0] = config.Origin{ID: "o", DomainName: "127.0.0.1", CustomOriginConfig: &config.CustomOriginConfig{
+			HTTPPort: port(plain.URL), HTTPSPort: port(secure.URL), OriginProtocolPolicy: config.OriginProtocolMatchViewer, CABundle: bundle}}
+	}
+	eachTopology(t, netOpts{tls: true}, cacheable, mutate, func(t *testing.T, n *network) {
+		if r := n.send(n.viewer, viewerReq{path: "/s", https: true}); r.status != 200 || r.body != "over https proto=https" {
+			t.Fatalf("HTTPS viewer: %d %q", r.status, r.body)
+		}
+		if r := n.send(n.viewer, viewerReq{path: "/p"}); r.status != 200 || r.body != "over http proto=http" {
+			t.Fatalf("HTTP viewer: %d %q", r.status, r.body)
+		}
+	})
 }

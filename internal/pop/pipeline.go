@@ -97,33 +97,50 @@ func (p *PoP) pipeline(ex *exchange) error {
 	if err := p.normalize(ex); err != nil {
 		return err
 	}
+	// Viewer decisions are the edge's. A request that came over the tier
+	// hop (the tier secret) was decided by the edge its viewer reached:
+	// that edge checked the viewer's country, connection and signature
+	// (and stripped the signature), so a parent trusts it and skips stages
+	// 6, 7 and 9, the CORS preflight and custom error pages (15). A
+	// regional PoP is not viewer-facing: normalize refuses anything else,
+	// unless it is configured to accept viewers (tier.go).
+	viewer := !ex.fromTier
 	// 3. rate limit: later issue.
 	// 4. geo lookup: enriches, decides nothing.
 	p.geoLookup(ex)
 	// 5. web ACL: later issue.
 	// 6. geo restriction.
-	if err := p.geoRestriction(ex); err != nil {
-		return err
+	if viewer {
+		if err := p.geoRestriction(ex); err != nil {
+			return err
+		}
 	}
 
 	// 8. cache behavior (chosen before 7 because the viewer protocol policy
 	// and the allowed methods are settings of the behavior).
 	ex.beh = ex.dist.behaviorFor(ex.path)
-	// 7. viewer protocol policy.
-	if err := p.viewerProtocol(ex); err != nil || ex.w.wrote {
-		return err
+	// 7. viewer protocol policy: about the viewer's connection, so never
+	// applied to the (plain HTTP) hop between tiers.
+	if viewer {
+		if err := p.viewerProtocol(ex); err != nil || ex.w.wrote {
+			return err
+		}
 	}
 	if !ex.beh.cfg.AllowsMethod(ex.r.Method) {
 		return &Error{Status: http.StatusMethodNotAllowed, Source: FromViewer, Reason: "method not allowed",
 			Header: http.Header{"Allow": {strings.Join(ex.beh.cfg.AllowedMethods, ", ")}}}
 	}
-	// 9. trusted signers: signed URLs and cookies, before the cache is consulted.
-	if err := p.trustedSigners(ex); err != nil {
-		return err
+	// 9. trusted signers: signed URLs and cookies, before the cache is
+	// consulted. A parent never sees the credentials (the edge strips
+	// them); its cache is reached only through an edge that checked them.
+	if viewer {
+		if err := p.trustedSigners(ex); err != nil {
+			return err
+		}
 	}
 	// 10. edge functions: later issue.
 	// 16, early: a CORS preflight is answered by the response headers policy.
-	if p.answerPreflight(ex) {
+	if viewer && p.answerPreflight(ex) {
 		return nil
 	}
 
@@ -160,6 +177,17 @@ func (p *PoP) normalize(ex *exchange) error {
 		if c := clientFromForwarded(r.Header.Get("X-Forwarded-For")); c != "" {
 			ex.client = c
 		}
+		// The hop is plain HTTP whatever the viewer used: the scheme that
+		// matters (X-Forwarded-Proto to the origin, match-viewer origins)
+		// is the viewer's, which the child reported.
+		if xp := r.Header.Get("X-Forwarded-Proto"); xp == "https" || xp == "http" {
+			ex.scheme = xp
+		}
+	}
+	// Before the host is looked up: a viewer learns nothing from a
+	// regional PoP, not even which hosts it serves.
+	if err := p.regionalRefusal(ex); err != nil {
+		return err
 	}
 	ex.host = normalizeHost(r.Host)
 	if r.URL.Scheme != "" || r.URL.Host != "" {

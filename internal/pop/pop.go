@@ -42,6 +42,10 @@ type Options struct {
 	Shields       map[string]*Peer // regional cache id -> the PoP acting as origin shield there
 	TierSecret    string           // shared by the PoPs of a network; marks requests between tiers
 	Egress        string           // source address of upstream connections ("" = any)
+	// AcceptViewers lets a regional PoP serve requests that did not come
+	// over the tier hop; by default it refuses them (403), as regional
+	// caches are not viewer-facing. Edges always serve viewers.
+	AcceptViewers bool
 	// DiskDir, if set, holds the disk tier of the cache, bounded by
 	// DiskCacheSize (default 1 GiB). Objects up to PromoteSize (default
 	// 512 KiB) read from disk are copied into memory.
@@ -148,6 +152,9 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 	}
 	if opts.Tier == "" {
 		p.opts.Tier = TierEdge
+	}
+	if opts.Tier == TierRegional && opts.TierSecret == "" && !opts.AcceptViewers {
+		return nil, fmt.Errorf("regional PoP %s: no tier secret to tell its child tiers from viewers, whom it refuses", opts.ID)
 	}
 	if opts.Parent != nil {
 		up, err := newUpstream(*opts.Parent, opts.Egress, opts.TierCABundle)

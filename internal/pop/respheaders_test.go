@@ -712,3 +712,52 @@ func FuzzCORSAllows(f *testing.F) {
 		}
 	})
 }
+
+// TestResponseHeadersThroughTiers: a response headers policy is applied
+// once, at the edge, to what its viewer gets: CORS for each viewer's Origin
+// (a parent never stores one viewer's answer), preflights answered at the
+// edge, security and custom headers present once, removed headers gone.
+func TestResponseHeadersThroughTiers(t *testing.T) {
+	origin := func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cache-Control", "max-age=600")
+		rw.Header().Set("X-Powered-By", "origin")
+		io.WriteString(rw, "object "+r.Method+" "+r.URL.Path)
+	}
+	mutate := func(c *config.Config) {
+		c.ResponseHeadersPolicies = []config.ResponseHeadersPolicy{{ID: "rhp",
+			CORS: &config.CORSConfig{AccessControlAllowOrigins: []string{"https://a.example", "https://b.example"},
+				AccessControlAllowMethods: []string{"GET", "PUT"}, AccessControlAllowHeaders: []string{"X-Token"}},
+			SecurityHeaders: &config.SecurityHeadersConfig{FrameOptions: &config.FrameOptions{FrameOption: "DENY"}},
+			CustomHeaders:   []config.CustomResponseHeader{{Header: "X-Team", Value: "web"}},
+			RemoveHeaders:   []string{"X-Powered-By"}}}
+		c.Distributions[0].DefaultCacheBehavior.ResponseHeadersPolicyID = "rhp"
+	}
+	eachTopology(t, netOpts{}, origin, mutate, func(t *testing.T, n *network) {
+		for i, o := range []string{"https://a.example", "https://b.example", "https://evil.example"} {
+			r := n.send(n.viewer, viewerReq{path: "/t", header: []string{"Origin", o}})
+			if r.status != 200 || r.body != "object GET /t" {
+				t.Fatalf("%s: %d %q", o, r.status, r.body)
+			}
+			want := o
+			if i == 2 {
+				want = ""
+			}
+			expectHeader(t, r, hACAO, want)
+			expectHeader(t, r, "X-Frame-Options", "DENY")
+			expectHeader(t, r, "X-Team", "web")
+			expectHeader(t, r, "X-Powered-By", "")
+			if !hasVary(r, "Origin") {
+				t.Fatalf("%s: Vary %q", o, r.header.Values("Vary"))
+			}
+		}
+		r := n.send(n.viewer, viewerReq{method: http.MethodOptions, path: "/t",
+			header: []string{"Origin", "https://b.example", "Access-Control-Request-Method", "PUT", "Access-Control-Request-Headers", "X-Token"}})
+		if r.status != 204 {
+			t.Fatalf("preflight: %d %q", r.status, r.body)
+		}
+		expectHeader(t, r, hACAO, "https://b.example")
+		if c, p := n.origin.count("/t"), len(r.header.Values("Cache-Status")); c != 1 || p != 1 {
+			t.Fatalf("origin count %d (want 1), preflight Cache-Status entries %d (want 1: the edge answered)", c, p)
+		}
+	})
+}

@@ -80,11 +80,17 @@ func (p *PoP) upstreamFor(ex *exchange) *upstream {
 	return nil
 }
 
-// fetchUpstream sends a cacheable GET to the parent tier, or to the origin
+// fetchUpstream sends a cacheable request to the parent tier, or to the origin
 // when there is none or it cannot be reached before it answered (the fetch is
 // idempotent, so that retry is safe). via is the parent's id when it answered;
 // skipped names a parent that was skipped.
 func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, noParent bool) (resp *http.Response, via, skipped string, err error) {
+	// A HEAD is fetched as a GET (the object is stored for both); a cached
+	// OPTIONS is its own request, keyed apart (key.go).
+	method := http.MethodGet
+	if ex.r.Method == http.MethodOptions {
+		method = http.MethodOptions
+	}
 	if up := p.upstreamFor(ex); up != nil && !noParent {
 		if !up.healthy(p.now()) {
 			skipped = "parent-down-" + up.peer.ID
@@ -92,7 +98,7 @@ func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, 
 			h := hdr.Clone()
 			h.Set(hopHeader, p.opts.TierSecret)
 			h.Set(childHeader, p.opts.ID)
-			req := p.newOriginRequest(ctx, ex, http.MethodGet, h, nil)
+			req := p.newOriginRequest(ctx, ex, method, h, nil)
 			resp, err = up.o.Do(req, "http", true)
 			if err == nil {
 				return resp, up.peer.ID, "", nil
@@ -106,7 +112,7 @@ func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, 
 		}
 	}
 	resp, failover, err := p.doOrigin(ex, func() *http.Request {
-		return p.newOriginRequest(ctx, ex, http.MethodGet, hdr.Clone(), nil)
+		return p.newOriginRequest(ctx, ex, method, hdr.Clone(), nil)
 	})
 	if failover != "" {
 		skipped = joinDetail(skipped, "failover-"+failover)
@@ -121,9 +127,25 @@ func joinDetail(a, b string) string {
 	return a + "," + b
 }
 
+// regionalRefusal refuses a request to a regional PoP that did not come
+// over the tier hop: regional caches are not viewer-facing (CloudFront's
+// regional edge caches cannot be addressed by viewers), so a viewer cannot
+// reach what an edge keeps behind its viewer checks (signed URLs, geo
+// restriction, the viewer protocol policy) by asking the parent directly.
+// Options.AcceptViewers (topology.pops[].acceptViewers) lets it serve them,
+// with every viewer check of an edge.
+func (p *PoP) regionalRefusal(ex *exchange) error {
+	if p.opts.Tier != TierRegional || ex.fromTier || p.opts.AcceptViewers {
+		return nil
+	}
+	return viewerError(http.StatusForbidden, "regional cache "+p.opts.ID+" does not serve viewers: use an edge PoP")
+}
+
 // fromChildTier reports whether a request carries the network's secret.
+// Only a regional PoP has child tiers: an edge treats every request as a
+// viewer's, so a leaked or guessed hop header never skips its checks.
 func (p *PoP) fromChildTier(r *http.Request) bool {
-	if p.opts.TierSecret == "" {
+	if p.opts.TierSecret == "" || p.opts.Tier != TierRegional {
 		return false
 	}
 	v := r.Header.Get(hopHeader)

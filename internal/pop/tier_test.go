@@ -1,61 +1,137 @@
 package pop
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/devca"
+	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/h1"
+	"github.com/strata-cdn/strata/internal/listener"
+	"github.com/strata-cdn/strata/pkg/cfsign"
 )
 
-// network is a small world: regional PoPs RA (region A-R) and RB (B-R), and
-// edges under each, all real listeners on loopback.
+// network is a small world: regional PoPs RA1 (regional cache A-R) and RB1
+// (B-R), and edges under each (EA1…, EB1…), all real listeners on
+// loopback, every PoP on the same clock. With netOpts.tls every PoP also
+// has an HTTPS listener whose certificate a development CA made for the
+// test issued; with netOpts.single the network is one edge, EA1, without
+// a parent.
 type network struct {
 	t       *testing.T
 	origin  *testOrigin
-	urls    map[string]string // PoP id -> URL
-	servers map[string]*h1.Server
+	clock   *clock
+	urls    map[string]string // PoP id -> URL (http://)
+	tlsURLs map[string]string // PoP id -> URL (https://), with netOpts.tls
+	servers map[string]interface{ Close() error }
 	pops    map[string]*PoP
+	ca      *devca.CA // with netOpts.tls
+	viewer  string    // the PoP viewers use: the first edge
 }
 
+// netOpts shape a network beyond its edge counts.
+type netOpts struct {
+	edgesA, edgesB int
+	single         bool    // one edge, EA1, with no parent: the single-PoP topology
+	shield         string  // every origin names this regional cache ("A-R", "B-R") as its origin shield
+	tls            bool    // HTTPS listeners beside the HTTP ones
+	geo            *geo.DB // the country database of every PoP
+	// regionalOpts adjusts the Options of the regional PoPs.
+	regionalOpts func(*Options)
+}
+
+// certNames are the names of the certificate every PoP of a network with
+// HTTPS presents (the test configuration's "d" answers any Host).
+var certNames = []string{"d.strata.localhost", "videos.example", "www.example", "localhost", "127.0.0.1"}
+
 func newNetwork(t *testing.T, edgesA, edgesB int, h http.HandlerFunc, mutate func(*config.Config)) *network {
+	t.Helper()
+	return newNetworkOpts(t, netOpts{edgesA: edgesA, edgesB: edgesB}, h, mutate)
+}
+
+func newNetworkOpts(t *testing.T, no netOpts, h http.HandlerFunc, mutate func(*config.Config)) *network {
 	t.Helper()
 	c := &clock{}
 	o := newOrigin(t, c, h)
 	cfg := testConfig(o.URL, mutate)
+	if no.shield != "" {
+		for i := range cfg.Distributions {
+			for j := range cfg.Distributions[i].Origins {
+				cfg.Distributions[i].Origins[j].OriginShield = config.OriginShield{Enabled: true, Region: no.shield}
+			}
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	n := &network{t: t, origin: o, urls: map[string]string{}, servers: map[string]*h1.Server{}, pops: map[string]*PoP{}}
+	n := &network{t: t, origin: o, clock: c, urls: map[string]string{}, tlsURLs: map[string]string{},
+		servers: map[string]interface{ Close() error }{}, pops: map[string]*PoP{}, viewer: "EA1"}
+	var certFile, keyFile string
+	if no.tls {
+		dir := t.TempDir()
+		ca, _, err := devca.Ensure(dir, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if certFile, keyFile, _, err = ca.EnsureLeaf(dir, "pop", certNames, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		n.ca = ca
+	}
 	// Listeners first, so every PoP knows every URL.
-	lns := map[string]net.Listener{}
+	lns, tlsLns := map[string]net.Listener{}, map[string]net.Listener{}
 	ids := []string{"RA1", "RB1"}
-	for i := 1; i <= edgesA; i++ {
-		ids = append(ids, fmt.Sprintf("EA%d", i))
+	if no.single {
+		ids = []string{"EA1"}
+	} else {
+		for i := 1; i <= no.edgesA; i++ {
+			ids = append(ids, fmt.Sprintf("EA%d", i))
+		}
+		for i := 1; i <= no.edgesB; i++ {
+			ids = append(ids, fmt.Sprintf("EB%d", i))
+		}
+		if no.edgesA == 0 {
+			n.viewer = "EB1"
+		}
 	}
-	for i := 1; i <= edgesB; i++ {
-		ids = append(ids, fmt.Sprintf("EB%d", i))
-	}
-	for _, id := range ids {
+	listen := func() net.Listener {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		lns[id] = ln
-		n.urls[id] = "http://" + ln.Addr().String()
+		return ln
 	}
-	shields := map[string]*Peer{"A-R": {ID: "RA1", URL: n.urls["RA1"]}, "B-R": {ID: "RB1", URL: n.urls["RB1"]}}
 	for _, id := range ids {
-		opts := Options{ID: id, DefaultDistribution: "d", TierSecret: "s3cret", Shields: shields,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		lns[id] = listen()
+		n.urls[id] = "http://" + lns[id].Addr().String()
+		if no.tls {
+			tlsLns[id] = listen()
+			n.tlsURLs[id] = "https://" + tlsLns[id].Addr().String()
+		}
+	}
+	shields := map[string]*Peer{}
+	if !no.single {
+		shields = map[string]*Peer{"A-R": {ID: "RA1", URL: n.urls["RA1"]}, "B-R": {ID: "RB1", URL: n.urls["RB1"]}}
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, id := range ids {
+		opts := Options{ID: id, DefaultDistribution: "d", TierSecret: "s3cret", Shields: shields, Now: c.Now,
+			Geo: no.geo, Logger: logger, DefaultCertFile: certFile, DefaultKeyFile: keyFile}
+		if ln := tlsLns[id]; ln != nil {
+			opts.HTTPSPort = ln.Addr().(*net.TCPAddr).Port
+		}
 		switch {
+		case no.single:
 		case strings.HasPrefix(id, "RA"):
 			opts.Tier, opts.RegionalCache = TierRegional, "A-R"
 		case strings.HasPrefix(id, "RB"):
@@ -65,13 +141,28 @@ func newNetwork(t *testing.T, edgesA, edgesB int, h http.HandlerFunc, mutate fun
 		default:
 			opts.RegionalCache, opts.Parent = "B-R", &Peer{ID: "RB1", URL: n.urls["RB1"]}
 		}
+		if opts.Tier == TierRegional && no.regionalOpts != nil {
+			no.regionalOpts(&opts)
+		}
 		p, err := New(cfg, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := &h1.Server{Handler: p}
-		go srv.Serve(lns[id])
-		n.pops[id], n.servers[id] = p, srv
+		n.pops[id] = p
+		if no.tls {
+			srv, err := listener.New(listener.Options{Handler: p, TLSConfig: p.TLSConfig(), ReadHeaderTimeout: 5 * time.Second, Logger: logger})
+			if err != nil {
+				t.Fatal(err)
+			}
+			go srv.Serve(lns[id])
+			go srv.ServeTLS(tlsLns[id])
+			n.servers[id] = srv
+		} else {
+			srv := &h1.Server{Handler: p}
+			go srv.Serve(lns[id])
+			n.servers[id] = srv
+		}
+		srv := n.servers[id]
 		t.Cleanup(func() { srv.Close(); p.Close() })
 	}
 	return n
@@ -93,6 +184,133 @@ func (n *network) get(id, path string, kv ...string) response {
 		n.t.Fatalf("GET %s%s body: %v", id, path, err)
 	}
 	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+// viewerReq is a request as a viewer sends it to one PoP of a network.
+type viewerReq struct {
+	method  string // default GET
+	path    string // path and query
+	host    string // Host and TLS server name; default d.strata.localhost
+	https   bool   // over the PoP's HTTPS listener
+	src     string // the viewer's source address (a country of geo.LoopbackTestRanges); default 127.0.0.1
+	header  []string
+	cookies []*http.Cookie
+}
+
+// send makes q to the PoP id with a fresh client that follows no
+// redirects, trusts the network's CA and connects from q.src.
+func (n *network) send(id string, q viewerReq) response {
+	n.t.Helper()
+	if q.method == "" {
+		q.method = http.MethodGet
+	}
+	if q.host == "" {
+		q.host = "d.strata.localhost"
+	}
+	base := n.urls[id]
+	if q.https {
+		if base = n.tlsURLs[id]; base == "" {
+			n.t.Fatalf("%s has no HTTPS listener (netOpts.tls)", id)
+		}
+	}
+	req, err := http.NewRequest(q.method, base+q.path, nil)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	req.Host = q.host
+	for i := 0; i+1 < len(q.header); i += 2 {
+		req.Header.Add(q.header[i], q.header[i+1])
+	}
+	for _, ck := range q.cookies {
+		req.AddCookie(ck)
+	}
+	dialer := &net.Dialer{}
+	if q.src != "" {
+		dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(q.src)}
+	}
+	tr := &http.Transport{DialContext: dialer.DialContext, DisableCompression: true, DisableKeepAlives: true}
+	if n.ca != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: n.ca.Pool(), ServerName: normalizeHost(q.host)}
+	}
+	client := &http.Client{Transport: tr, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		n.t.Fatalf("%s %s%s: %v", q.method, id, q.path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		n.t.Fatalf("%s %s%s body: %v", q.method, id, q.path, err)
+	}
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+// tlsPort is the port of the HTTPS listener of the PoP id.
+func (n *network) tlsPort(id string) string {
+	u := n.tlsURLs[id]
+	return u[strings.LastIndexByte(u, ':')+1:]
+}
+
+// topology is one shape of network a viewer-facing feature must work
+// through: a lone PoP, an edge under a regional cache, and an edge under a
+// regional cache whose origin has a shield in another region. Viewers use
+// the network's viewer PoP.
+type topology struct {
+	name string
+	opts netOpts
+}
+
+var topologies = []topology{
+	{"single", netOpts{single: true}},
+	{"edge-regional", netOpts{edgesA: 1}},
+	{"edge-regional-shield", netOpts{edgesA: 1, shield: "B-R"}},
+}
+
+// eachTopology runs f for every topology, the network built with the
+// topology's options plus extra (tls and geo) over origin h and config
+// mutate.
+func eachTopology(t *testing.T, extra netOpts, h http.HandlerFunc, mutate func(*config.Config), f func(t *testing.T, n *network)) {
+	for _, tp := range topologies {
+		t.Run(tp.name, func(t *testing.T) {
+			o := tp.opts
+			o.tls, o.geo, o.regionalOpts = extra.tls, extra.geo, extra.regionalOpts
+			f(t, newNetworkOpts(t, o, h, mutate))
+		})
+	}
+}
+
+// regionals are the regional PoPs of n (none in the single topology).
+func (n *network) regionals() []string {
+	var ids []string
+	for _, id := range []string{"RA1", "RB1"} {
+		if n.pops[id] != nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// TestTopologiesServeThroughEveryTier: the harness itself. Every topology
+// answers a viewer, over HTTP and HTTPS, from the tiers it names, and the
+// second request is an edge hit.
+func TestTopologiesServeThroughEveryTier(t *testing.T) {
+	eachTopology(t, netOpts{tls: true}, cacheable, nil, func(t *testing.T, n *network) {
+		r := n.send(n.viewer, viewerReq{path: "/a", https: true})
+		if r.status != 200 || r.body != "object /a" {
+			t.Fatalf("HTTPS: %d %q", r.status, r.body)
+		}
+		layers := len(r.header.Values("Cache-Status"))
+		want := map[string]int{"single": 1, "edge-regional": 2, "edge-regional-shield": 3}[t.Name()[strings.IndexByte(t.Name(), '/')+1:]]
+		if layers != want {
+			t.Fatalf("Cache-Status %q: %d layers, want %d", r.header.Values("Cache-Status"), layers, want)
+		}
+		r = n.send(n.viewer, viewerReq{path: "/a"})
+		expectXCache(t, r, "Hit")
+		if c := n.origin.count("/a"); c != 1 {
+			t.Fatalf("origin count %d", c)
+		}
+	})
 }
 
 func cacheable(rw http.ResponseWriter, r *http.Request) {
@@ -207,15 +425,15 @@ func TestTargetedCacheControlReachesChildTier(t *testing.T) {
 }
 
 func TestHopHeaderFromViewersIgnored(t *testing.T) {
-	n := newNetwork(t, 1, 0, func(rw http.ResponseWriter, r *http.Request) {
+	n := newNetworkOpts(t, netOpts{edgesA: 1, regionalOpts: func(o *Options) { o.AcceptViewers = true }}, func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cache-Control", "no-store")
 		rw.Header().Set("CDN-Cache-Control", "max-age=600")
 		io.WriteString(rw, "xff="+r.Header.Get("X-Forwarded-For"))
 	}, nil)
 	// A viewer with a wrong secret is a viewer: its X-Forwarded-For is not trusted...
 	r := n.get("RA1", "/h", hopHeader, "guess", "X-Forwarded-For", "6.6.6.6")
-	if strings.Contains(r.body, "6.6.6.6") || r.header.Get("Cdn-Cache-Control") != "" {
-		t.Fatalf("untrusted hop header honoured: %q %v", r.body, r.header)
+	if r.status != 200 || strings.Contains(r.body, "6.6.6.6") || r.header.Get("Cdn-Cache-Control") != "" {
+		t.Fatalf("untrusted hop header honoured: %d %q %v", r.status, r.body, r.header)
 	}
 	// ...while through the edge the origin sees the viewer, not the edge.
 	r = n.get("EA1", "/h2")
@@ -237,4 +455,117 @@ func TestUncachedGoesStraightToOrigin(t *testing.T) {
 		t.Fatalf("POST: %d", resp.StatusCode)
 	}
 	_ = time.Second
+}
+
+// TestRegionalRefusesViewers: a regional PoP serves its child tiers only
+// (those that know the tier secret); a viewer who finds its address gets a
+// 403 that says why, and nothing reaches the origin. AcceptViewers opens it
+// to viewers, with every check an edge makes.
+func TestRegionalRefusesViewers(t *testing.T) {
+	n := newNetwork(t, 1, 0, cacheable, nil)
+	n.get("EA1", "/x") // the regional cache has it
+	for _, kv := range [][]string{nil, {hopHeader, "guess"}, {hopHeader, ""}} {
+		r := n.send("RA1", viewerReq{path: "/x", header: kv})
+		if r.status != 403 || !strings.Contains(r.body, "regional cache RA1 does not serve viewers") || strings.Contains(r.body, "object") {
+			t.Fatalf("viewer at a regional PoP (%q): %d %q", kv, r.status, r.body)
+		}
+	}
+	if r := n.send("RB1", viewerReq{path: "/y", host: "unknown.example"}); r.status != 403 {
+		t.Fatalf("RB1: %d %q", r.status, r.body)
+	}
+	if c := n.origin.count("/y"); c != 0 {
+		t.Fatalf("a refused viewer reached the origin")
+	}
+	// The child tier, with the secret, is served.
+	if r := n.send("RA1", viewerReq{path: "/x", header: []string{hopHeader, "s3cret"}}); r.status != 200 {
+		t.Fatalf("child tier: %d %q", r.status, r.body)
+	}
+	open := newNetworkOpts(t, netOpts{edgesA: 1, regionalOpts: func(o *Options) { o.AcceptViewers = true }}, cacheable, nil)
+	if r := open.send("RA1", viewerReq{path: "/x"}); r.status != 200 || r.body != "object /x" {
+		t.Fatalf("acceptViewers: %d %q", r.status, r.body)
+	}
+	// Without a secret a regional PoP could not tell its children.
+	if _, err := New(testConfig("http://127.0.0.1:1", nil), Options{ID: "R1", Tier: TierRegional, DefaultDistribution: "d"}); err == nil || !strings.Contains(err.Error(), "tier secret") {
+		t.Fatalf("regional PoP without a secret: %v", err)
+	}
+}
+
+// TestOpenRegionalChecksViewers: a regional PoP that accepts viewers checks
+// them as an edge does (geo restriction, signed URLs, viewer protocol
+// policy), even for what its cache already holds from its edges.
+func TestOpenRegionalChecksViewers(t *testing.T) {
+	key, err := cfsign.GenerateKey(cfsign.KeyRSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := cfsign.MarshalPublicKeyPEM(key.Public())
+	signer, err := cfsign.NewSigner("K1", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := newNetworkOpts(t, netOpts{edgesA: 1, geo: testGeoDB(t), regionalOpts: func(o *Options) { o.AcceptViewers = true }}, cacheable, func(cf *config.Config) {
+		cf.PublicKeys = []config.PublicKey{{ID: "K1", Name: "k1", EncodedKey: string(pub)}}
+		cf.KeyGroups = []config.KeyGroup{{ID: "g1", Name: "g1", Items: []string{"K1"}}}
+		cf.Distributions[0].Restrictions.GeoRestriction = config.GeoRestriction{RestrictionType: "whitelist", Locations: []string{"DE"}}
+		cf.Distributions[0].CacheBehaviors = []config.CacheBehavior{
+			{PathPattern: "/private/*", TargetOriginID: "o", CachePolicyID: "p", TrustedKeyGroups: []string{"g1"}},
+			{PathPattern: "/secure/*", TargetOriginID: "o", CachePolicyID: "p", ViewerProtocolPolicy: "https-only"}}
+	})
+	de := "127.2.0.9"
+	signed, _ := signer.SignURL("http://d.strata.localhost/private/a", time.Now().Add(time.Hour))
+	u, _ := url.Parse(signed)
+	// Through the edge, the regional cache fills.
+	for _, path := range []string{"/x", u.RequestURI()} {
+		if r := n.send("EA1", viewerReq{path: path, src: de}); r.status != 200 {
+			t.Fatalf("edge %s: %d %q", path, r.status, r.body)
+		}
+	}
+	if r := n.send("EA1", viewerReq{path: "/secure/s", src: de, header: []string{hopHeader, "s3cret", "X-Forwarded-Proto", "https"}}); r.status != 403 {
+		t.Fatalf("an edge trusted a hop header (edges have no child tiers): %d %q", r.status, r.body)
+	}
+	for _, tc := range []struct {
+		name string
+		q    viewerReq
+		want string
+	}{
+		{"US viewer", viewerReq{path: "/x", src: "127.1.0.9"}, "geo-restricted"},
+		{"unsigned", viewerReq{path: "/private/a", src: de}, "signed URL refused"},
+		{"HTTP on https-only", viewerReq{path: "/secure/s", src: de}, "HTTPS is required"},
+	} {
+		if r := n.send("RA1", tc.q); r.status != 403 || !strings.Contains(r.body, tc.want) {
+			t.Fatalf("%s at an open regional PoP: %d %q", tc.name, r.status, r.body)
+		}
+	}
+	if r := n.send("RA1", viewerReq{path: u.RequestURI(), src: de}); r.status != 200 {
+		t.Fatalf("signed at an open regional PoP: %d %q", r.status, r.body)
+	}
+}
+
+// TestCachedOptionsThroughTiers: with OPTIONS among the cached methods, an
+// OPTIONS request is fetched as OPTIONS (never as a GET whose answer would
+// be stored for OPTIONS), at every tier, and cached apart from GET.
+func TestCachedOptionsThroughTiers(t *testing.T) {
+	origin := func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cache-Control", "max-age=600")
+		if r.Method == http.MethodOptions {
+			rw.Header().Set("Allow", "GET, OPTIONS")
+		}
+		io.WriteString(rw, r.Method+" "+r.URL.Path)
+	}
+	mutate := func(cf *config.Config) {
+		cf.Distributions[0].DefaultCacheBehavior.CachedMethods = []string{"GET", "HEAD", "OPTIONS"}
+	}
+	eachTopology(t, netOpts{}, origin, mutate, func(t *testing.T, n *network) {
+		for i := 0; i < 2; i++ {
+			if r := n.send(n.viewer, viewerReq{method: http.MethodOptions, path: "/o"}); r.status != 200 || r.body != "OPTIONS /o" || r.header.Get("Allow") != "GET, OPTIONS" {
+				t.Fatalf("OPTIONS %d: %d %q Allow %q", i, r.status, r.body, r.header.Get("Allow"))
+			}
+			if r := n.send(n.viewer, viewerReq{path: "/o"}); r.status != 200 || r.body != "GET /o" {
+				t.Fatalf("GET %d: %d %q", i, r.status, r.body)
+			}
+		}
+		if c := n.origin.count("/o"); c != 2 {
+			t.Fatalf("origin count %d, want 2 (one per method)", c)
+		}
+	})
 }

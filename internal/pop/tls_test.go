@@ -438,3 +438,68 @@ func TestCertificatesReloadWithSnapshot(t *testing.T) {
 		t.Fatalf("Apply with an uncovered alias: %v", err)
 	}
 }
+
+// TestViewerProtocolPolicyThroughTiers: the policy is about the viewer's
+// connection to the edge. The hop between tiers is plain HTTP, but an HTTPS
+// viewer gets the object (and the origin hears "https") through any tiers;
+// an HTTP viewer gets a redirect to the edge's own HTTPS port, which is
+// never cached, and nothing a parent would have made of the hop is either.
+func TestViewerProtocolPolicyThroughTiers(t *testing.T) {
+	origin := func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(rw, "origin "+r.URL.Path+" proto="+r.Header.Get("X-Forwarded-Proto"))
+	}
+	mutate := func(cf *config.Config) {
+		cf.Distributions[0].CacheBehaviors = []config.CacheBehavior{
+			{PathPattern: "/r/*", TargetOriginID: "o", CachePolicyID: "p", ViewerProtocolPolicy: "redirect-to-https"},
+			{PathPattern: "/s/*", TargetOriginID: "o", CachePolicyID: "p", ViewerProtocolPolicy: "https-only"},
+		}
+	}
+	eachTopology(t, netOpts{tls: true}, origin, mutate, func(t *testing.T, n *network) {
+		edge, port := n.viewer, n.tlsPort(n.viewer)
+		ok := func(r response, path string) {
+			t.Helper()
+			if r.status != 200 || r.body != "origin "+path+" proto=https" {
+				t.Fatalf("HTTPS %s: %d %q (Cache-Status %q)", path, r.status, r.body, r.header.Values("Cache-Status"))
+			}
+		}
+		// An HTTPS viewer first: the object, then an edge hit.
+		ok(n.send(edge, viewerReq{path: "/r/a", https: true}), "/r/a")
+		r := n.send(edge, viewerReq{path: "/r/a", https: true})
+		ok(r, "/r/a")
+		expectXCache(t, r, "Hit")
+		// An HTTP viewer: a redirect to this edge's HTTPS port, for a cached
+		// object or not, with the query.
+		for _, path := range []string{"/r/a", "/r/b", "/r/c?x=1&y=%2F"} {
+			r := n.send(edge, viewerReq{path: path})
+			if want := "https://d.strata.localhost:" + port + path; r.status != 301 || r.header.Get("Location") != want {
+				t.Fatalf("HTTP %s: %d Location %q, want 301 %q", path, r.status, r.header.Get("Location"), want)
+			}
+			expectXCache(t, r, "Redirect")
+		}
+		for method, code := range map[string]int{http.MethodHead: 301, http.MethodPost: 307, http.MethodPut: 307} {
+			r := n.send(edge, viewerReq{method: method, path: "/r/form"})
+			if want := "https://d.strata.localhost:" + port + "/r/form"; r.status != code || r.header.Get("Location") != want {
+				t.Fatalf("HTTP %s: %d Location %q, want %d %q", method, r.status, r.header.Get("Location"), code, want)
+			}
+		}
+		// Followed: the object, never the redirect, at every tier.
+		ok(n.send(edge, viewerReq{path: "/r/b", https: true}), "/r/b")
+		ok(n.send(edge, viewerReq{path: "/r/b", https: true}), "/r/b")
+		// https-only: 403 over HTTP, the object over HTTPS, both ways round.
+		for i := 0; i < 2; i++ {
+			if r := n.send(edge, viewerReq{path: "/s/a"}); r.status != 403 || !strings.Contains(r.body, "HTTPS is required") {
+				t.Fatalf("HTTP /s/a: %d %q", r.status, r.body)
+			}
+			ok(n.send(edge, viewerReq{path: "/s/a", https: true}), "/s/a")
+		}
+		for _, path := range []string{"/r/a", "/r/b", "/s/a"} {
+			if c := n.origin.count(path); c != 1 {
+				t.Fatalf("%s: origin count %d, want 1", path, c)
+			}
+		}
+		if c := n.origin.count("/r/c") + n.origin.count("/r/form"); c != 0 {
+			t.Fatalf("a redirected request reached the origin %d times", c)
+		}
+	})
+}

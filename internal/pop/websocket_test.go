@@ -797,3 +797,29 @@ func benchmarkWebSocketEcho(b *testing.B, edge bool) {
 		}
 	}
 }
+
+// TestWebSocketThroughTiers: a WebSocket goes from the edge straight to the
+// origin (it is never cached), over ws:// and wss://, whatever tiers are
+// configured; no parent sees it.
+func TestWebSocketThroughTiers(t *testing.T) {
+	eachTopology(t, netOpts{tls: true}, echoOrigin(nil), nil, func(t *testing.T, n *network) {
+		ctx := testContext(t)
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: n.ca.Pool(), ServerName: "d.strata.localhost"}}
+		t.Cleanup(tr.CloseIdleConnections)
+		for _, u := range []string{n.urls[n.viewer], n.tlsURLs[n.viewer]} {
+			c, resp, err := websocket.Dial(ctx, u+"/chat", &websocket.DialOptions{Subprotocols: []string{"chat"},
+				HTTPClient: &http.Client{Transport: tr}, Host: "d.strata.localhost"})
+			if err != nil {
+				t.Fatalf("%s: %v", u, err)
+			}
+			if got := resp.Header.Values("Cache-Status"); len(got) != 1 || !strings.Contains(got[0], "Strata-"+n.viewer) {
+				t.Fatalf("%s: Cache-Status %q (the edge alone)", u, got)
+			}
+			echo(ctx, t, c, websocket.MessageText, []byte("hello through "+u))
+			c.Close(websocket.StatusNormalClosure, "")
+		}
+		if c := n.origin.count("/chat"); c != 2 {
+			t.Fatalf("origin count %d", c)
+		}
+	})
+}

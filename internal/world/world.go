@@ -228,6 +228,7 @@ func Start(opts Options) (*World, error) {
 			RegionalCache:       rc,
 			Shields:             shields,
 			TierSecret:          secret,
+			AcceptViewers:       s.AcceptViewers,
 			Egress:              n.Egress,
 			ShieldRegion:        topology.ShieldCache,
 			Geo:                 w.geo,

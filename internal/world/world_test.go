@@ -111,3 +111,46 @@ func TestEgressOf(t *testing.T) {
 		}
 	}
 }
+
+// topology.pops[].acceptViewers reaches the PoP: a regional PoP refuses
+// viewers unless it is set.
+func TestRegionalAcceptViewers(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	}))
+	defer origin.Close()
+	for _, accept := range []bool{false, true} {
+		cfg := &config.Config{
+			Distributions: []config.Distribution{{ID: "d", Origins: []config.Origin{{ID: "o", URL: origin.URL}},
+				DefaultCacheBehavior: config.CacheBehavior{TargetOriginID: "o"}}},
+			Topology: config.Topology{PoPs: []config.TopologyPoP{
+				{ID: "FRA-R1", Tier: "regional", Listen: "127.0.0.1:0", AcceptViewers: accept},
+				{ID: "FRA1", Listen: "127.0.0.1:0"},
+			}},
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		w, err := Start(Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DefaultDistribution: "d"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		get := func(base string) (int, string) {
+			resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(base + "/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode, string(b)
+		}
+		if status, body := get(w.Node("FRA1").URL); status != 200 || body != "hello" {
+			t.Fatalf("edge: %d %q", status, body)
+		}
+		status, body := get(w.Node("FRA-R1").URL)
+		if accept && (status != 200 || body != "hello") || !accept && (status != 403 || !strings.Contains(body, "does not serve viewers")) {
+			t.Fatalf("regional, acceptViewers %v: %d %q", accept, status, body)
+		}
+		w.Close()
+	}
+}

@@ -72,6 +72,19 @@ func TestControlPlaneThroughTheCLI(t *testing.T) {
 		resp.Body.Close()
 		return string(b), resp.Header.Get("X-Cache")
 	}
+	// Viewers use edges: a regional PoP refuses them, and is seen through
+	// its edges (an edge's miss is its parent's request).
+	var edges []nodeInfo
+	for _, n := range nodes {
+		if n.Tier == "regional" {
+			if body, _ := get(n.URL); !strings.Contains(body, "does not serve viewers") {
+				t.Fatalf("regional %s answered a viewer: %q", n.ID, body)
+			}
+			continue
+		}
+		edges = append(edges, n)
+	}
+	nodes = edges
 	for _, n := range nodes {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
