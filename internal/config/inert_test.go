@@ -29,16 +29,17 @@ var actedOn = map[string]string{
 	"pop.webSocketIdleTimeout": "pop/websocket.go",
 
 	// topology: internal/world, internal/control (ip-ranges), cmd/strata pop.
-	"topology.secret":             "world.Start: tier hop secret",
-	"topology.caBundle":           "world.Start / pop: trusted CAs for https PoP URLs",
-	"topology.pops[].id":          "world.Start, strata pop --id",
-	"topology.pops[].location":    "world.Start: catalog location (geo, regional cache)",
-	"topology.pops[].tier":        "world.Start: edge or regional",
-	"topology.pops[].listen":      "world.Start: listener",
-	"topology.pops[].httpsListen": "world.Start: HTTPS listener",
-	"topology.pops[].egress":      "pop.Options.Egress (origin.Settings.LocalAddr), ip-ranges.json",
-	"topology.pops[].url":         "world.Start: how children reach the PoP",
-	"topology.pops[].parent":      "world.Start: an edge's regional parent",
+	"topology.secret":               "world.Start: tier hop secret",
+	"topology.caBundle":             "world.Start / pop: trusted CAs for https PoP URLs",
+	"topology.pops[].id":            "world.Start, strata pop --id",
+	"topology.pops[].location":      "world.Start: catalog location (geo, regional cache)",
+	"topology.pops[].tier":          "world.Start: edge or regional",
+	"topology.pops[].listen":        "world.Start: listener",
+	"topology.pops[].httpsListen":   "world.Start: HTTPS listener",
+	"topology.pops[].egress":        "pop.Options.Egress (origin.Settings.LocalAddr), ip-ranges.json",
+	"topology.pops[].url":           "world.Start: how children reach the PoP",
+	"topology.pops[].acceptViewers": "world.Start → pop.Options.AcceptViewers: a regional PoP serves viewers",
+	"topology.pops[].parent":        "world.Start: an edge's regional parent",
 
 	// distributions: internal/pop (pop.go build, pipeline.go, tls.go, geo.go, errorpages.go).
 	"distributions[].id":                                             "pop snapshot, control API, invalidations",
