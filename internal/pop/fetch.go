@@ -153,7 +153,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		} else {
 			p.store.Delete(key)
 		}
-		publish(&cache.Flight{Status: stale.Status, Header: fresh.Header, Body: stale.Body,
+		publish(&cache.Flight{Status: stale.Status, Header: merged, Body: stale.Body,
 			Shareable: v.Store, Object: fresh, Request: fwd, Info: "fwd=stale; fwd-status=304", Upstream: via, Timing: trace.result()})
 		return
 	}
@@ -201,7 +201,10 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 			p.store.Delete(key) // the new response replaces the stale one
 		}
 	}
-	shareable := v.Store || v.Reason == "status"
+	// A response that is not stored may still go to the waiters, unless it
+	// has fields only the viewer who asked may see (qualified no-cache or
+	// private); a stored one goes to them as stored, without those fields.
+	shareable := v.Store || (v.Reason == "status" && len(v.StripFields) == 0)
 	publish(&cache.Flight{Status: resp.StatusCode, Header: h, Body: body,
 		Shareable: shareable, Object: obj, Request: fwd, Info: info, Upstream: via, Timing: trace.result()})
 
@@ -376,6 +379,9 @@ func (p *PoP) pass(ex *exchange) error {
 	out := ex.w.Header()
 	for k, vv := range cleanResponseHeader(resp.Header) {
 		out[k] = vv
+	}
+	if !ex.fromTier {
+		delete(out, strataTargeted) // for Strata's tiers only (deliver.go)
 	}
 	src := compressPassed(ex, resp, out) // compress.go: may rewrite out and compress the body
 	xc := "Miss from strata"
