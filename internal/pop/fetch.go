@@ -349,6 +349,7 @@ func (p *PoP) pass(ex *exchange) error {
 	}
 	h := p.forwardHeader(ex, true)
 	ctx, trace := traceUpstream(ex.r.Context(), ex.beh) // Server-Timing
+	ctx = forwardInterim(ctx, ex)                       // 1xx from the origin (interim.go)
 	resp, failover, err := p.doOrigin(ex, func() *http.Request {
 		return p.newOriginRequest(ctx, ex, ex.r.Method, h.Clone(), body)
 	})
