@@ -87,6 +87,19 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrTransferCoding is a response framed with a transfer coding other than
+// one chunked (gzip, chunked twice, identity): Go's HTTP client, like nginx,
+// reads no other (RFC 9112 6.1, 7), so such a response cannot be relayed
+// correctly and is refused whole.
+var ErrTransferCoding = errors.New("origin used a transfer coding other than chunked")
+
+// isTransferCodingErr recognizes net/http's refusal of a response's
+// Transfer-Encoding (its error type is not exported).
+func isTransferCodingErr(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "unsupported transfer encoding") || strings.Contains(s, "too many transfer encodings")
+}
+
 // New builds an origin and its transport.
 func New(s Settings) (*Origin, error) {
 	if s.ConnectionTimeout <= 0 {
@@ -274,6 +287,9 @@ func (o *Origin) Do(req *http.Request, viewerScheme string, keepHost bool) (*htt
 		var oe *Error
 		if errors.As(err, &oe) {
 			return nil, oe
+		}
+		if isTransferCodingErr(err) {
+			return nil, &Error{Origin: o.s.ID, Err: fmt.Errorf("%w: %v", ErrTransferCoding, err)}
 		}
 		var ne net.Error
 		timeout := errors.As(err, &ne) && ne.Timeout()

@@ -471,6 +471,8 @@ func originFailure(err error) *Error {
 			e.Status, e.Reason = http.StatusGatewayTimeout, "origin timed out"
 		case oe.Connect:
 			e.Reason = "origin connection failed"
+		case errors.Is(err, origin.ErrTransferCoding):
+			e.Reason = "origin used a transfer coding other than chunked"
 		default:
 			e.Reason = "origin request failed"
 		}
