@@ -215,3 +215,14 @@ func TestExpectContinueRelayed(t *testing.T) {
 		t.Fatalf("refused upload: first head %q, want the origin's 401", line)
 	}
 }
+
+// Through a tiered world: a request that is not cached goes from the edge
+// straight to the origin, and the edge relays the 103.
+func TestEarlyHintsThroughTiers(t *testing.T) {
+	n := newNetwork(t, 1, 0, hintsOrigin, nil)
+	got, resp, body := doTraced(t, http.DefaultClient, http.MethodPost, n.urls["EA1"]+"/page")
+	checkHints(t, got, resp, body, http.MethodPost)
+	if resp.Header.Get("X-Strata-Pop") != "EA1" {
+		t.Fatalf("served by %q", resp.Header.Get("X-Strata-Pop"))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // qualifiedOrigin answers with fields that a qualified no-cache or private
@@ -126,4 +127,160 @@ func TestVaryKeptUnlessCompressed(t *testing.T) {
 		n := newNetwork(t, 1, 0, varyOrigin(), compressOn)
 		check(t, func(path string, kv ...string) response { return n.get("EA1", path, kv...) }, "EA1")
 	})
+}
+
+// ageOrigin answers max-age=60 with the Age value the path names (after
+// "/age/"; "none" for no Age).
+func ageOrigin(rw http.ResponseWriter, r *http.Request) {
+	rw.Header().Set("Cache-Control", "max-age=60")
+	rw.Header().Set("ETag", `"a"`)
+	if v := strings.TrimPrefix(r.URL.Path, "/age/"); v != "none" {
+		rw.Header()["Age"] = strings.Split(v, "|")
+	}
+	io.WriteString(rw, "aged")
+}
+
+// ttlOf reads the remaining freshness a hit reports in Cache-Status.
+func ttlOf(r response) string {
+	cs := r.header.Values("Cache-Status")
+	last := cs[len(cs)-1]
+	_, ttl, ok := strings.Cut(last, "ttl=")
+	if !ok {
+		return ""
+	}
+	ttl, _, _ = strings.Cut(ttl, ";")
+	return ttl
+}
+
+// Age from upstream: a valid one shortens the stored lifetime, an invalid
+// one (a sign, a letter, a list) is ignored, a huge one clamps and leaves
+// nothing fresh — through one PoP, and through the tiers, where the edge
+// takes the parent's Age.
+func TestAgeFromUpstream(t *testing.T) {
+	cases := []struct {
+		path string
+		ttl  string // remaining freshness of the hit, "" when the second request is not a hit
+	}{
+		{"/age/none", "60"},
+		{"/age/50", "10"},
+		{"/age/+5", "60"},
+		{"/age/5s", "60"},
+		{"/age/5|6", "60"},
+		{"/age/99999999999999999999", ""},
+	}
+	w := newWorld(t, ageOrigin, nil)
+	n := newNetwork(t, 2, 0, ageOrigin, nil)
+	for _, tc := range cases {
+		w.get(tc.path)
+		r := w.get(tc.path)
+		got := ""
+		if r.header.Get("X-Cache") == "Hit from strata" {
+			got = ttlOf(r)
+		}
+		if got != tc.ttl && !(tc.ttl != "" && got == itoa(mustAtoi(tc.ttl)-1)) { // a second may pass
+			t.Fatalf("one PoP, %s: ttl %q, want %q (%v)", tc.path, got, tc.ttl, r.header.Values("Cache-Status"))
+		}
+		// Through the tiers: EA1 fills the regional cache, EA2 gets the
+		// parent's copy with the parent's Age, then hits its own.
+		n.get("EA1", tc.path)
+		n.get("EA2", tc.path)
+		r = n.get("EA2", tc.path)
+		got = ""
+		if r.header.Get("X-Cache") == "Hit from strata" {
+			got = ttlOf(r)
+		}
+		if got != tc.ttl && !(tc.ttl != "" && got == itoa(mustAtoi(tc.ttl)-1)) {
+			t.Fatalf("tiers, %s: ttl %q, want %q (%v)", tc.path, got, tc.ttl, r.header.Values("Cache-Status"))
+		}
+	}
+}
+
+func mustAtoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// Expires as origins really send it: an invalid one (0) means already
+// expired — stored with its validator, revalidated on the next request;
+// an RFC 850 date and a "UTC" zone are read as dates.
+func TestExpiresFromOrigin(t *testing.T) {
+	w := newWorld(t, func(rw http.ResponseWriter, r *http.Request) {
+		exp := time.Now().Add(10 * time.Minute).UTC() // the test's clock is not moved
+		switch r.URL.Path {
+		case "/zero":
+			rw.Header().Set("Expires", "0")
+		case "/rfc850":
+			rw.Header().Set("Expires", exp.Format(time.RFC850))
+		case "/utc":
+			rw.Header().Set("Expires", strings.Replace(exp.Format(http.TimeFormat), "GMT", "UTC", 1))
+		}
+		rw.Header().Set("ETag", `"e"`)
+		if r.Header.Get("If-None-Match") == `"e"` {
+			rw.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(rw, "x")
+	}, nil)
+	for _, tc := range []struct {
+		path, second string
+	}{{"/zero", "RefreshHit"}, {"/rfc850", "Hit"}, {"/utc", "Hit"}} {
+		w.get(tc.path)
+		r := w.get(tc.path)
+		expectXCache(t, r, tc.second)
+		if tc.second == "Hit" && ttlOf(r) != "600" && ttlOf(r) != "599" {
+			t.Fatalf("%s: ttl %q, want 600", tc.path, ttlOf(r))
+		}
+	}
+}
+
+// Targeted cache control through the tiers (RFC 9213): the regional parent
+// passes both fields to its edges, which apply them too; an invalid field
+// is ignored at every tier (Cache-Control applies); only CDN-Cache-Control
+// reaches the viewer.
+func TestTargetedFieldsThroughTiers(t *testing.T) {
+	n := newNetwork(t, 2, 0, func(rw http.ResponseWriter, r *http.Request) {
+		h := rw.Header()
+		switch r.URL.Path {
+		case "/strata":
+			h.Set("Cache-Control", "no-store")
+			h.Set("Strata-CDN-Cache-Control", "max-age=600")
+		case "/invalid":
+			h.Set("Cache-Control", "max-age=30")
+			h.Set("CDN-Cache-Control", "max-age=6 0")
+		case "/no-store":
+			h.Set("Cache-Control", "max-age=600")
+			h.Set("CDN-Cache-Control", "no-store")
+		}
+		io.WriteString(rw, "t")
+	}, nil)
+	for _, id := range []string{"EA1", "EA1", "EA2", "EA2"} {
+		r := n.get(id, "/strata")
+		if r.header.Get(strataTargeted) != "" || r.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("%s: viewer headers %v", id, r.header)
+		}
+	}
+	if r := n.get("EA2", "/strata"); r.header.Get("X-Cache") != "Hit from strata" || mustAtoi(ttlOf(r)) < 590 {
+		t.Fatalf("EA2 did not apply Strata-CDN-Cache-Control from its parent: %v", r.header.Values("Cache-Status"))
+	}
+	if c := n.origin.count("/strata"); c != 1 {
+		t.Fatalf("/strata: origin asked %d times", c)
+	}
+
+	n.get("EA1", "/invalid")
+	r := n.get("EA1", "/invalid")
+	if ttl := ttlOf(r); r.header.Get("X-Cache") != "Hit from strata" || (ttl != "30" && ttl != "29") {
+		t.Fatalf("invalid CDN-Cache-Control: %q ttl %q, want Cache-Control's 30 s", r.header.Get("X-Cache"), ttl)
+	}
+	if r.header.Get("Cdn-Cache-Control") != "max-age=6 0" {
+		t.Fatalf("CDN-Cache-Control to the viewer: %q", r.header.Get("Cdn-Cache-Control"))
+	}
+
+	n.get("EA1", "/no-store")
+	n.get("EA1", "/no-store")
+	if c := n.origin.count("/no-store"); c != 2 {
+		t.Fatalf("CDN-Cache-Control: no-store: origin asked %d times, want 2", c)
+	}
 }

@@ -81,7 +81,8 @@ func TestOriginTransferCodings(t *testing.T) {
 	for _, path := range []string{"/chunked", "/case", "/and-cl"} {
 		for i := 0; i < 2; i++ {
 			r := w.get(path)
-			if r.status != 200 || r.body != "hello world" || r.header.Get("Content-Length") != "11" {
+			// A miss streams (chunked to the viewer); the hit has the decoded length.
+			if r.status != 200 || r.body != "hello world" || (i == 1 && r.header.Get("Content-Length") != "11") {
 				t.Fatalf("%s (request %d): %d %q, Content-Length %q", path, i+1, r.status, r.body, r.header.Get("Content-Length"))
 			}
 		}
@@ -97,9 +98,10 @@ func TestOriginTransferCodings(t *testing.T) {
 				t.Fatalf("%s (request %d): %d %q %q", path, i+1, r.status, r.header.Get("X-Cache"), r.body)
 			}
 		}
-		if hits(path) != 2 {
-			t.Fatalf("%s: origin asked %d times, want 2 (nothing stored)", path, hits(path))
-		}
+		// Nothing stored: a later request goes to the origin again (one that
+		// comes while the failed fetch is still ending shares its error).
+		before := hits(path)
+		waitFor(t, 5*time.Second, func() bool { w.get(path); return hits(path) > before })
 	}
 	// A stale copy within stale-if-error is served rather than the 502.
 	set("/kept", "HTTP/1.1 200 OK\r\nCache-Control: max-age=1, stale-if-error=600\r\nContent-Length: 4\r\n\r\ngood")
