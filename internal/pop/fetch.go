@@ -45,11 +45,15 @@ func (p *PoP) fwdHeader(ex *exchange) http.Header {
 func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 	fwd := p.fwdHeader(ex)
 	fx := ex.detach()
+	hints := &interimSink{w: ex.w} // 1xx for this viewer if it leads the fetch (interim.go)
+	fx.r = ex.r.WithContext(hints.trace(ex.r.Context()))
 	f, leader := p.flights.JoinRelease(ex.key, func(publish func(*cache.Flight), release func()) {
 		p.fetch(fx, fwd, stale, publish, release)
 	})
 	defer func() { f.Done() }() // the flight this request ends up using
-	if err := f.Wait(ex.r.Context()); err != nil {
+	err := f.Wait(ex.r.Context())
+	hints.close()
+	if err != nil {
 		return errViewerGone
 	}
 	if !leader && !usable(f, fwd) {

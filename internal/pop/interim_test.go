@@ -82,19 +82,21 @@ func checkHints(t *testing.T, got []interim, resp *http.Response, body, method s
 	}
 }
 
-// A 103 from the origin reaches an HTTP/1.1 viewer of a request passed to
-// the origin, before the final response and apart from it. A cached fetch
-// does not relay it and never stores it: the object is the final response.
+// A 103 from the origin reaches an HTTP/1.1 viewer, before the final
+// response and apart from it: for a request passed to the origin, and for
+// the viewer whose miss started a cached fetch. It is never stored: the
+// hit that follows gets the final response alone.
 func TestEarlyHintsForwardedHTTP1(t *testing.T) {
 	w := newWorld(t, hintsOrigin, nil)
 	got, resp, body := doTraced(t, w.client, http.MethodPost, w.url+"/page")
 	checkHints(t, got, resp, body, http.MethodPost)
 
-	for i := 0; i < 2; i++ {
-		got, resp, body = doTraced(t, w.client, http.MethodGet, w.url+"/cached")
-		if len(got) != 0 || resp.StatusCode != 200 || body != "final GET" || resp.Header.Get("Link") != "" {
-			t.Fatalf("cached GET %d: interim %+v, final %d %q", i, got, resp.StatusCode, body)
-		}
+	got, resp, body = doTraced(t, w.client, http.MethodGet, w.url+"/cached")
+	checkHints(t, got, resp, body, http.MethodGet)
+	got, resp, body = doTraced(t, w.client, http.MethodGet, w.url+"/cached")
+	if len(got) != 0 || resp.StatusCode != 200 || body != "final GET" || resp.Header.Get("Link") != "" ||
+		resp.Header.Get("X-Cache") != "Hit from strata" {
+		t.Fatalf("cached GET: interim %+v, final %d %q %q", got, resp.StatusCode, body, resp.Header.Get("X-Cache"))
 	}
 	if c := w.origin.count("/cached"); c != 1 {
 		t.Fatalf("origin asked %d times for the cached object", c)
@@ -217,12 +219,23 @@ func TestExpectContinueRelayed(t *testing.T) {
 }
 
 // Through a tiered world: a request that is not cached goes from the edge
-// straight to the origin, and the edge relays the 103.
+// straight to the origin, and the edge relays the 103; a cached miss at the
+// edge and its regional parent gets the origin's 103 relayed by both; an
+// edge miss that the parent answers from its copy gets none.
 func TestEarlyHintsThroughTiers(t *testing.T) {
-	n := newNetwork(t, 1, 0, hintsOrigin, nil)
+	n := newNetwork(t, 2, 0, hintsOrigin, nil)
 	got, resp, body := doTraced(t, http.DefaultClient, http.MethodPost, n.urls["EA1"]+"/page")
 	checkHints(t, got, resp, body, http.MethodPost)
 	if resp.Header.Get("X-Strata-Pop") != "EA1" {
 		t.Fatalf("served by %q", resp.Header.Get("X-Strata-Pop"))
+	}
+	got, resp, body = doTraced(t, http.DefaultClient, http.MethodGet, n.urls["EA1"]+"/cached")
+	checkHints(t, got, resp, body, http.MethodGet)
+	got, resp, _ = doTraced(t, http.DefaultClient, http.MethodGet, n.urls["EA2"]+"/cached")
+	if len(got) != 0 || resp.Header.Get(servedByHeader) != "RA1" {
+		t.Fatalf("regional hit: interim %+v, served by %q", got, resp.Header.Get(servedByHeader))
+	}
+	if c := n.origin.count("/cached"); c != 1 {
+		t.Fatalf("origin asked %d times", c)
 	}
 }
