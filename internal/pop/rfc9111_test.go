@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -282,5 +283,53 @@ func TestTargetedFieldsThroughTiers(t *testing.T) {
 	n.get("EA1", "/no-store")
 	if c := n.origin.count("/no-store"); c != 2 {
 		t.Fatalf("CDN-Cache-Control: no-store: origin asked %d times, want 2", c)
+	}
+}
+
+// A viewer collapsed into the fetch another viewer started gets the stored
+// copy: none of the fields a qualified no-cache or private keeps for the
+// first response.
+func TestQualifiedFieldsNotForCollapsedViewers(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(open)
+	w := newWorld(t, func(rw http.ResponseWriter, r *http.Request) {
+		<-release
+		qualifiedOrigin(rw, r)
+	}, nil)
+	results := make(chan response, 2)
+	get := func() {
+		resp, err := w.client.Get(w.url + "/c")
+		if err != nil {
+			results <- response{}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		results <- response{resp.StatusCode, resp.Header, string(b)}
+	}
+	go get()
+	waitFor(t, 5*time.Second, func() bool { return w.pop.flights.Users() == 2 }) // the fetch and its leader
+	go get()
+	waitFor(t, 5*time.Second, func() bool { return w.pop.flights.Users() == 3 }) // and one waiter
+	open()
+	first, withFields := 0, 0
+	for i := 0; i < 2; i++ {
+		r := <-results
+		if r.status != 200 || r.body != "body" {
+			t.Fatalf("response %d: %d %q", i, r.status, r.body)
+		}
+		switch k := hasQualifiedFields(r); {
+		case k == 3 && !strings.Contains(r.header.Get("Cache-Status"), "collapsed"):
+			first++
+		case k == 0 && strings.Contains(r.header.Get("Cache-Status"), "collapsed"):
+		default:
+			withFields++
+			t.Errorf("%d qualified fields, Cache-Status %q", k, r.header.Get("Cache-Status"))
+		}
+	}
+	if first != 1 || withFields != 0 {
+		t.Fatalf("%d first responses with the fields, %d other responses with some", first, withFields)
 	}
 }
