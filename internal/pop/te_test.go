@@ -74,11 +74,14 @@ func TestOriginTransferCodings(t *testing.T) {
 		"/twice":    head + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked,
 		"/list":     head + "Transfer-Encoding: chunked, chunked\r\n\r\n" + chunked,
 		"/identity": head + "Transfer-Encoding: identity\r\n\r\nhello world",
+		// RFC 9112 6.1: faulty framing, which net/http would read to close.
+		"/http10-te": "HTTP/1.0 200 OK\r\nCache-Control: max-age=600\r\ntransfer-encoding: chunked\r\n\r\n" + chunked,
+		"/http10":    "HTTP/1.0 200 OK\r\nCache-Control: max-age=600\r\nContent-Type: text/plain\r\n\r\nhello world",
 	})
 	w := newWorld(t, func(http.ResponseWriter, *http.Request) {}, func(c *config.Config) {
 		c.Distributions[0].Origins[0].URL = url
 	})
-	for _, path := range []string{"/chunked", "/case", "/and-cl"} {
+	for _, path := range []string{"/chunked", "/case", "/and-cl", "/http10"} {
 		for i := 0; i < 2; i++ {
 			r := w.get(path)
 			// A miss streams (chunked to the viewer); the hit has the decoded length.
@@ -90,7 +93,7 @@ func TestOriginTransferCodings(t *testing.T) {
 			t.Fatalf("%s: origin asked %d times, want 1 (stored)", path, hits(path))
 		}
 	}
-	for _, path := range []string{"/gzip", "/twice", "/list", "/identity"} {
+	for _, path := range []string{"/gzip", "/twice", "/list", "/identity", "/http10-te"} {
 		for i := 0; i < 2; i++ {
 			r := w.get(path)
 			if r.status != http.StatusBadGateway || r.header.Get("X-Cache") != "Error from strata" ||
