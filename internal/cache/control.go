@@ -6,7 +6,6 @@ package cache
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -152,8 +151,9 @@ func parseDelta(s string) int64 {
 	return n
 }
 
-// Targeted field names, most specific first (RFC 9213). The first one present
-// and valid in a response replaces Cache-Control (and Expires) for Strata.
+// Targeted field names, most specific first (RFC 9213): Strata's target
+// list. The first one present, valid and non-empty in a response replaces
+// Cache-Control and Expires for Strata (targeted.go).
 var TargetedFields = []string{"Strata-Cdn-Cache-Control", "Cdn-Cache-Control"}
 
 // ResponseDirectives returns the directives Strata obeys for a response and
@@ -161,23 +161,10 @@ var TargetedFields = []string{"Strata-Cdn-Cache-Control", "Cdn-Cache-Control"}
 func ResponseDirectives(h http.Header) (Directives, bool) {
 	for _, f := range TargetedFields {
 		if v := h[f]; len(v) > 0 {
-			if d := ParseCacheControl(v); d.Present {
+			if d, ok := parseTargeted(v); ok {
 				return d, true
 			}
 		}
 	}
 	return ParseCacheControl(h["Cache-Control"]), false
-}
-
-// parseIntHeader parses a non-negative integer header (Age); ok=false if absent/invalid.
-func parseIntHeader(h http.Header, name string) (int64, bool) {
-	v := h.Get(name)
-	if v == "" {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil || n < 0 {
-		return 0, false
-	}
-	return n, true
 }

@@ -90,13 +90,13 @@ func Evaluate(reqHeader http.Header, status int, resp http.Header, ttl TTLs, res
 	case d.SMaxAge >= 0:
 		v.Lifetime = d.SMaxAge
 	case !targeted && resp.Get("Expires") != "":
-		exp, err := http.ParseTime(resp.Get("Expires"))
-		if err != nil {
+		exp, ok := parseExpires(resp, responseTime)
+		if !ok {
 			v.Lifetime = 0 // invalid Expires means already expired (RFC 9111 5.3)
 			break
 		}
-		date, err := http.ParseTime(resp.Get("Date"))
-		if err != nil {
+		date, ok := ParseHTTPDate(resp.Get("Date"), responseTime)
+		if !ok {
 			date = responseTime
 		}
 		v.Lifetime = max(exp.Sub(date), 0)
@@ -137,10 +137,10 @@ func containsField(list []string, name string) bool {
 // computed once when it is received.
 func InitialAge(resp http.Header, requestTime, responseTime time.Time) time.Duration {
 	var apparent time.Duration
-	if date, err := http.ParseTime(resp.Get("Date")); err == nil {
+	if date, ok := ParseHTTPDate(resp.Get("Date"), responseTime); ok {
 		apparent = max(responseTime.Sub(date), 0)
 	}
-	ageValue, _ := parseIntHeader(resp, "Age")
+	ageValue, _ := ParseAge(resp["Age"]) // invalid: ignored (RFC 9111 5.1)
 	corrected := time.Duration(ageValue)*time.Second + max(responseTime.Sub(requestTime), 0)
-	return max(apparent, corrected)
+	return min(max(apparent, corrected), maxDelta*time.Second)
 }

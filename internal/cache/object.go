@@ -24,8 +24,12 @@ type Object struct {
 	VaryNames []string // canonical names from Vary; nil when it does not vary
 }
 
-// NewObject builds an object from a verdict.
+// NewObject builds an object from a verdict. The stored header is h without
+// Age and without the fields a qualified no-cache or private names (RFC 9111
+// 5.2.2.4, 5.2.2.7): when there are such fields it is a copy, and h, the
+// response the fetch forwards to the viewer that asked, keeps them.
 func NewObject(status int, h http.Header, body *Body, reqTime, respTime time.Time, v Verdict) *Object {
+	h = storedHeader(h, v)
 	o := &Object{
 		Status:               status,
 		Header:               h,
@@ -40,10 +44,22 @@ func NewObject(status int, h http.Header, body *Body, reqTime, respTime time.Tim
 		VaryNames:            VaryNames(h),
 	}
 	h.Del("Age")
-	for _, f := range v.StripFields {
-		h.Del(f)
-	}
 	return o
+}
+
+// storedHeader is h, or a copy of it without the fields v strips when it
+// names any that h has.
+func storedHeader(h http.Header, v Verdict) http.Header {
+	for _, f := range v.StripFields {
+		if _, ok := h[f]; ok {
+			h = h.Clone()
+			for _, f := range v.StripFields {
+				delete(h, f)
+			}
+			return h
+		}
+	}
+	return h
 }
 
 // Age is the object's current age (RFC 9111 4.2.3).
@@ -93,8 +109,11 @@ func MergeHeaders(stored, h304 http.Header) http.Header {
 }
 
 // Refreshed returns a copy of o with the merged header of a 304 response and
-// freshness restarting from it (RFC 9111 4.3.4). The body is shared.
+// freshness restarting from it (RFC 9111 4.3.4). The body is shared. As in
+// NewObject, merged itself keeps the fields a qualified no-cache or private
+// names; the stored copy does not.
 func (o *Object) Refreshed(merged, h304 http.Header, reqTime, respTime time.Time, v Verdict) *Object {
+	merged = storedHeader(merged, v)
 	n := *o
 	n.Header = merged
 	n.RequestTime, n.ResponseTime = reqTime, respTime
@@ -104,9 +123,6 @@ func (o *Object) Refreshed(merged, h304 http.Header, reqTime, respTime time.Time
 	n.MustRevalidate = v.MustRevalidate || v.NoCache
 	n.VaryNames = VaryNames(merged)
 	merged.Del("Age")
-	for _, f := range v.StripFields {
-		merged.Del(f)
-	}
 	return &n
 }
 

@@ -6,6 +6,7 @@
 package origin
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -87,6 +88,19 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// ErrTransferCoding is a response framed with a transfer coding other than
+// one chunked (gzip, chunked twice, identity): Go's HTTP client, like nginx,
+// reads no other (RFC 9112 6.1, 7), so such a response cannot be relayed
+// correctly and is refused whole.
+var ErrTransferCoding = errors.New("origin used a transfer coding other than chunked")
+
+// isTransferCodingErr recognizes net/http's refusal of a response's
+// Transfer-Encoding (its error type is not exported).
+func isTransferCodingErr(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "unsupported transfer encoding") || strings.Contains(s, "too many transfer encodings")
+}
 
 // New builds an origin and its transport.
 func New(s Settings) (*Origin, error) {
@@ -183,13 +197,54 @@ type readTimeoutConn struct {
 	net.Conn
 	d         time.Duration
 	unbounded atomic.Bool
+	headNext  atomic.Bool // a request was written: the next read begins a response head
 }
 
 func (c *readTimeoutConn) Read(p []byte) (int, error) {
 	if !c.unbounded.Load() {
 		c.Conn.SetReadDeadline(time.Now().Add(c.d))
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.headNext.Load() && !c.unbounded.Load() {
+		c.headNext.Store(false)
+		if faultyHTTP10(p[:n]) {
+			return 0, errHTTP10TE
+		}
+	}
+	return n, err
+}
+
+func (c *readTimeoutConn) Write(p []byte) (int, error) {
+	c.headNext.Store(true)
+	return c.Conn.Write(p)
+}
+
+// errHTTP10TE: an HTTP/1.0 response with a Transfer-Encoding field, whose
+// framing RFC 9112 6.1 calls faulty; net/http would ignore the field and
+// read the coded bytes to the end of the connection as the content.
+var errHTTP10TE = fmt.Errorf("%w: an HTTP/1.0 response with Transfer-Encoding", ErrTransferCoding)
+
+// faultyHTTP10 reports whether b, the first bytes read after a request was
+// written, begin an HTTP/1.0 response head with a Transfer-Encoding field.
+// It sees plain-HTTP connections only (under TLS these bytes are
+// ciphertext), and a head whose first read ends before that field.
+func faultyHTTP10(b []byte) bool {
+	if !bytes.HasPrefix(b, []byte("HTTP/1.0 ")) {
+		return false
+	}
+	if end := bytes.Index(b, []byte("\r\n\r\n")); end >= 0 {
+		b = b[:end]
+	}
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return false
+		}
+		b = b[i+1:]
+		if len(b) >= len("transfer-encoding:") && strings.EqualFold(string(b[:len("transfer-encoding:")]), "transfer-encoding:") {
+			return true
+		}
+	}
 }
 
 // CloseWrite half-closes a TCP connection (the body of a 101 response
@@ -275,6 +330,12 @@ func (o *Origin) Do(req *http.Request, viewerScheme string, keepHost bool) (*htt
 		var oe *Error
 		if errors.As(err, &oe) {
 			return nil, oe
+		}
+		if errors.Is(err, ErrTransferCoding) {
+			return nil, &Error{Origin: o.s.ID, Err: err}
+		}
+		if isTransferCodingErr(err) {
+			return nil, &Error{Origin: o.s.ID, Err: fmt.Errorf("%w: %v", ErrTransferCoding, err)}
 		}
 		var ne net.Error
 		timeout := errors.As(err, &ne) && ne.Timeout()

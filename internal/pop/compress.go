@@ -55,10 +55,13 @@ import (
 // Headers. Compressed responses carry Content-Encoding, no Content-Length
 // until the compressed length is known (a complete stored object has one),
 // and a weak ETag: a strong origin ETag gets W/, a weak one is kept, an
-// invalid one is dropped (CloudFront's ETag conversion). Responses of
-// compressible types that could have been compressed carry
-// `Vary: Accept-Encoding`, compressed or not, so caches downstream keep
-// the variants apart.
+// invalid one is dropped (CloudFront's ETag conversion). A response that
+// is, or for another viewer would be, compressed (every rule above holds but
+// the viewer's Accept-Encoding or a Range) gets `Accept-Encoding` added to
+// its Vary, as a field line of its own after the origin's, so caches
+// downstream keep the variants apart. Any other response keeps the origin's
+// Vary exactly as it came: a response whose representation does not depend
+// on Accept-Encoding does not say that it does.
 
 // CloudFront's size limits for compression, in bytes.
 const (
@@ -213,12 +216,12 @@ func sizeCompressible(n int64) bool {
 // uncompressed copy until it expires, which CloudFront documents too ("if
 // CloudFront has an uncompressed copy in the cache, it may serve it").
 func (p *PoP) compressFetched(ex *exchange, fwd http.Header, resp *http.Response, h http.Header) (io.Reader, int64) {
-	if !compressible(ex, resp.StatusCode, h) {
+	if !compressible(ex, resp.StatusCode, h) || !sizeCompressible(resp.ContentLength) {
 		return resp.Body, resp.ContentLength
 	}
 	addVary(h, "Accept-Encoding")
 	enc := fwd.Get("Accept-Encoding")
-	if encoderPools[enc] == nil || !sizeCompressible(resp.ContentLength) || len(ex.r.Header["Range"]) > 0 {
+	if encoderPools[enc] == nil || len(ex.r.Header["Range"]) > 0 {
 		return resp.Body, resp.ContentLength
 	}
 	setEncodedHeaders(h, enc)
@@ -233,12 +236,12 @@ func (p *PoP) compressFetched(ex *exchange, fwd http.Header, resp *http.Response
 // after every read. It rewrites h (the viewer's response header) when it
 // compresses.
 func compressPassed(ex *exchange, resp *http.Response, h http.Header) io.Reader {
-	if !compressible(ex, resp.StatusCode, h) {
+	if !compressible(ex, resp.StatusCode, h) || !sizeCompressible(resp.ContentLength) {
 		return resp.Body
 	}
 	addVary(h, "Accept-Encoding")
 	enc := negotiateEncoding(ex.r, ex.beh.policy.CacheKey.EnableAcceptEncodingBrotli)
-	if encoderPools[enc] == nil || !sizeCompressible(resp.ContentLength) || len(ex.r.Header["Range"]) > 0 {
+	if encoderPools[enc] == nil || len(ex.r.Header["Range"]) > 0 {
 		return resp.Body
 	}
 	setEncodedHeaders(h, enc)

@@ -10,9 +10,14 @@ import (
 	"github.com/strata-cdn/strata/internal/cache"
 )
 
-// toViewerSkip are stored fields that never go to viewers: targeted cache
-// control is for Strata (RFC 9213).
-var toViewerSkip = map[string]bool{"Cdn-Cache-Control": true, "Strata-Cdn-Cache-Control": true, "Age": true}
+// toViewerSkip are stored fields that never go to viewers. Strata's own
+// targeted field is for Strata's tiers only; CDN-Cache-Control, which Strata
+// obeys too, goes on to viewers as RFC 9213 section 3 expects of a CDN (a
+// CDN downstream may use it; browsers ignore it).
+var toViewerSkip = map[string]bool{strataTargeted: true, "Age": true}
+
+// strataTargeted is Strata's own targeted cache-control field (RFC 9213).
+const strataTargeted = "Strata-Cdn-Cache-Control"
 
 // deliverObject serves a stored object.
 func (p *PoP) deliverObject(ex *exchange, o *cache.Object, xcache, status string) error {
@@ -61,7 +66,14 @@ func (p *PoP) deliverFlight(ex *exchange, f *cache.Flight, leader bool) error {
 	case strings.Contains(f.Info, "detail=stale-if-error"):
 		servedBy = p.popValue
 	}
-	return p.deliver(ex, f.Status, f.Header, f.Body, age, xc, info, servedBy)
+	hdr := f.Header
+	if !leader && f.Object != nil {
+		// Served to another viewer as it is stored: without the fields a
+		// qualified no-cache or private leaves to the first response only
+		// (RFC 9111 5.2.2.4, 5.2.2.7).
+		hdr = f.Object.Header
+	}
+	return p.deliver(ex, f.Status, hdr, f.Body, age, xc, info, servedBy)
 }
 
 // deliver writes a response from stored or streaming parts, answering range

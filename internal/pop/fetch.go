@@ -45,11 +45,15 @@ func (p *PoP) fwdHeader(ex *exchange) http.Header {
 func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 	fwd := p.fwdHeader(ex)
 	fx := ex.detach()
+	hints := &interimSink{w: ex.w} // 1xx for this viewer if it leads the fetch (interim.go)
+	fx.r = ex.r.WithContext(hints.trace(ex.r.Context()))
 	f, leader := p.flights.JoinRelease(ex.key, func(publish func(*cache.Flight), release func()) {
 		p.fetch(fx, fwd, stale, publish, release)
 	})
 	defer func() { f.Done() }() // the flight this request ends up using
-	if err := f.Wait(ex.r.Context()); err != nil {
+	err := f.Wait(ex.r.Context())
+	hints.close()
+	if err != nil {
 		return errViewerGone
 	}
 	if !leader && !usable(f, fwd) {
@@ -153,7 +157,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		} else {
 			p.store.Delete(key)
 		}
-		publish(&cache.Flight{Status: stale.Status, Header: fresh.Header, Body: stale.Body,
+		publish(&cache.Flight{Status: stale.Status, Header: merged, Body: stale.Body,
 			Shareable: v.Store, Object: fresh, Request: fwd, Info: "fwd=stale; fwd-status=304", Upstream: via, Timing: trace.result()})
 		return
 	}
@@ -202,7 +206,10 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 			p.store.Delete(key) // the new response replaces the stale one
 		}
 	}
-	shareable := v.Store || v.Reason == "status"
+	// A response that is not stored may still go to the waiters, unless it
+	// has fields only the viewer who asked may see (qualified no-cache or
+	// private); a stored one goes to them as stored, without those fields.
+	shareable := v.Store || (v.Reason == "status" && len(v.StripFields) == 0)
 	publish(&cache.Flight{Status: resp.StatusCode, Header: h, Body: body,
 		Shareable: shareable, Object: obj, Request: fwd, Info: info, Upstream: via, Timing: trace.result()})
 
@@ -347,6 +354,7 @@ func (p *PoP) pass(ex *exchange) error {
 	}
 	h := p.forwardHeader(ex, true)
 	ctx, trace := traceUpstream(ex.r.Context(), ex.beh) // Server-Timing
+	ctx = forwardInterim(ctx, ex)                       // 1xx from the origin (interim.go)
 	resp, failover, err := p.doOrigin(ex, func() *http.Request {
 		return p.newOriginRequest(ctx, ex, ex.r.Method, h.Clone(), body)
 	})
@@ -377,6 +385,9 @@ func (p *PoP) pass(ex *exchange) error {
 	out := ex.w.Header()
 	for k, vv := range cleanResponseHeader(resp.Header) {
 		out[k] = vv
+	}
+	if !ex.fromTier {
+		delete(out, strataTargeted) // for Strata's tiers only (deliver.go)
 	}
 	src := compressPassed(ex, resp, out) // compress.go: may rewrite out and compress the body
 	xc := "Miss from strata"
@@ -465,6 +476,8 @@ func originFailure(err error) *Error {
 			e.Status, e.Reason = http.StatusGatewayTimeout, "origin timed out"
 		case oe.Connect:
 			e.Reason = "origin connection failed"
+		case errors.Is(err, origin.ErrTransferCoding):
+			e.Reason = "origin used a transfer coding other than chunked"
 		default:
 			e.Reason = "origin request failed"
 		}
