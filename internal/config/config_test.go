@@ -127,7 +127,7 @@ func TestFullExample(t *testing.T) {
 		{"cache policy", *c.CachePolicy("shop-pages"), CachePolicy{ID: "shop-pages", Comment: "Pages vary by language and session",
 			MinTTL: 60, DefaultTTL: ptr[int64](300), MaxTTL: ptr[int64](3600), CacheKey: CacheKeyConfig{
 				Headers: KeyList{Behavior: KeyWhitelist, Items: []string{"Accept-Language"}}, Cookies: KeyList{Behavior: KeyAllExcept, Items: []string{"tracking"}},
-				QueryStrings: KeyList{Behavior: KeyWhitelist, Items: []string{"page", "sort"}}, EnableAcceptEncodingGzip: true, EnableAcceptEncodingBrotli: true}}},
+				QueryStrings: KeyList{Behavior: KeyWhitelist, Items: []string{"page", "sort"}}, EnableAcceptEncodingGzip: true, EnableAcceptEncodingBrotli: true}, DefaultStaleIfError: ptr[int64](86400)}},
 		{"origin request policy", *c.OriginRequestPolicy("forward-some"), OriginRequestPolicy{ID: "forward-some", Comment: "What the app needs beyond the cache key",
 			Headers: KeyList{Behavior: KeyAllViewerAndWhitelistCloudFront, Items: []string{"CloudFront-Viewer-Country"}},
 			Cookies: KeyList{Behavior: KeyWhitelist, Items: []string{"session"}}, QueryStrings: KeyList{Behavior: KeyAllExcept, Items: []string{"utm_source"}}}},

@@ -300,7 +300,17 @@ type CachePolicy struct {
 	DefaultTTL *int64         `json:"defaultTTL"` // seconds, default 86400 (or minTTL if larger)
 	MaxTTL     *int64         `json:"maxTTL"`     // seconds, default 31536000 (or defaultTTL if larger)
 	CacheKey   CacheKeyConfig `json:"cacheKey"`
+	// DefaultStaleIfError is how long after it expired a cached object is
+	// still served when the origin cannot be reached, times out or answers
+	// 5xx, when the origin's response carried no stale-if-error (whose
+	// value wins; must-revalidate and no-cache forbid it). Seconds, 0 (never:
+	// the error goes to the viewer) to 315360000; unset: without limit, as
+	// CloudFront.
+	DefaultStaleIfError *int64 `json:"defaultStaleIfError"`
 }
+
+// MaxStaleIfError is the largest cachePolicies[].defaultStaleIfError (ten years).
+const MaxStaleIfError = 315360000
 
 // CacheKeyConfig says which parts of a request are in the cache key (and
 // therefore also forwarded to the origin).

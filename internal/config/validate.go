@@ -900,6 +900,9 @@ func (v *validator) cachePolicy(cp *CachePolicy, p string) {
 	} else if *cp.MaxTTL < cp.MinTTL {
 		v.add(at(p, "maxTTL"), "%d is less than minTTL (%d%s)", *cp.MaxTTL, cp.MinTTL, note(defMax))
 	}
+	if s := cp.DefaultStaleIfError; s != nil && (*s < 0 || *s > MaxStaleIfError) {
+		v.add(at(p, "defaultStaleIfError"), "%d is out of range 0..%d (0: never serve a stale copy on an origin error; unset: no limit)", *s, MaxStaleIfError)
+	}
 	k := &cp.CacheKey
 	kp := at(p, "cacheKey")
 	v.keyList(&k.Headers, at(kp, "headers"), keyHeaders, []string{KeyNone, KeyWhitelist}, nil)

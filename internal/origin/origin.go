@@ -220,6 +220,9 @@ func rawConn(c net.Conn) *readTimeoutConn {
 // ID is the origin's id.
 func (o *Origin) ID() string { return o.s.ID }
 
+// ConnectionTimeout is how long one connection attempt may take.
+func (o *Origin) ConnectionTimeout() time.Duration { return o.s.ConnectionTimeout }
+
 // Base returns the base URL used for a viewer that came over scheme.
 func (o *Origin) Base(viewerScheme string) *url.URL {
 	if viewerScheme == "https" && o.httpsBase != nil {

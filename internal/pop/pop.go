@@ -252,6 +252,11 @@ type behavior struct {
 	verifier *signedurl.Verifier
 	// rhp is the response headers policy (stage 16, respheaders.go); nil: none.
 	rhp *respPolicy
+
+	// staleIfError is the policy's defaultStaleIfError (negative: no
+	// limit): how long a stale copy may be served on an origin error when
+	// the origin gave no stale-if-error (fetch.go).
+	staleIfError time.Duration
 }
 
 func (s *snapshot) close() {
@@ -343,6 +348,10 @@ func (p *PoP) buildBehavior(cfg *config.Config, d *dist, bc *config.CacheBehavio
 		Max:     time.Duration(deref(b.policy.MaxTTL, 31536000)) * time.Second,
 	}
 	b.bypass = b.ttls.Max == 0
+	b.staleIfError = -1
+	if s := b.policy.DefaultStaleIfError; s != nil {
+		b.staleIfError = time.Duration(*s) * time.Second
+	}
 	targetID := bc.TargetOriginID
 	if g := d.cfg.OriginGroup(targetID); g != nil {
 		targetID = g.PrimaryOriginID
