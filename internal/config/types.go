@@ -64,6 +64,11 @@ type PoP struct {
 	// WebSocketIdleTimeout closes a WebSocket on which nothing moved either
 	// way; default 10m (CloudFront's).
 	WebSocketIdleTimeout Duration `json:"webSocketIdleTimeout"`
+
+	// RequestBodyTimeout is how long a read of a request body may wait for
+	// the viewer's next bytes (nginx's client_body_timeout): a stalled
+	// upload gets 408, a steady one may last any time. Default 60s.
+	RequestBodyTimeout Duration `json:"requestBodyTimeout"`
 }
 
 // Distribution is one CloudFront-style distribution: the hostnames it answers

@@ -173,6 +173,7 @@ func (v *validator) pop(p *PoP, path string) {
 	v.duration(at(path, "readHeaderTimeout"), &p.ReadHeaderTimeout, 10*time.Second, time.Millisecond, 10*time.Minute)
 	v.duration(at(path, "idleTimeout"), &p.IdleTimeout, 60*time.Second, time.Millisecond, 24*time.Hour)
 	v.duration(at(path, "webSocketIdleTimeout"), &p.WebSocketIdleTimeout, 10*time.Minute, time.Millisecond, 24*time.Hour)
+	v.duration(at(path, "requestBodyTimeout"), &p.RequestBodyTimeout, 60*time.Second, time.Millisecond, time.Hour)
 	size("diskCacheSize", &p.DiskCacheSize, 1*GiB, 1*MiB, math.MaxInt64)
 }
 

@@ -403,6 +403,11 @@ func (p *PoP) pass(ex *exchange) error {
 			body = ex.r.Body
 		}
 	}
+	var vb *viewerBody // upload.go
+	if body != nil {
+		vb = p.newViewerBody(ex, body)
+		body = vb
+	}
 	h := p.forwardHeader(ex, true)
 	ctx, trace := traceUpstream(ex.r.Context(), ex.beh) // Server-Timing
 	resp, failover, err := p.doOrigin(ex, func() *http.Request {
@@ -410,6 +415,9 @@ func (p *PoP) pass(ex *exchange) error {
 	})
 	ex.timing = trace.result()
 	if err != nil {
+		if e := vb.failure(); e != nil {
+			return e // the viewer's body failed, not the origin
+		}
 		if ex.r.Context().Err() != nil {
 			return errViewerGone
 		}

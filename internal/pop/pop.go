@@ -62,6 +62,10 @@ type Options struct {
 	// WebSocketIdleTimeout closes a WebSocket on which no byte moved either
 	// way for that long; default 10m, CloudFront's idle timeout.
 	WebSocketIdleTimeout time.Duration
+	// RequestBodyTimeout bounds each read of a request body forwarded to
+	// an origin: a viewer that sends nothing for that long gets 408
+	// (upload.go); default 60s, nginx's client_body_timeout.
+	RequestBodyTimeout time.Duration
 
 	// Viewer TLS (tls.go). DefaultCertFile and DefaultKeyFile are the PEM
 	// files of the default certificate (domain names, no SNI, unknown
@@ -124,6 +128,9 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 	}
 	if opts.WebSocketIdleTimeout <= 0 {
 		opts.WebSocketIdleTimeout = DefaultWebSocketIdleTimeout
+	}
+	if opts.RequestBodyTimeout <= 0 {
+		opts.RequestBodyTimeout = 60 * time.Second
 	}
 	p := &PoP{
 		opts:  opts,
