@@ -2,12 +2,16 @@ package pop
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 
 	"github.com/strata-cdn/strata/internal/config"
 )
@@ -101,5 +105,44 @@ func TestViewerBodyErrors(t *testing.T) {
 				t.Fatalf("answered after %v", took)
 			}
 		})
+	}
+}
+
+// Over HTTP/2 (the listener hands h2 connections to x/net/http2, here
+// without TLS), a stalled body gets 408 as well.
+func TestStalledBodyOverHTTP2(t *testing.T) {
+	w := uploadWorld(t, Options{RequestBodyTimeout: time.Second})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go (&http2.Server{}).ServeConn(c, &http2.ServeConnOpts{Handler: w.pop})
+		}
+	}()
+	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	go io.WriteString(pw, "hello") // then nothing
+	req, _ := http.NewRequest(http.MethodPut, "http://"+ln.Addr().String()+"/up", pr)
+	req.ContentLength = 100
+	start := time.Now()
+	resp, err := (&http.Client{Transport: tr, Timeout: 20 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "request body timed out") || resp.ProtoMajor != 2 {
+		t.Fatalf("HTTP/%d %d %q after %v, want 408", resp.ProtoMajor, resp.StatusCode, body, time.Since(start))
 	}
 }
