@@ -415,8 +415,8 @@ func (p *PoP) pass(ex *exchange) error {
 	})
 	ex.timing = trace.result()
 	if err != nil {
-		if e := vb.failure(); e != nil {
-			return e // the viewer's body failed, not the origin
+		if err := vb.failure(ex.r.Context()); err != nil {
+			return err // the viewer's body failed, not the origin
 		}
 		if ex.r.Context().Err() != nil {
 			return errViewerGone

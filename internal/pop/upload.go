@@ -1,6 +1,7 @@
 package pop
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -54,8 +55,9 @@ func (b *viewerBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// failure is the viewer's error that ended the body, or nil.
-func (b *viewerBody) failure() *Error {
+// failure is the viewer's error that ended the body, or nil: a viewer
+// who went away (its request's context ended) mid-body is errViewerGone.
+func (b *viewerBody) failure(ctx context.Context) error {
 	if b == nil {
 		return nil
 	}
@@ -72,6 +74,8 @@ func (b *viewerBody) failure() *Error {
 		e.Status, e.Reason = http.StatusRequestTimeout, "request body timed out"
 	case errors.Is(err, h1.ErrMalformedBody):
 		e.Reason = "malformed request body"
+	case ctx.Err() != nil:
+		return errViewerGone
 	}
 	return e
 }
