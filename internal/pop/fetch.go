@@ -406,6 +406,7 @@ func (p *PoP) pass(ex *exchange) error {
 	var vb *viewerBody // upload.go
 	if body != nil {
 		vb = p.newViewerBody(ex, body)
+		defer vb.close() // also when a copy panics (ErrAbortHandler)
 		body = vb
 	}
 	h := p.forwardHeader(ex, true)

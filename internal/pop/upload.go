@@ -22,37 +22,57 @@ import (
 // a malformed or incomplete one, never a 502 from the origin.
 
 // viewerBody is a viewer's request body as the origin request reads it.
+// The origin request may go on reading after the handler returned (the
+// transport writes the body on its own goroutine): from then on, close
+// makes every Read fail without touching the request or its writer.
 type viewerBody struct {
 	r    io.Reader
-	rc   *http.ResponseController
+	rc   *http.ResponseController // on the listener's writer, not the pooled exchange's
 	idle time.Duration
 
-	mu  sync.Mutex
-	err error // the first error that is not io.EOF
+	mu     sync.Mutex
+	err    error // the first error that is not io.EOF
+	closed bool
 }
 
 func (p *PoP) newViewerBody(ex *exchange, r io.Reader) *viewerBody {
-	return &viewerBody{r: r, rc: http.NewResponseController(ex.w), idle: p.opts.RequestBodyTimeout}
+	return &viewerBody{r: r, rc: http.NewResponseController(ex.rw.ResponseWriter), idle: p.opts.RequestBodyTimeout}
 }
 
+var errBodyClosed = errors.New("pop: the request is over")
+
 func (b *viewerBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return 0, errBodyClosed
+	}
 	// Where the listener cannot bound a read (none of ours), the body
 	// waits as long as the viewer's connection lives.
 	armed := b.rc.SetReadDeadline(time.Now().Add(b.idle)) == nil
+	b.mu.Unlock()
 	n, err := b.r.Read(p)
 	if err != nil {
-		if armed {
+		b.mu.Lock()
+		if armed && !b.closed {
 			b.rc.SetReadDeadline(time.Time{}) // the connection's own timeouts from here
 		}
-		if err != io.EOF {
-			b.mu.Lock()
-			if b.err == nil {
-				b.err = err
-			}
-			b.mu.Unlock()
+		if err != io.EOF && b.err == nil {
+			b.err = err
 		}
+		b.mu.Unlock()
 	}
 	return n, err
+}
+
+// close ends the body's use of the request; the handler is returning.
+func (b *viewerBody) close() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 }
 
 // failure is the viewer's error that ended the body, or nil: a viewer
