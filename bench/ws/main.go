@@ -9,10 +9,20 @@
 //	go run ./bench/ws -url ws://127.0.0.1:18201/ -conns 50 -duration 10s   # through the edge
 //
 // bench/ws/run.sh does all of that.
+//
+// Go cannot resolve *.strata.localhost names (curl and browsers do): to
+// reach a distribution by name, put the loopback address in -url and the
+// name in -host, which becomes the Host header and, for wss://, the TLS
+// server name (SNI); -cacert trusts the development CA:
+//
+//	go run ./bench/ws -url wss://127.0.0.1:8443/ -host quick.strata.localhost \
+//	    -cacert ~/.local/share/strata/tls/ca.pem
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,6 +42,8 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long to measure")
 	size := flag.Int("size", 64, "message size in bytes")
 	echo := flag.String("echo", "", "serve a WebSocket echo origin on this address instead")
+	host := flag.String("host", "", "Host header and TLS server name (SNI) to send, e.g. quick.strata.localhost, while -url names the address to connect to (Go does not resolve *.localhost names)")
+	caFile := flag.String("cacert", "", "PEM file of the CA to trust for wss:// (e.g. <data dir>/tls/ca.pem of strata run)")
 	flag.Parse()
 	if *echo != "" {
 		if err := serveEcho(*echo); err != nil {
@@ -44,7 +56,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ws: -url is required; -conns and -size must be positive")
 		os.Exit(2)
 	}
-	if err := measure(*url, *conns, *duration, *size); err != nil {
+	opts, err := dialOptions(*host, *caFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ws:", err)
+		os.Exit(2)
+	}
+	if err := measure(*url, opts, *conns, *duration, *size); err != nil {
 		fmt.Fprintln(os.Stderr, "ws:", err)
 		os.Exit(1)
 	}
@@ -76,12 +93,29 @@ func serveEcho(addr string) error {
 	}))
 }
 
-func measure(url string, conns int, duration time.Duration, size int) error {
+// dialOptions sends host as the Host header and the TLS server name, and
+// trusts the CA in caFile.
+func dialOptions(host, caFile string) (*websocket.DialOptions, error) {
+	tc := &tls.Config{ServerName: host}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-cacert %s: no certificate", caFile)
+		}
+	}
+	return &websocket.DialOptions{Host: host, HTTPClient: &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}}, nil
+}
+
+func measure(url string, opts *websocket.DialOptions, conns int, duration time.Duration, size int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), duration+30*time.Second)
 	defer cancel()
 	sockets := make([]*websocket.Conn, conns)
 	for i := range sockets {
-		c, _, err := websocket.Dial(ctx, url, nil)
+		c, _, err := websocket.Dial(ctx, url, opts)
 		if err != nil {
 			return fmt.Errorf("dial %d: %w", i, err)
 		}

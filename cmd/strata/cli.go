@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -129,12 +130,12 @@ func newAPIClient(base, token string) *apiClient {
 // maxResponse bounds the body of a response the client reads.
 const maxResponse = 64 << 20
 
-// do sends a request and returns the response's status, ETag and body. body
+// do sends a request and returns the response's status, header and body. body
 // is nil, raw JSON ([]byte or json.RawMessage) or a value to encode as JSON;
 // ifMatch, when not empty, is sent as If-Match. A response with a status of
 // 400 or more is returned with an *apiError; a request that got no response,
 // with an *unreachableError.
-func (c *apiClient) do(method, path string, body any, ifMatch string) (status int, etag string, data []byte, err error) {
+func (c *apiClient) do(method, path string, body any, ifMatch string) (status int, h http.Header, data []byte, err error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -145,13 +146,13 @@ func (c *apiClient) do(method, path string, body any, ifMatch string) (status in
 	default:
 		enc, err := json.Marshal(b)
 		if err != nil {
-			return 0, "", nil, err
+			return 0, nil, nil, err
 		}
 		rd = bytes.NewReader(enc)
 	}
 	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
-		return 0, "", nil, err
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	if rd != nil {
@@ -165,27 +166,42 @@ func (c *apiClient) do(method, path string, body any, ifMatch string) (status in
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, "", nil, &unreachableError{base: c.base, err: err}
+		return 0, nil, nil, &unreachableError{base: c.base, err: err}
 	}
 	defer resp.Body.Close()
 	data, err = io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return resp.StatusCode, "", nil, &unreachableError{base: c.base, err: err}
+		return resp.StatusCode, resp.Header, nil, &unreachableError{base: c.base, err: err}
 	}
-	etag = resp.Header.Get("ETag")
 	if resp.StatusCode >= 400 {
-		return resp.StatusCode, etag, data, decodeAPIError(resp.StatusCode, data)
+		return resp.StatusCode, resp.Header, data, decodeAPIError(resp.StatusCode, data)
 	}
-	return resp.StatusCode, etag, data, nil
+	return resp.StatusCode, resp.Header, data, nil
+}
+
+// warnings returns the texts of a response's Warning headers
+// (`299 - "text"`): the fields set but not yet acted on.
+func warnings(h http.Header) []string {
+	var out []string
+	for _, v := range h.Values("Warning") {
+		if i := strings.IndexByte(v, '"'); i >= 0 {
+			if t, err := strconv.Unquote(v[i:]); err == nil {
+				v = t
+			}
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // getJSON GETs path and decodes the body into v; it returns the raw body and
 // the ETag too.
 func (c *apiClient) getJSON(path string, v any) (data []byte, etag string, err error) {
-	_, etag, data, err = c.do(http.MethodGet, path, nil, "")
+	_, h, data, err := c.do(http.MethodGet, path, nil, "")
 	if err != nil {
 		return nil, "", err
 	}
+	etag = h.Get("ETag")
 	if v != nil {
 		if err := json.Unmarshal(data, v); err != nil {
 			return nil, "", fmt.Errorf("GET %s: unexpected response: %v", path, err)

@@ -1,14 +1,16 @@
 package main
 
-// Local checking of a distribution file, before it is sent: the same strict
-// decoder and validator as configuration files, so that mistakes come back
-// with field paths and line numbers without a round trip.
+// Local checking of a resource file (a distribution, a policy, a key, a key
+// group), before it is sent: the same strict decoder and validator as
+// configuration files, so that mistakes come back with field paths and line
+// numbers without a round trip.
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,12 +24,12 @@ const placeholderID = "ESTRATACLIPLACEHOLDER"
 // wrapLines is how many lines the wrapper puts before the file's first line.
 const wrapLines = 2
 
-// checkDistributionFile checks the distribution in data (the content of
+// checkResourceFile checks the resource of kind k in data (the content of
 // file) and returns it with its defaults filled, ready to send. id is the id
 // it must have (an update), or "" (a create). On failure it prints the
 // problems and returns nil with the exit code.
-func checkDistributionFile(c *apiClient, cmd, file string, data []byte, id string, stderr io.Writer) (*config.Distribution, int) {
-	d, problems, err := checkDistribution(c, data, id)
+func checkResourceFile(c *apiClient, k resourceKind, cmd, file string, data []byte, id string, stderr io.Writer) (any, int) {
+	d, problems, err := checkResource(c, k, data, id)
 	if err != nil {
 		return nil, printError(stderr, c, err)
 	}
@@ -37,9 +39,9 @@ func checkDistributionFile(c *apiClient, cmd, file string, data []byte, id strin
 			name = "standard input"
 		}
 		if len(problems) == 1 {
-			fmt.Fprintf(stderr, "strata %s: %s is not a valid distribution:\n", cmd, name)
+			fmt.Fprintf(stderr, "strata %s: %s is not a valid %s:\n", cmd, name, k.what)
 		} else {
-			fmt.Fprintf(stderr, "strata %s: %s is not a valid distribution (%d problems):\n", cmd, name, len(problems))
+			fmt.Fprintf(stderr, "strata %s: %s is not a valid %s (%d problems):\n", cmd, name, k.what, len(problems))
 		}
 		for _, p := range problems {
 			fmt.Fprintf(stderr, "  %s\n", p.Error())
@@ -49,23 +51,34 @@ func checkDistributionFile(c *apiClient, cmd, file string, data []byte, id strin
 	return d, 0
 }
 
-// checkDistribution decodes and validates one distribution. The file is
-// wrapped as the one element of a configuration's distributions list and
-// parsed with config.Parse. Two things a lone distribution lacks are filled
-// in when the first try shows they are missing: an id (when the file has
-// none) and the policies and key groups it refers to, which live in the
-// control plane (fetched from the API). A non-nil error is an API failure.
+// checkDistribution is checkResource for a distribution.
 func checkDistribution(c *apiClient, data []byte, id string) (*config.Distribution, config.Errors, error) {
+	v, errs, err := checkResource(c, distKind, data, id)
+	if v == nil {
+		return nil, errs, err
+	}
+	return v.(*config.Distribution), nil, nil
+}
+
+// checkResource decodes and validates one resource of kind k. The file is
+// wrapped as the one element of its section of a configuration and parsed
+// with config.Parse. Two things a lone resource may lack are filled in when
+// the first try shows they are missing: an id (when the file has none: the
+// id being updated, or for a distribution being created a placeholder) and
+// the resources it refers to, which live in the control plane (fetched from
+// the API). A non-nil error is an API failure. The resource returned is a
+// pointer to a config type (*config.Distribution, ...).
+func checkResource(c *apiClient, k resourceKind, data []byte, id string) (any, config.Errors, error) {
 	content := plainYAML(string(data))
 	if !hasContent(content) {
-		return nil, config.Errors{{Msg: "the file is empty; it must hold one distribution"}}, nil
+		return nil, config.Errors{{Msg: "the file is empty; it must hold one " + k.what}}, nil
 	}
 	var inject, extras string
 	fetched := false
 	for {
-		d, errs := parseDistribution(content, inject, extras)
+		v, errs := parseResource(k, content, inject, extras)
 		if len(errs) == 0 {
-			if inject != "" && d.ID == inject && id == "" {
+			if d, ok := v.(*config.Distribution); ok && inject != "" && d.ID == inject && id == "" {
 				// The control plane picks the id, and the domain name
 				// that defaults from it.
 				d.ID = ""
@@ -73,22 +86,22 @@ func checkDistribution(c *apiClient, data []byte, id string) (*config.Distributi
 					d.DomainName = ""
 				}
 			}
-			if id != "" && d.ID != id {
-				return nil, config.Errors{{Path: "id", Msg: fmt.Sprintf("%q is not the id of the distribution being updated (%q): leave it out or make them equal", d.ID, id)}}, nil
+			if got := k.idOf(v); id != "" && got != id {
+				return nil, config.Errors{{Path: "id", Msg: fmt.Sprintf("%q is not the id of the %s being updated (%q): leave it out or make them equal", got, k.what, id)}}, nil
 			}
-			return d, nil, nil
+			return v, nil, nil
 		}
 		retry := false
-		if inject == "" && hasError(errs, "id", "required") {
+		if inject == "" && hasError(errs, "id", "required") && (id != "" || k.generatedID) {
 			inject = id
 			if inject == "" {
 				inject = placeholderID
 			}
 			retry = true
 		}
-		if !fetched && hasReferenceError(errs) {
+		if !fetched && len(k.refs) > 0 && hasReferenceError(errs) {
 			var err error
-			if extras, err = referencedResources(c); err != nil {
+			if extras, err = referencedResources(c, k.refs); err != nil {
 				return nil, nil, err
 			}
 			fetched, retry = true, true
@@ -132,13 +145,13 @@ func plainYAML(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-// parseDistribution parses content as the one distribution of a
+// parseResource parses content as the one resource of kind k of a
 // configuration. inject, when not empty, is the id to use if content has
 // none; extras is YAML appended to the configuration (the referenced
-// policies). The errors' paths and lines are made relative to the file.
-func parseDistribution(content, inject, extras string) (*config.Distribution, config.Errors) {
+// resources). The errors' paths and lines are made relative to the file.
+func parseResource(k resourceKind, content, inject, extras string) (any, config.Errors) {
 	var b strings.Builder
-	b.WriteString("distributions:\n  -\n")
+	b.WriteString(k.section + ":\n  -\n")
 	flow, start := flowMapping(content)
 	if inject != "" && flow {
 		// A JSON object (or YAML flow mapping): the id goes first.
@@ -164,10 +177,11 @@ func parseDistribution(content, inject, extras string) (*config.Distribution, co
 	b.WriteString(extras)
 	cfg, err := config.Parse([]byte(b.String()), "")
 	if err == nil {
-		if len(cfg.Distributions) != 1 {
-			return nil, config.Errors{{Msg: "the file must hold one distribution (a mapping of its fields)"}}
+		v, n := k.item(cfg)
+		if n != 1 {
+			return nil, config.Errors{{Msg: "the file must hold one " + k.what + " (a mapping of its fields)"}}
 		}
-		return &cfg.Distributions[0], nil
+		return v, nil
 	}
 	var errs config.Errors
 	if !errors.As(err, &errs) {
@@ -176,11 +190,11 @@ func parseDistribution(content, inject, extras string) (*config.Distribution, co
 	out := make(config.Errors, 0, len(errs))
 	for _, e := range errs {
 		switch {
-		case e.Path == "distributions[0]":
+		case e.Path == k.section+"[0]":
 			e.Path = ""
-		case strings.HasPrefix(e.Path, "distributions[0]."):
-			e.Path = strings.TrimPrefix(e.Path, "distributions[0].")
-		case e.Path == "distributions":
+		case strings.HasPrefix(e.Path, k.section+"[0]."):
+			e.Path = strings.TrimPrefix(e.Path, k.section+"[0].")
+		case e.Path == k.section:
 			e.Path = ""
 		}
 		e.Line -= wrapLines
@@ -243,11 +257,14 @@ func hasError(errs config.Errors, path, msg string) bool {
 	return false
 }
 
-// hasReferenceError reports whether an error is about a policy or key group
-// the distribution refers to: those live in the control plane, not in the
-// file.
+// hasReferenceError reports whether an error is about a policy, key group
+// or public key the resource refers to: those live in the control plane, not
+// in the file.
 func hasReferenceError(errs config.Errors) bool {
 	for _, e := range errs {
+		if strings.HasPrefix(e.Path, "items[") { // a key group's public keys
+			return true
+		}
 		for _, suffix := range []string{"cachePolicyId", "originRequestPolicyId", "responseHeadersPolicyId"} {
 			if e.Path == suffix || strings.HasSuffix(e.Path, "."+suffix) {
 				return true
@@ -260,19 +277,15 @@ func hasReferenceError(errs config.Errors) bool {
 	return false
 }
 
-// referencedResources fetches the control plane's policies, public keys and
-// key groups, as configuration YAML (one JSON list per kind) to append to the
-// checked configuration.
-func referencedResources(c *apiClient) (string, error) {
-	kinds := []struct{ key, path string }{
-		{"cachePolicies", "/cache-policies"},
-		{"originRequestPolicies", "/origin-request-policies"},
-		{"responseHeadersPolicies", "/response-headers-policies"},
-		{"publicKeys", "/public-keys"},
-		{"keyGroups", "/key-groups"},
-	}
+// referencedResources fetches the control plane's resources of the given
+// sections (policies, public keys, key groups), as configuration YAML (one
+// JSON list per section) to append to the checked configuration.
+func referencedResources(c *apiClient, sections []string) (string, error) {
 	var b strings.Builder
-	for _, k := range kinds {
+	for _, k := range resourceKinds {
+		if !slices.Contains(sections, k.section) {
+			continue
+		}
 		var list struct {
 			Items []struct {
 				Resource json.RawMessage `json:"resource"`
@@ -294,7 +307,7 @@ func referencedResources(c *apiClient) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		b.WriteString(k.key + ": ")
+		b.WriteString(k.section + ": ")
 		b.Write(data)
 		b.WriteByte('\n')
 	}

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/strata-cdn/strata/internal/control/wire"
@@ -166,19 +165,18 @@ func missingAcks(inv *wire.Invalidation) []string {
 
 // printInvalidation prints an invalidation as a one-row table.
 func printInvalidation(w io.Writer, inv *wire.Invalidation) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tDISTRIBUTION\tSTATUS\tPOPS DONE\tCREATED\tPATHS\tTAGS")
+	t := newTable(w, "ID", "DISTRIBUTION", "STATUS", "POPS DONE", "CREATED", "PATHS", "TAGS")
 	acked := 0
 	for _, p := range inv.Expected {
 		if _, ok := inv.Acked[p]; ok {
 			acked++
 		}
 	}
-	created := "-"
+	var created string
 	if !inv.CreateTime.IsZero() {
 		created = inv.CreateTime.Local().Format(time.DateTime)
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", inv.ID, orDash(inv.DistributionID), orDash(inv.Status), acked, len(inv.Expected),
-		created, orDash(strings.Join(inv.Paths, " ")), orDash(strings.Join(inv.Tags, " ")))
-	tw.Flush()
+	t.row(inv.ID, inv.DistributionID, inv.Status, fmt.Sprintf("%d/%d", acked, len(inv.Expected)), created,
+		strings.Join(inv.Paths, " "), strings.Join(inv.Tags, " "))
+	t.flush()
 }

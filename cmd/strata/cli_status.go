@@ -1,10 +1,9 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
-	"text/tabwriter"
+	"strconv"
 	"time"
 )
 
@@ -27,18 +26,11 @@ var statusNow = time.Now
 // cmdStatus is "strata status": every PoP the control plane knows, its
 // configuration version, last heartbeat and health.
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addClientFlags(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
+	cmd := newCommand("status", stderr)
+	if _, ok := cmd.parse(args, 0, 0, "", ""); !ok {
 		return 2
 	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "strata status: unexpected argument %q\n", pos[0])
-		return 2
-	}
-	c, ok := cf.client("status", stderr)
+	c, ok := cmd.client()
 	if !ok {
 		return 2
 	}
@@ -49,13 +41,12 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return printError(stderr, c, err)
 	}
-	if cf.asJSON {
+	if cmd.cf.asJSON {
 		return printJSONResult(stdout, stderr, body)
 	}
 	now := statusNow()
 	healthy := 0
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "POP\tTIER\tLOCATION\tREGION\tCONFIG VERSION\tLAST HEARTBEAT\tHEALTHY\tCONFIG ERROR")
+	t := newTable(stdout, "POP", "TIER", "LOCATION", "REGION", "CONFIG VERSION", "LAST HEARTBEAT", "HEALTHY", "CONFIG ERROR")
 	for _, p := range list.Items {
 		last := "never"
 		if p.LastHeartbeat != "" {
@@ -70,10 +61,9 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 			h = "yes"
 			healthy++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", orDash(p.PoP), orDash(p.Tier), orDash(p.Location), orDash(p.Region),
-			p.ConfigVersion, last, h, orDash(oneLine(p.ConfigError, 80)))
+		t.row(p.PoP, p.Tier, p.Location, p.Region, strconv.FormatUint(p.ConfigVersion, 10), last, h, oneLine(p.ConfigError, 80))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.flush(); err != nil {
 		return printError(stderr, c, err)
 	}
 	fmt.Fprintf(stdout, "%d PoP(s), %d healthy\n", len(list.Items), healthy)

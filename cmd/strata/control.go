@@ -38,6 +38,11 @@ func cmdControl(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "strata control:", err)
 			return 1
 		}
+		logWarnings(log, *seed, cfg)
+	}
+	if taken := checkListens(controlListens(f)); taken != nil {
+		fmt.Fprintln(stderr, "strata control:", taken)
+		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -48,7 +53,14 @@ func cmdControl(args []string, stdout, stderr io.Writer) int {
 	}
 	defer cp.Close()
 	fmt.Fprintf(stdout, "Strata control plane: API on %s, NATS on %s\n", cp.APIURL, cp.NATSURL)
-	printControl(stdout, cp, *dataDir)
+	h := cliHint{path: "/*"}
+	if *dataDir != defaultDataDir() {
+		h.dataDir = *dataDir
+	}
+	if cfg != nil && len(cfg.Distributions) > 0 {
+		h.dist = cfg.Distributions[0].ID
+	}
+	printControl(stdout, cp, *dataDir, h)
 	<-ctx.Done()
 	return 0
 }

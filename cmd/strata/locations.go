@@ -5,8 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/strata-cdn/strata/internal/topology"
 )
@@ -65,12 +65,11 @@ func printLocations(w io.Writer, region string, asJSON bool) error {
 	if asJSON {
 		return writeJSON(w, locs)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCITY\tCOUNTRY\tREGION\tREGIONAL CACHE\tLAT\tLON")
+	t := newTable(w, "ID", "CITY", "COUNTRY", "REGION", "REGIONAL CACHE", "LAT", "LON")
 	for _, l := range locs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\n", l.ID, l.City, l.Country, l.Region, l.RegionalCache, l.Lat, l.Lon)
+		t.row(l.ID, l.City, l.Country, l.Region, l.RegionalCache, coord(l.Lat), coord(l.Lon))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.flush(); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "%d location(s)%s\n", len(locs), inRegion(region))
@@ -91,17 +90,19 @@ func printRegionalCaches(w io.Writer, region string, asJSON bool) error {
 	for _, l := range topology.Locations() {
 		served[l.RegionalCache]++
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCITY\tCOUNTRY\tREGION\tEDGES\tLAT\tLON")
+	t := newTable(w, "ID", "CITY", "COUNTRY", "REGION", "EDGES", "LAT", "LON")
 	for _, rc := range caches {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.2f\t%.2f\n", rc.ID, rc.City, rc.Country, rc.Region, served[rc.ID], rc.Lat, rc.Lon)
+		t.row(rc.ID, rc.City, rc.Country, rc.Region, strconv.Itoa(served[rc.ID]), coord(rc.Lat), coord(rc.Lon))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.flush(); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "%d regional cache(s)%s\n", len(caches), inRegion(region))
 	return err
 }
+
+// coord renders a latitude or longitude with two decimals.
+func coord(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) }
 
 func inRegion(region string) string {
 	if region == "" {

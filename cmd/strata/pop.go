@@ -42,8 +42,13 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "strata pop:", err)
 		return 1
 	}
+	logWarnings(log, *path, cfg)
 	if cfg.Topology.PoPByID(*id) == nil {
 		fmt.Fprintf(stderr, "strata pop: no PoP %q under topology.pops of %s\n", *id, *path)
+		return 1
+	}
+	if taken := checkListens(popListens(cfg, *id, *path)); taken != nil {
+		fmt.Fprintln(stderr, "strata pop:", taken)
 		return 1
 	}
 	dev, err := ensureDevTLS(*dataDir, cfg, nil, log)
@@ -51,7 +56,7 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "strata pop:", err)
 		return 1
 	}
-	wo := world.Options{Config: cfg, Only: *id, DataDir: *dataDir, Logger: log}
+	wo := world.Options{Config: cfg, Only: *id, DataDir: *dataDir, Logger: log, SetMemoryLimit: true}
 	if dev != nil {
 		wo.DefaultCertFile, wo.DefaultKeyFile = dev.CertFile, dev.KeyFile
 		if cfg.Topology.CABundle == "" {
@@ -84,6 +89,7 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "HTTPS on %s\n", n.HTTPSURL)
 		if dev != nil {
 			fmt.Fprintf(stdout, "Development CA: %s\n", dev.CAFile)
+			printDevAliases(stdout, dev)
 		}
 	}
 	select {

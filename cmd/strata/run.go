@@ -38,6 +38,7 @@ type runFlags struct {
 	logLevel   string
 	control    controlFlags
 	noControl  bool
+	portsSet   bool // --listen, --pop-port or --https-port was given
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
@@ -63,7 +64,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	httpsSet := false
-	fs.Visit(func(fl *flag.Flag) { httpsSet = httpsSet || fl.Name == "https-port" })
+	fs.Visit(func(fl *flag.Flag) {
+		httpsSet = httpsSet || fl.Name == "https-port"
+		f.portsSet = f.portsSet || fl.Name == "https-port" || fl.Name == "pop-port" || fl.Name == "listen"
+	})
 	if !httpsSet && f.popPort == 0 {
 		f.httpsPort = 0
 	}
@@ -118,14 +122,15 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 }
 
 // runWorld starts the PoPs (and the demo origin when there is no config)
-// and serves until ctx ends.
-func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Writer) error {
+// and serves until ctx ends. Every listen address is checked before
+// anything is created (CA, token, world); an API token created before a
+// later failure is still printed.
+func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Writer) (err error) {
 	var (
 		cfg         *config.Config
 		defaultDist string
 		demoURL     string
-		err         error
-		front       = f.listen
+		freePorts   bool // the default ports were taken: free ones instead
 	)
 	switch {
 	case f.config != "" && f.origin != "":
@@ -137,6 +142,7 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		if cfg, err = config.Load(f.config); err != nil {
 			return err
 		}
+		logWarnings(log, f.config, cfg)
 	case f.origin != "":
 		if cfg, err = quickConfig(f.origin, f.defaultTTL); err != nil {
 			return err
@@ -161,42 +167,40 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		if f.pops == 0 {
 			f.pops = 9
 		}
-		// A test geo database: viewers from 127.1.x.x are in the US, 127.2.x.x
-		// in Germany, … (geo.LoopbackTestRanges), for trying geo features.
+	}
+	front, httpsFront, err := layOut(cfg, &f)
+	if err != nil {
+		return err
+	}
+	if taken := checkListens(listensOf(cfg, f, front, httpsFront)); taken != nil {
+		// The demo and quick mode on their default ports: take free ones
+		// rather than fail, and say so in the banner.
+		if f.config != "" || !viewerPortsOnly(taken) {
+			return taken
+		}
+		if f.portsSet && f.pops > 1 {
+			return fmt.Errorf("%w; or --pop-port 0 for free ports", taken)
+		}
+		if f.portsSet {
+			return fmt.Errorf("%w; or --listen 127.0.0.1:0 --https-port 0 for free ports", taken)
+		}
+		log.Info("the default ports are taken; every PoP and the front door listen on free ports", "taken", taken.Error())
+		f.popPort, f.httpsPort, f.listen, freePorts = 0, 0, "127.0.0.1:0", true
+		if front, httpsFront, err = layOut(cfg, &f); err != nil {
+			return err
+		}
+		if taken := checkListens(listensOf(cfg, f, front, httpsFront)); taken != nil {
+			return taken
+		}
+	}
+	if demoURL != "" {
+		// A test geo database: viewers from 127.1.x.x are in the US,
+		// 127.2.x.x in Germany, … (geo.LoopbackTestRanges), for trying geo
+		// features.
 		geoPath := filepath.Join(f.dataDir, "demo-geo.mmdb")
 		if err := os.MkdirAll(f.dataDir, 0o755); err == nil && geo.WriteTestDB(geoPath, geo.LoopbackTestRanges()) == nil {
 			cfg.PoP.GeoDatabase = geoPath
 		}
-	}
-	if front == "" {
-		front = "127.0.0.1:8080"
-	}
-	switch {
-	case f.pops > 1:
-		specs, err := topology.DemoN(f.pops, f.popPort)
-		if err != nil {
-			return fmt.Errorf("--pops %d: %w", f.pops, err)
-		}
-		cfg.Topology.PoPs = world.Specs(specs)
-		if f.httpsPort >= 0 {
-			for i := range cfg.Topology.PoPs {
-				p := &cfg.Topology.PoPs[i]
-				p.HTTPSListen = besidePort(p.Listen, f.httpsPort)
-			}
-		}
-		if err := cfg.Validate(); err != nil {
-			return err
-		}
-	case len(cfg.Topology.PoPs) == 0:
-		if f.listen != "" || f.config == "" {
-			cfg.PoP.Listen = front // else the file's pop.listen
-		}
-		if f.config == "" && f.httpsPort >= 0 {
-			cfg.PoP.HTTPSListen = besidePort(front, f.httpsPort)
-		}
-		front = "" // the single PoP is the front door
-	case f.listen == "":
-		front = "" // a configured world has no front door unless asked for
 	}
 	// The control plane first: this configuration's distributions and
 	// policies are written into its store (those created through the API
@@ -207,13 +211,15 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 			return err
 		}
 		defer cp.Close()
+		defer func() {
+			if err != nil && cp.NewToken != "" {
+				// It was saved in control.json and is not shown again.
+				printToken(stdout, cp, f.dataDir)
+			}
+		}()
 	}
-	// HTTPS: the front door's beside its HTTP address, and the development
-	// CA's certificate unless the configuration brings its own.
-	httpsFront := ""
-	if front != "" && f.httpsPort >= 0 && (f.config == "" || len(httpsListens(cfg)) > 0) {
-		httpsFront = besidePort(front, f.httpsPort)
-	}
+	// HTTPS: the development CA's certificate unless the configuration
+	// brings its own.
 	var extra []string
 	if httpsFront != "" {
 		extra = append(extra, httpsFront)
@@ -222,7 +228,7 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
-	wo := world.Options{Config: cfg, DefaultDistribution: defaultDist, DataDir: f.dataDir, Logger: log}
+	wo := world.Options{Config: cfg, DefaultDistribution: defaultDist, DataDir: f.dataDir, Logger: log, SetMemoryLimit: true}
 	if dev != nil {
 		wo.DefaultCertFile, wo.DefaultKeyFile = dev.CertFile, dev.KeyFile
 		if cfg.Topology.CABundle == "" {
@@ -252,16 +258,13 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 			w.Close()
 			return errors.New("the topology has no edge PoP to serve the front door")
 		}
-		if base, err = w.AddListener(edges[0], front); err != nil {
-			w.Close()
-			return fmt.Errorf("listen %s: %w (choose another address with --listen)", front, err)
+		httpsAt := ""
+		if edges[0].HTTPSURL != "" {
+			httpsAt = httpsFront
 		}
-		httpsBase = ""
-		if httpsFront != "" && edges[0].HTTPSURL != "" {
-			if httpsBase, err = w.AddTLSListener(edges[0], httpsFront); err != nil {
-				w.Close()
-				return fmt.Errorf("listen %s: %w (choose another port with --https-port)", httpsFront, err)
-			}
+		if base, httpsBase, err = w.AddListeners(edges[0], front, httpsAt); err != nil {
+			w.Close()
+			return withFlag(err)
 		}
 	}
 	netFile := filepath.Join(f.dataDir, "network.json")
@@ -269,9 +272,14 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		log.Warn("cannot write network.json", "path", netFile, "err", err)
 		netFile = ""
 	}
-	printBanner(stdout, w, base, demoURL, netFile, f, cfg, func() { printHTTPS(stdout, httpsBase, dev, cfg, demoURL != "") })
+	b := banner{w: w, base: base, httpsBase: httpsBase, demoURL: demoURL, netFile: netFile, f: f, cfg: cfg, dev: dev,
+		dist: defaultDist, freePorts: freePorts}
+	if b.dist == "" && len(cfg.Distributions) > 0 {
+		b.dist = cfg.Distributions[0].ID
+	}
+	b.print(stdout)
 	if cp != nil {
-		printControl(stdout, cp, f.dataDir)
+		printControl(stdout, cp, f.dataDir, cliHint{dataDir: f.dataDirFlag(), dist: b.dist, path: b.tryPath()})
 	}
 	log.Info("strata started", "pops", len(w.Nodes), "listen", base, "distributions", len(cfg.Distributions))
 	select {
@@ -286,11 +294,66 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 	return w.Shutdown(sctx)
 }
 
-func printBanner(out io.Writer, w *world.World, base, demoURL, netFile string, f runFlags, cfg *config.Config, https func()) {
+// layOut fills in the topology of the demo and quick mode (the PoPs on
+// loopback, their HTTPS beside) and returns the front door's addresses
+// ("" when the single PoP is the front door, or a configured world has
+// none).
+func layOut(cfg *config.Config, f *runFlags) (front, httpsFront string, err error) {
+	front = f.listen
+	if front == "" {
+		front = "127.0.0.1:8080"
+	}
+	switch {
+	case f.pops > 1:
+		specs, err := topology.DemoN(f.pops, f.popPort)
+		if err != nil {
+			return "", "", fmt.Errorf("--pops %d: %w", f.pops, err)
+		}
+		cfg.Topology.PoPs = world.Specs(specs)
+		if f.httpsPort >= 0 {
+			for i := range cfg.Topology.PoPs {
+				p := &cfg.Topology.PoPs[i]
+				p.HTTPSListen = besidePort(p.Listen, f.httpsPort)
+			}
+		}
+		if err := cfg.Validate(); err != nil {
+			return "", "", err
+		}
+	case len(cfg.Topology.PoPs) == 0:
+		if f.listen != "" || f.config == "" {
+			cfg.PoP.Listen = front // else the file's pop.listen
+		}
+		if f.config == "" && f.httpsPort >= 0 {
+			cfg.PoP.HTTPSListen = besidePort(front, f.httpsPort)
+		}
+		return "", "", nil // the single PoP is the front door
+	case f.listen == "":
+		return "", "", nil // a configured world has no front door unless asked for
+	}
+	if f.httpsPort >= 0 && (f.config == "" || len(httpsListens(cfg)) > 0) {
+		httpsFront = besidePort(front, f.httpsPort)
+	}
+	return front, httpsFront, nil
+}
+
+// banner is what strata run prints once it serves.
+type banner struct {
+	w                *world.World
+	base, httpsBase  string
+	demoURL, netFile string
+	f                runFlags
+	cfg              *config.Config
+	dev              *devTLS
+	dist             string // the distribution the examples use ("" = none)
+	freePorts        bool
+}
+
+func (b banner) print(out io.Writer) {
+	w := b.w
 	if len(w.Nodes) == 1 {
-		fmt.Fprintf(out, "Strata PoP %s listening on %s\n", w.Nodes[0].ID, base)
+		fmt.Fprintf(out, "Strata PoP %s listening on %s\n", w.Nodes[0].ID, b.base)
 	} else {
-		fmt.Fprintf(out, "Strata: %d PoPs on loopback; front door (edge %s) listening on %s\n\n", len(w.Nodes), w.Edges()[0].ID, base)
+		fmt.Fprintf(out, "Strata: %d PoPs on loopback; front door (edge %s) listening on %s\n\n", len(w.Nodes), w.Edges()[0].ID, b.base)
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  POP\tTIER\tREGION\tPARENT\tURL\tHTTPS")
 		for _, n := range w.Nodes {
@@ -301,71 +364,130 @@ func printBanner(out io.Writer, w *world.World, base, demoURL, netFile string, f
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.Tier, n.Region, parent, n.URL, n.HTTPSURL)
 		}
 		tw.Flush()
-		if netFile != "" {
-			fmt.Fprintf(out, "\nThe same list as JSON: %s\n", netFile)
+		if b.netFile != "" {
+			fmt.Fprintf(out, "\nThe same list as JSON: %s\n", b.netFile)
 		}
 		fmt.Fprintln(out)
 	}
+	if b.freePorts {
+		fmt.Fprintln(out, "The default ports (8080, 8443) were taken: every PoP and the front door listen on free ports (the addresses above).")
+	}
 	switch {
-	case demoURL != "":
-		fmt.Fprintf(out, "Demo origin on %s (a small sample site)\n\nTry these (run each twice: X-Cache shows Miss, then Hit):\n", demoURL)
+	case b.demoURL != "":
+		fmt.Fprintf(out, "Demo origin on %s (a small sample site)\n\nTry these (run each twice: X-Cache shows Miss, then Hit):\n", b.demoURL)
 		for _, pg := range demo.Pages {
-			fmt.Fprintf(out, "  curl -sI %s%s\n      %s\n", base, pg.Path, pg.Shows)
+			fmt.Fprintf(out, "  curl -sI %s%s\n      %s\n", b.base, pg.Path, pg.Shows)
 		}
 		if len(w.Nodes) > 1 {
 			e := w.Edges()
 			fmt.Fprintf(out, "\nEvery edge serves too; X-Strata-Served-By says which tier had the object:\n  curl -sI %s/hello.txt    # another edge: a miss there, served by the regional cache\n", e[len(e)-1].URL)
 		}
-		https()
+		b.printHTTPS(out)
 		fmt.Fprintln(out, "\nStop with Ctrl-C.")
-	case f.origin != "":
-		fmt.Fprintf(out, "Caching %s for any Host (default TTL %s)\n", f.origin, f.defaultTTL)
-		https()
+	case b.f.origin != "":
+		fmt.Fprintf(out, "Caching %s for any Host (default TTL %s)\n", b.f.origin, b.f.defaultTTL)
+		b.printHTTPS(out)
 	default:
-		for _, d := range cfg.Distributions {
+		for _, d := range b.cfg.Distributions {
 			fmt.Fprintf(out, "  distribution %s: %s\n", d.ID, strings.Join(append([]string{d.DomainName}, d.Aliases...), ", "))
 		}
-		https()
+		b.printHTTPS(out)
 	}
+}
+
+// tryPath is the path the examples use.
+func (b banner) tryPath() string {
+	if b.demoURL != "" {
+		return "/hello.txt"
+	}
+	return "/*"
 }
 
 // printHTTPS tells where HTTPS is served, which CA to trust, and a curl
 // command that does.
-func printHTTPS(out io.Writer, httpsBase string, dev *devTLS, cfg *config.Config, demo bool) {
-	if httpsBase == "" {
+func (b banner) printHTTPS(out io.Writer) {
+	if b.httpsBase == "" {
 		return
 	}
-	fmt.Fprintf(out, "\nHTTPS (HTTP/3, HTTP/2 and HTTP/1.1) on %s\n", httpsBase)
+	fmt.Fprintf(out, "\nHTTPS (HTTP/3, HTTP/2 and HTTP/1.1) on %s\n", b.httpsBase)
 	name := "localhost"
-	if len(cfg.Distributions) > 0 {
-		name = cfg.Distributions[0].DomainName
+	if len(b.cfg.Distributions) > 0 {
+		name = b.cfg.Distributions[0].DomainName
 	}
-	u, err := url.Parse(httpsBase)
+	u, err := url.Parse(b.httpsBase)
 	if err != nil {
 		return
 	}
 	cmd := "curl -sI"
-	if dev != nil {
-		fmt.Fprintf(out, "Development CA (trust it once; see the README): %s\n", dev.CAFile)
-		cmd += " --cacert " + dev.CAFile
+	if b.dev != nil {
+		fmt.Fprintf(out, "Development CA (trust it once; see the README): %s\n", b.dev.CAFile)
+		printDevAliases(out, b.dev)
+		cmd += " --cacert " + b.dev.CAFile
 	}
 	if !strings.HasSuffix(name, ".localhost") || u.Hostname() != "127.0.0.1" {
 		cmd += " --resolve " + name + ":" + u.Port() + ":" + u.Hostname()
 	}
 	path := "/"
-	if demo {
+	if b.demoURL != "" {
 		path = "/hello.txt"
 	}
 	fmt.Fprintf(out, "  %s https://%s%s\n", cmd, net.JoinHostPort(name, u.Port()), path)
 }
 
-func printControl(out io.Writer, cp *controlPlane, dataDir string) {
+// printDevAliases says which aliases the development certificate covers,
+// and that it is for development only.
+func printDevAliases(out io.Writer, dev *devTLS) {
+	if len(dev.Aliases) > 0 {
+		fmt.Fprintf(out, "Its development certificate also covers the aliases %s (development only: give those distributions a viewerCertificate for real viewers)\n", strings.Join(dev.Aliases, ", "))
+	}
+}
+
+// cliHint is what the CLI examples of the banner need to work as printed.
+type cliHint struct {
+	dataDir string // --data-dir to pass ("" = the default)
+	dist    string // a distribution to invalidate in ("" = none)
+	path    string
+}
+
+func printControl(out io.Writer, cp *controlPlane, dataDir string, h cliHint) {
 	fmt.Fprintf(out, "\nControl plane API on %s, NATS on %s\n", cp.APIURL, cp.NATSURL)
+	printToken(out, cp, dataDir)
+	dd := ""
+	if h.dataDir != "" {
+		dd = " --data-dir " + shellQuote(h.dataDir)
+	}
+	try := []string{"strata status" + dd, "strata dist list" + dd}
+	if h.dist != "" {
+		try = append(try, "strata invalidate "+shellQuote(h.dist)+" "+shellQuote(h.path)+" --wait"+dd)
+	}
+	fmt.Fprintln(out, "Try: "+strings.Join(try, "; "))
+}
+
+// printToken shows the API token created by this start (once).
+func printToken(out io.Writer, cp *controlPlane, dataDir string) {
 	if cp.NewToken != "" {
 		fmt.Fprintf(out, "API token (shown once; also saved for the CLI in %s):\n  %s\n",
 			filepath.Join(dataDir, "control.json"), cp.NewToken)
 	}
-	fmt.Fprintln(out, "Try: strata status; strata dist list; strata invalidate demo /hello.txt --wait")
+}
+
+// dataDirFlag is the --data-dir the CLI needs to find this run's
+// control.json ("" when it is the default).
+func (f runFlags) dataDirFlag() string {
+	if f.dataDir == defaultDataDir() {
+		return ""
+	}
+	return f.dataDir
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 var allMethods = []string{"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"}
@@ -374,6 +496,9 @@ var allMethods = []string{"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DEL
 // every query string in the key, every viewer header but Host forwarded.
 func quickConfig(originURL string, defaultTTL time.Duration) (*config.Config, error) {
 	ttl := int64(defaultTTL / time.Second)
+	if defaultTTL < 0 || ttl > config.MaxSeconds {
+		return nil, fmt.Errorf("--default-ttl: %s is out of range 0..%s (100 years)", defaultTTL, time.Duration(config.MaxSeconds)*time.Second)
+	}
 	maxTTL := max(ttl, 31536000)
 	cfg := &config.Config{
 		Distributions: []config.Distribution{{

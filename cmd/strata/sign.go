@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/pkg/cfsign"
 )
 
@@ -45,12 +47,14 @@ a wildcard (https://cdn.example.com/videos/*) to cover many files.
 Flags:
 `
 
-const keysUsage = `Usage: strata keys create [--type rsa|ecdsa] [--out DIR] [--id ID] [--name NAME]
+const keysUsage = `Usage: strata keys create [--type rsa|ecdsa] [--out DIR] [--id ID] [--name NAME] [--register]
 
 Make a key pair for signed URLs and signed cookies: DIR/private.pem (mode 0600,
 keep it with the application that signs) and DIR/public.pem. The public key is
 printed in the publicKeys shape of the configuration; add it to a key group
-and list the group in a cache behavior's trustedKeyGroups.
+and list the group in a cache behavior's trustedKeyGroups. With --register,
+the public key is registered with the control plane instead (as
+"strata public-key create" would), before the files are written.
 
 Flags:
 `
@@ -320,6 +324,8 @@ func cmdKeys(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", ".", "directory for private.pem and public.pem")
 	id := fs.String("id", "", "key id (default: a new one, like K2JCJMDEHXQW5F)")
 	name := fs.String("name", "", "display name for the configuration")
+	register := fs.Bool("register", false, "register the public key with the control plane (--api, --token, --data-dir)")
+	cf := addClientFlags(fs)
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -350,6 +356,13 @@ func cmdKeys(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	var api *apiClient
+	if *register {
+		var ok bool
+		if api, ok = cf.client("keys create", stderr); !ok {
+			return 2
+		}
+	}
 	key, err := cfsign.GenerateKey(kt)
 	if err != nil {
 		fmt.Fprintf(stderr, "strata keys create: %v\n", err)
@@ -365,18 +378,42 @@ func cmdKeys(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "strata keys create: %v\n", err)
 		return 1
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	var registered []byte
+	var registeredHeader http.Header
+	if api != nil {
+		// Registered first: when the control plane refuses the key,
+		// no file is left behind.
+		pk := config.PublicKey{ID: *id, Name: *name, EncodedKey: string(pubPEM)}
+		_, h, body, err := api.do(http.MethodPost, publicKeyKind.path, pk, "")
+		if err != nil {
+			return printError(stderr, api, err)
+		}
+		registered, registeredHeader = body, h
+	}
+	failed := func(err error) int {
 		fmt.Fprintf(stderr, "strata keys create: %v\n", err)
+		if api != nil {
+			fmt.Fprintf(stderr, "the public key %s is registered without its private key; remove it with: strata public-key delete %s\n", *id, *id)
+		}
 		return 1
 	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return failed(err)
+	}
 	if err := writeNewFile(privPath, privPEM, 0o600); err != nil {
-		fmt.Fprintf(stderr, "strata keys create: %v\n", err)
-		return 1
+		return failed(err)
 	}
 	if err := writeNewFile(pubPath, pubPEM, 0o644); err != nil {
 		os.Remove(privPath)
-		fmt.Fprintf(stderr, "strata keys create: %v\n", err)
-		return 1
+		return failed(err)
+	}
+	if api != nil {
+		code := publicKeyKind.printChanged(stdout, stderr, cf.asJSON, "registered", registered, registeredHeader)
+		fmt.Fprintf(stderr, "wrote %s (secret, mode 0600) and %s\n", privPath, pubPath)
+		fmt.Fprintf(stderr, "next: put %s in a key group (strata key-group create --file F, with id: signers and items: [%s]),\n", *id, *id)
+		fmt.Fprintf(stderr, "trust the group in a cache behavior (trustedKeyGroups: [signers]), then sign:\n")
+		fmt.Fprintf(stderr, "  strata sign-url --key %s --key-id %s --url https://HOST/PATH --ttl 1h\n", privPath, *id)
+		return code
 	}
 
 	var b strings.Builder

@@ -17,6 +17,7 @@ import (
 type devTLS struct {
 	CAFile            string
 	CertFile, KeyFile string
+	Aliases           []string // distributions' aliases it covers (development only)
 }
 
 // httpsListens lists the HTTPS addresses the configuration asks for.
@@ -39,7 +40,8 @@ func httpsListens(cfg *config.Config) []string {
 // ensureDevTLS makes sure <dataDir>/tls holds the development CA and a
 // default certificate for the names a local PoP answers: localhost and the
 // loopback addresses, *.localhost and *.strata.localhost, the
-// distributions' domain names, and the hosts of the HTTPS listeners (so a
+// distributions' domain names, the aliases of distributions without a
+// viewerCertificate of their own, and the hosts of the HTTPS listeners (so a
 // child PoP can verify an https:// parent by its address). It returns nil
 // when nothing listens for HTTPS or pop.tlsCertificateFile is set.
 func ensureDevTLS(dataDir string, cfg *config.Config, extra []string, log *slog.Logger) (*devTLS, error) {
@@ -57,9 +59,17 @@ func ensureDevTLS(dataDir string, cfg *config.Config, extra []string, log *slog.
 		log.Info("created a development CA; trust it to use HTTPS without warnings", "ca", ca.CertFile)
 	}
 	names := []string{"localhost", "127.0.0.1", "::1", "*.localhost", "*" + config.DefaultDomainSuffix}
+	var aliases []string
 	for _, d := range cfg.Distributions {
 		names = append(names, d.DomainName)
+		if d.ViewerCertificate.CertificateFile == "" {
+			// Development only: a real viewer does not trust this CA.
+			aliases = append(aliases, d.Aliases...)
+		}
 	}
+	slices.Sort(aliases)
+	aliases = slices.Compact(aliases)
+	names = append(names, aliases...)
 	for _, l := range listens {
 		if host, _, err := net.SplitHostPort(l); err == nil && host != "" {
 			if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
@@ -76,7 +86,7 @@ func ensureDevTLS(dataDir string, cfg *config.Config, extra []string, log *slog.
 	if issued {
 		log.Info("issued the default certificate from the development CA", "names", strings.Join(names, ","), "cert", certFile)
 	}
-	return &devTLS{CAFile: ca.CertFile, CertFile: certFile, KeyFile: keyFile}, nil
+	return &devTLS{CAFile: ca.CertFile, CertFile: certFile, KeyFile: keyFile, Aliases: aliases}, nil
 }
 
 // besidePort is the HTTPS address next to an HTTP one: the same host on

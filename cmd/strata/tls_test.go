@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/strata-cdn/strata/internal/devca"
 )
 
 type syncBuffer struct {
@@ -143,5 +146,53 @@ func TestRunDevelopmentCA(t *testing.T) {
 	}
 	if n := strings.Count(log.String(), "created a development CA"); n != 1 {
 		t.Fatalf("the CA was created %d times:\n%s", n, log.String())
+	}
+}
+
+// Without a viewerCertificate, a distribution's aliases are served with the
+// development certificate, which covers them (development only, as the
+// banner says); a distribution with its own certificate keeps it.
+func TestDevCertificateCoversAliases(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page") }))
+	defer origin.Close()
+	dir := t.TempDir()
+	ownCA, _, err := devca.Ensure(filepath.Join(dir, "own"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownCert, ownKey, _, err := ownCA.EnsureLeaf(filepath.Join(dir, "own"), "own", []string{"own.example.test"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "site.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`
+pop: {listen: "127.0.0.1:0", httpsListen: "127.0.0.1:0"}
+distributions:
+  - id: site
+    aliases: [www.example.test, "*.static.example.test"]
+    origins: [{id: web, url: %q}]
+    defaultCacheBehavior: {targetOriginId: web}
+  - id: own
+    aliases: [own.example.test]
+    viewerCertificate: {certificateFile: %q, keyFile: %q}
+    origins: [{id: web, url: %q}]
+    defaultCacheBehavior: {targetOriginId: web}
+`, origin.URL, ownCert, ownKey, origin.URL)), 0o644)
+	dataDir := filepath.Join(dir, "data")
+	out, _ := startRun(t, runFlags{config: cfgFile, dataDir: dataDir, noControl: true}, "curl -sI")
+	m := httpsRE.FindStringSubmatch(out.String())
+	if m == nil || !strings.Contains(out.String(), "Its development certificate also covers the aliases *.static.example.test, www.example.test (development only") {
+		t.Fatalf("banner:\n%s", out.String())
+	}
+	devPool, ownPool := x509.NewCertPool(), ownCA.Pool()
+	b, _ := os.ReadFile(filepath.Join(dataDir, "tls", "ca.pem"))
+	devPool.AppendCertsFromPEM(b)
+	for host, pool := range map[string]*x509.CertPool{"www.example.test": devPool, "img.static.example.test": devPool, "own.example.test": ownPool} {
+		conn, err := tls.Dial("tcp", m[1], &tls.Config{ServerName: host, RootCAs: pool})
+		if err != nil {
+			t.Errorf("%s: %v", host, err)
+			continue
+		}
+		conn.Close()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/strata-cdn/strata/internal/config"
 )
@@ -36,6 +37,22 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
+	ws := cfg.Warnings()
+	for _, w := range ws {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", *path, w)
+	}
+	if len(ws) > 0 {
+		fmt.Fprintf(stdout, "%s: ok (%d distribution(s), %d warning(s))\n", *path, len(cfg.Distributions), len(ws))
+		return 0
+	}
 	fmt.Fprintf(stdout, "%s: ok (%d distribution(s))\n", *path, len(cfg.Distributions))
 	return 0
+}
+
+// logWarnings logs, once each, the fields of cfg that are set but not yet
+// acted on (config.Config.Warnings); source names where cfg came from.
+func logWarnings(log *slog.Logger, source string, cfg *config.Config) {
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration field not yet acted on", "source", source, "field", w.Path, "warning", w.Msg)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,10 @@ type Agent struct {
 	cfgErr  atomic.Pointer[string]
 	log     *slog.Logger
 	ready   chan struct{}
+	// warned are the inert-field warnings last logged: at first those of
+	// Base, which the process reported when it loaded it. Only apply
+	// touches it after Start.
+	warned []config.Warning
 }
 
 // Start connects the PoP to the control plane. It returns at once; the
@@ -71,7 +76,7 @@ func Start(ctx context.Context, o Options) (*Agent, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	a := &Agent{o: o, js: js, cancel: cancel, log: o.Logger.With("stage", "agent", "pop", o.Info.PoP), ready: make(chan struct{})}
+	a := &Agent{o: o, js: js, cancel: cancel, log: o.Logger.With("stage", "agent", "pop", o.Info.PoP), ready: make(chan struct{}), warned: o.Base.Warnings()}
 	a.wg.Add(3)
 	go a.watchConfig(ctx)
 	go a.consumeInvalidations(ctx)
@@ -295,7 +300,18 @@ func (a *Agent) apply(state map[string]map[string]jetstream.KeyValueEntry) error
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	return a.o.PoP.Apply(cfg)
+	if err := a.o.PoP.Apply(cfg); err != nil {
+		return err
+	}
+	// Fields that are set but not acted on yet are logged when that set
+	// changes, not with every snapshot.
+	if ws := cfg.Warnings(); !slices.Equal(ws, a.warned) {
+		for _, w := range ws {
+			a.log.Warn("configuration field not yet acted on", "source", "control plane", "field", w.Path, "warning", w.Msg)
+		}
+		a.warned = ws
+	}
+	return nil
 }
 
 // consumeInvalidations applies each invalidation once, through the PoP's

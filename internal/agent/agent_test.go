@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -131,8 +132,16 @@ type node struct {
 
 func startNode(t *testing.T, id, natsURL string) *node {
 	t.Helper()
-	base := &config.Config{}
-	base.Validate()
+	return startNodeLog(t, id, natsURL, &config.Config{}, quiet())
+}
+
+// startNodeLog starts a PoP with its agent, whose local configuration is
+// base (validated here) and whose log goes to log.
+func startNodeLog(t *testing.T, id, natsURL string, base *config.Config, log *slog.Logger) *node {
+	t.Helper()
+	if err := base.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	p, err := pop.New(base, pop.Options{ID: id, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +153,7 @@ func startNode(t *testing.T, id, natsURL string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Start(context.Background(), Options{NC: nc, PoP: p, Base: base, Logger: quiet(),
+	a, err := Start(context.Background(), Options{NC: nc, PoP: p, Base: base, Logger: log,
 		Info: wire.Heartbeat{PoP: id, Tier: "edge", URL: "http://" + ln.Addr().String()}})
 	if err != nil {
 		t.Fatal(err)
@@ -269,5 +278,77 @@ func TestConfigAndInvalidationsReachEveryPoP(t *testing.T) {
 	})
 	if s, _, _ := a.get(t, "/x"); s != 200 {
 		t.Fatalf("refused config broke serving: %d", s)
+	}
+}
+
+// lockedBuffer is a log destination that the test reads while the agent
+// writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestInertFieldsLogged: a snapshot that sets a field nothing acts on yet
+// is logged with the field's path, once, not again with every snapshot
+// that keeps it.
+func TestInertFieldsLogged(t *testing.T) {
+	ns := startNATS(t)
+	nc, _ := nats.Connect(ns.ClientURL())
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	kvs := setupStore(t, js)
+	var logs lockedBuffer
+	n := startNodeLog(t, "AAA1", ns.ClientURL(), &config.Config{}, slog.New(slog.NewTextHandler(&logs, nil)))
+
+	dist := func(comment, priceClass string) config.Distribution {
+		return config.Distribution{ID: "site", Comment: comment, PriceClass: priceClass,
+			Origins:              []config.Origin{{ID: "web", URL: "http://127.0.0.1:9"}},
+			DefaultCacheBehavior: config.CacheBehavior{TargetOriginID: "web"}}
+	}
+	put := func(comment string) uint64 {
+		body, _ := json.Marshal(dist(comment, config.PriceClass100))
+		rev, err := kvs[wire.BucketDistributions].Put(context.Background(), "site", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rev
+	}
+	const line = "field=distributions[0].priceClass"
+	// The version of a snapshot is the sum of the buckets' revisions: here,
+	// the revision of the one distribution.
+	rev := put("one")
+	waitFor(t, 5*time.Second, "the first snapshot", func() bool { return n.agent.Version() == rev })
+	if !strings.Contains(logs.String(), line) {
+		t.Fatalf("no warning about priceClass in the log:\n%s", logs.String())
+	}
+	rev = put("two")
+	waitFor(t, 5*time.Second, "the second snapshot", func() bool { return n.agent.Version() == rev })
+	if got := strings.Count(logs.String(), line); got != 1 {
+		t.Errorf("the warning was logged %d times, want once:\n%s", got, logs.String())
+	}
+	if !strings.Contains(logs.String(), "not yet acted on") {
+		t.Errorf("the log does not say what is wrong:\n%s", logs.String())
+	}
+
+	// A PoP whose local configuration (reported when the process loaded
+	// it) has the same warnings does not repeat them.
+	var logs2 lockedBuffer
+	n2 := startNodeLog(t, "BBB1", ns.ClientURL(), &config.Config{Distributions: []config.Distribution{dist("local", config.PriceClass100)}},
+		slog.New(slog.NewTextHandler(&logs2, nil)))
+	waitFor(t, 5*time.Second, "the snapshot at the second PoP", func() bool { return n2.agent.Version() == rev })
+	if strings.Contains(logs2.String(), line) {
+		t.Errorf("the warnings of the local configuration were logged again:\n%s", logs2.String())
 	}
 }

@@ -51,6 +51,13 @@ type Body struct {
 	spillErr  error // why the file could not be created
 	spillGone bool  // the file was closed by closeSpill
 
+	// A body with a memory budget (LimitMemory) holds held bytes of it
+	// until it is finished; past what budget grants, it spills to a file
+	// in budgetDir.
+	budget    *Budget
+	budgetDir string
+	held      int64
+
 	// A body read from the disk tier: complete, held in a file. The request
 	// that read it owns it and Releases it, unless it was shared (handed to
 	// a revalidation): then the file closes when the Body is garbage.
@@ -92,14 +99,77 @@ func BodyFrom(b []byte) *Body {
 	return body
 }
 
+// LimitMemory counts the memory the body holds while it is written against
+// budget (nil: no limit), from now until Finish. When the budget has no
+// room for more, the body spills from there on, to a file in dir (as
+// SpillAfter). The writer calls it before Grow and the first Write.
+func (b *Body) LimitMemory(budget *Budget, dir string) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done || b.entry != nil {
+		return
+	}
+	b.budget, b.budgetDir = budget, dir
+}
+
+// HeldInMemory reports whether the first n bytes of the body are, or will
+// be as they arrive, held in memory rather than in a spill file: only such
+// a body can be kept by the Store.
+func (b *Body) HeldInMemory(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.entry == nil && (b.spillDir == "" || b.spillAt >= n)
+}
+
+// reserveLocked makes sure the budget covers the bytes the body will hold
+// in memory once it has size+n bytes; if it can't, the body spills from its
+// current size on. b.mu is held.
+func (b *Body) reserveLocked(n int64) {
+	if b.budget == nil {
+		return
+	}
+	end := b.size + n
+	if b.spillDir != "" {
+		end = min(end, b.spillAt)
+	}
+	need := end - b.held
+	if need <= 0 {
+		return
+	}
+	if b.budget.reserve(max(need, chunkSize)) {
+		b.held += max(need, chunkSize)
+		return
+	}
+	if b.spillErr != nil {
+		return // no file to spill to: held in memory, over budget (SpillErr says why)
+	}
+	if b.spillDir == "" {
+		b.spillDir = b.budgetDir
+	}
+	b.spillAt = b.size
+}
+
 // Grow makes room for n more bytes in one chunk, so that a body whose
-// length is known ahead is held (and later written) in one piece.
+// length is known ahead is held (and later written) in one piece. With a
+// memory budget that cannot take n more bytes, the body spills instead.
 func (b *Body) Grow(n int64) {
-	if n <= 0 || n > 1<<30 {
+	if n <= 0 {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.budget != nil && !b.done && b.spill == nil && !b.spillGone {
+		b.reserveLocked(n)
+		if b.spilledAtLocked(b.size) {
+			return
+		}
+	}
+	if n > 1<<30 {
+		return
+	}
 	if k := len(b.chunks); k > 0 && cap(b.chunks[k-1])-len(b.chunks[k-1]) >= int(n) {
 		return
 	}
@@ -141,6 +211,9 @@ func (b *Body) Spilled() bool {
 
 func (b *Body) spilledLocked() bool { return b.spillDir != "" && b.size > b.spillAt }
 
+// spilledAtLocked reports whether a byte at offset off goes to the file.
+func (b *Body) spilledAtLocked(off int64) bool { return b.spillDir != "" && off >= b.spillAt }
+
 // closeSpill closes the file of a spilled body; reading its file part fails
 // afterwards. It does nothing to a body that does not spill.
 func (b *Body) closeSpill() {
@@ -177,6 +250,9 @@ func (b *Body) Write(p []byte) (int, error) {
 	if b.done {
 		b.mu.Unlock()
 		return 0, errors.New("cache: write to finished body")
+	}
+	if b.spill == nil && !b.spillGone {
+		b.reserveLocked(int64(n))
 	}
 	if b.spillDir != "" && b.size+int64(n) > b.spillAt {
 		return b.writeSpill(p) // unlocks
@@ -254,6 +330,10 @@ func (b *Body) Finish(err error) {
 		b.done = true
 		if err != nil {
 			b.err = errors.Join(ErrIncomplete, err)
+		}
+		if b.budget != nil {
+			b.budget.release(b.held)
+			b.budget, b.held = nil, 0
 		}
 		b.signal()
 	}

@@ -83,7 +83,7 @@ func TestFullExample(t *testing.T) {
 		{"originReadTimeout", app.CustomOriginConfig.OriginReadTimeout.D(), time.Minute},
 		{"originKeepaliveTimeout", app.CustomOriginConfig.OriginKeepaliveTimeout.D(), 10 * time.Second},
 		{"originSslProtocols", app.CustomOriginConfig.OriginSSLProtocols, []string{"TLSv1.2", "TLSv1.3"}},
-		{"caBundle", app.CustomOriginConfig.CABundle, "/etc/strata/origin-ca.pem"},
+		{"caBundle", app.CustomOriginConfig.CABundle, "testdata/network-ca.pem"},
 		{"insecureSkipVerify", app.CustomOriginConfig.InsecureSkipVerify, true},
 		{"originShield", app.OriginShield, OriginShield{Enabled: true, Region: "eu-central-1"}},
 		{"connection defaults", []any{backup.ConnectionTimeout.D(), backup.ConnectionAttempts}, []any{10 * time.Second, 3}},

@@ -15,6 +15,13 @@
 // [Config.OriginRequestPolicy] and [Config.ResponseHeadersPolicy] resolve both
 // kinds.
 //
+// A few fields are accepted, so that CloudFront-style configurations load,
+// but nothing acts on them yet (priceClass, webACLId, logging, ...): they are
+// listed once, in inert.go, and [Config.Warnings] names each one a
+// configuration sets to something other than its default. Every way a
+// configuration comes in reports those warnings. A test classifies every
+// field of the model as acted on or inert, so a new field must say which.
+//
 // The reference for users is docs/config.md; a test keeps it in step with the
-// fields of [Config].
+// fields of [Config] and with the inert list.
 package config

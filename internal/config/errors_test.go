@@ -127,20 +127,6 @@ func TestParseErrors(t *testing.T) {
 			count: 2,
 		},
 		{
-			name: "stale-if-error default out of range",
-			src: `cachePolicies:
-  - id: a
-    defaultStaleIfError: -1
-  - id: b
-    defaultStaleIfError: 315360001
-`,
-			want: []string{
-				`cachePolicies[0].defaultStaleIfError (line 3): -1 is out of range 0..315360000 (0: never serve a stale copy on an origin error; unset: no limit)`,
-				`cachePolicies[1].defaultStaleIfError (line 5): 315360001 is out of range 0..315360000`,
-			},
-			count: 2,
-		},
-		{
 			name: "bad path patterns",
 			src: dist + `    cacheBehaviors:
       - {pathPattern: "/img/%20*", targetOriginId: o}

@@ -6,18 +6,20 @@ import (
 	"errors"
 	"os"
 
+	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/viewertls"
 )
 
-// Files named by a configuration (certificates, keys, CA bundles) are read by
-// Load and by the PoP when it applies a snapshot, not by Validate: a
-// configuration stored by the control plane may name files that exist only
-// on the PoPs' machines.
+// Files named by a configuration (certificates, keys, CA bundles, the geo
+// database) are read by Load (so by strata validate and strata run) and by
+// the PoP when it applies a snapshot, not by Validate: a configuration
+// stored by the control plane may name files that exist only on the PoPs'
+// machines.
 
 // CheckFiles reads the files the configuration names and checks them: the
-// PoP's default certificate, each distribution's viewer certificate (which
-// must cover every alias), the topology's CA bundle. It returns [Errors]
-// naming the fields, or nil.
+// PoP's default certificate and geo database, each distribution's viewer
+// certificate (which must cover every alias) and its origins' CA bundles,
+// the topology's CA bundle. It returns [Errors] naming the fields, or nil.
 func (c *Config) CheckFiles() error {
 	if errs := c.checkFiles(); len(errs) > 0 {
 		return errs
@@ -30,9 +32,25 @@ func (c *Config) checkFiles() Errors {
 	if _, e := c.PoP.DefaultCertificate(); e != nil {
 		errs = append(errs, e...)
 	}
+	if path := c.PoP.GeoDatabase; path != "" {
+		if db, err := geo.Open(path); err != nil {
+			errs = append(errs, FieldError{Path: "pop.geoDatabase", Msg: err.Error()})
+		} else {
+			db.Close()
+		}
+	}
 	for i := range c.Distributions {
-		if _, e := c.Distributions[i].LoadCertificate(idx("distributions", i)); e != nil {
+		d := &c.Distributions[i]
+		dp := idx("distributions", i)
+		if _, e := d.LoadCertificate(dp); e != nil {
 			errs = append(errs, e...)
+		}
+		for j := range d.Origins {
+			if co := d.Origins[j].CustomOriginConfig; co != nil && co.CABundle != "" {
+				if _, err := readCAPool(co.CABundle); err != nil {
+					errs = append(errs, FieldError{Path: at(at(idx(at(dp, "origins"), j), "customOriginConfig"), "caBundle"), Msg: err.Error()})
+				}
+			}
 		}
 	}
 	if _, err := c.Topology.CAPool(); err != nil {
@@ -94,13 +112,18 @@ func (t *Topology) CAPool() (*x509.CertPool, error) {
 	if t.CABundle == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(t.CABundle)
+	return readCAPool(t.CABundle)
+}
+
+// readCAPool reads a PEM file of CA certificates.
+func readCAPool(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(b) {
-		return nil, errors.New(t.CABundle + ": no PEM certificates")
+		return nil, errors.New(path + ": no PEM certificates")
 	}
 	return pool, nil
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-cdn/strata/internal/geo"
 )
 
 // loadYAML writes doc to a file and loads it like strata run does.
@@ -57,6 +59,20 @@ distributions:
 		{"pop default certificate", "pop: {tlsCertificateFile: /nonexistent/pop.crt, tlsKeyFile: " + abs("pop.key") + "}\n",
 			"pop.tlsCertificateFile", "no such file"},
 		{"ca bundle", "topology: {caBundle: /nonexistent/ca.pem}\n", "topology.caBundle", "no such file"},
+		{"geo database missing", "pop: {geoDatabase: /nonexistent/country.mmdb}\n", "pop.geoDatabase", "no such file"},
+		{"geo database not a database", "pop: {geoDatabase: " + abs("shop.crt") + "}\n", "pop.geoDatabase", "shop.crt"},
+		{"origin ca bundle missing", `
+distributions:
+  - id: shop
+    origins: [{id: o, domainName: example.com, customOriginConfig: {originProtocolPolicy: https-only, caBundle: /nonexistent/ca.pem}}]
+    defaultCacheBehavior: {targetOriginId: o}
+`, "distributions[0].origins[0].customOriginConfig.caBundle", "no such file"},
+		{"origin ca bundle without certificates", `
+distributions:
+  - id: shop
+    origins: [{id: o, domainName: example.com, customOriginConfig: {caBundle: ` + abs("shop.key") + `}}]
+    defaultCacheBehavior: {targetOriginId: o}
+`, "distributions[0].origins[0].customOriginConfig.caBundle", "no PEM certificates"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := loadYAML(t, tc.doc)
@@ -77,6 +93,17 @@ distributions:
 				t.Errorf("no line in %q", errs[0].Error())
 			}
 		})
+	}
+}
+
+// A geo database that loads passes.
+func TestLoadOpensGeoDatabase(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "country.mmdb")
+	if err := geo.WriteTestDB(db, geo.LoopbackTestRanges()); err != nil {
+		t.Fatal(err)
+	}
+	if err := loadYAML(t, "pop: {geoDatabase: "+db+"}\n"); err != nil {
+		t.Fatal(err)
 	}
 }
 

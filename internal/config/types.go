@@ -92,6 +92,11 @@ type Distribution struct {
 	Logging              Logging               `json:"logging"`
 	HTTPVersion          string                `json:"httpVersion"`   // http1.1 | http2 (default) | http2and3 | http3
 	IsIPv6Enabled        *bool                 `json:"isIPv6Enabled"` // default true; see IPv6Enabled
+	// UnderscoresInHeaders keeps request header names that contain "_"
+	// (nginx's underscores_in_headers). Default false: they are dropped
+	// before any stage sees them, because CGI, WSGI, PHP and Rack origins
+	// read X_Forwarded_Host as X-Forwarded-Host.
+	UnderscoresInHeaders bool `json:"underscoresInHeaders"`
 }
 
 // Price classes.
@@ -309,13 +314,10 @@ type CachePolicy struct {
 	// still served when the origin cannot be reached, times out or answers
 	// 5xx, when the origin's response carried no stale-if-error (whose
 	// value wins; must-revalidate and no-cache forbid it). Seconds, 0 (never:
-	// the error goes to the viewer) to 315360000; unset: without limit, as
+	// the error goes to the viewer) to MaxSeconds; unset: without limit, as
 	// CloudFront.
 	DefaultStaleIfError *int64 `json:"defaultStaleIfError"`
 }
-
-// MaxStaleIfError is the largest cachePolicies[].defaultStaleIfError (ten years).
-const MaxStaleIfError = 315360000
 
 // CacheKeyConfig says which parts of a request are in the cache key (and
 // therefore also forwarded to the origin).

@@ -125,16 +125,6 @@ func notOneOf(val string, allowed []string) string {
 	return msg
 }
 
-// duration fills in def for zero and checks the range.
-func (v *validator) duration(path string, d *Duration, def, lo, hi time.Duration) {
-	if *d == 0 {
-		*d = Duration(def)
-	}
-	if got := time.Duration(*d); got < lo || got > hi {
-		v.add(path, "%s is out of range %s..%s", got, lo, hi)
-	}
-}
-
 func (v *validator) pop(p *PoP, path string) {
 	if p.ID == "" {
 		p.ID = "LOCAL1"
@@ -156,17 +146,9 @@ func (v *validator) pop(p *PoP, path string) {
 	case p.TLSCertificateFile == "" && p.TLSKeyFile != "":
 		v.add(at(path, "tlsCertificateFile"), "required with tlsKeyFile")
 	}
-	size := func(field string, b *ByteSize, def, lo, hi ByteSize) {
-		if *b == 0 {
-			*b = def
-		}
-		if *b < lo || *b > hi {
-			v.add(at(path, field), "%s is out of range %s..%s", *b, lo, hi)
-		}
-	}
-	size("memoryCacheSize", &p.MemoryCacheSize, 256*MiB, 1*MiB, math.MaxInt64)
-	size("maxObjectSize", &p.MaxObjectSize, 64*MiB, 1, math.MaxInt64)
-	size("maxHeaderBytes", &p.MaxHeaderBytes, 32*KiB, 1*KiB, 1*MiB)
+	v.size(at(path, "memoryCacheSize"), &p.MemoryCacheSize, 256*MiB, 1*MiB, MaxMemoryCacheSize)
+	v.size(at(path, "maxObjectSize"), &p.MaxObjectSize, 64*MiB, 1, MaxMemoryCacheSize)
+	v.size(at(path, "maxHeaderBytes"), &p.MaxHeaderBytes, 32*KiB, 1*KiB, 1*MiB)
 	if p.MaxObjectSize > p.MemoryCacheSize && p.MemoryCacheSize > 0 {
 		v.add(at(path, "maxObjectSize"), "%s is larger than memoryCacheSize (%s)", p.MaxObjectSize, p.MemoryCacheSize)
 	}
@@ -174,7 +156,7 @@ func (v *validator) pop(p *PoP, path string) {
 	v.duration(at(path, "idleTimeout"), &p.IdleTimeout, 60*time.Second, time.Millisecond, 24*time.Hour)
 	v.duration(at(path, "webSocketIdleTimeout"), &p.WebSocketIdleTimeout, 10*time.Minute, time.Millisecond, 24*time.Hour)
 	v.duration(at(path, "requestBodyTimeout"), &p.RequestBodyTimeout, 60*time.Second, time.Millisecond, time.Hour)
-	size("diskCacheSize", &p.DiskCacheSize, 1*GiB, 1*MiB, math.MaxInt64)
+	v.size(at(path, "diskCacheSize"), &p.DiskCacheSize, 1*GiB, 1*MiB, MaxDiskCacheSize)
 }
 
 // hostPort checks a listen address, host:port (the host may be empty).
@@ -748,6 +730,14 @@ func (v *validator) behavior(d *Distribution, b *CacheBehavior, p string) {
 		v.add(at(p, "originRequestPolicyId"), "%q is not an origin request policy (declare it under originRequestPolicies, or use one of %s)",
 			id, strings.Join(managedOriginRequestPolicyIDs, ", "))
 	}
+	if !d.UnderscoresInHeaders {
+		if cp := c.CachePolicy(b.CachePolicyID); cp != nil {
+			v.droppedHeaderNames(at(p, "cachePolicyId"), "cache policy", cp.ID, cp.CacheKey.Headers)
+		}
+		if orp := c.OriginRequestPolicy(b.OriginRequestPolicyID); orp != nil {
+			v.droppedHeaderNames(at(p, "originRequestPolicyId"), "origin request policy", orp.ID, orp.Headers)
+		}
+	}
 	if id := b.ResponseHeadersPolicyID; id != "" && c.ResponseHeadersPolicy(id) == nil {
 		v.add(at(p, "responseHeadersPolicyId"), "%q is not a response headers policy (declare it under responseHeadersPolicies, or use one of %s)",
 			id, strings.Join(managedResponseHeadersPolicyIDs, ", "))
@@ -811,8 +801,8 @@ func (v *validator) customErrorResponse(e *CustomErrorResponse, p string) {
 	}
 	if e.ErrorCachingMinTTL == nil {
 		e.ErrorCachingMinTTL = ptr[int64](10)
-	} else if *e.ErrorCachingMinTTL < 0 {
-		v.add(at(p, "errorCachingMinTTL"), "%d is negative", *e.ErrorCachingMinTTL)
+	} else {
+		v.seconds(at(p, "errorCachingMinTTL"), *e.ErrorCachingMinTTL)
 	}
 }
 
@@ -875,17 +865,19 @@ func (v *validator) logging(l *Logging, p string) {
 }
 
 func (v *validator) cachePolicy(cp *CachePolicy, p string) {
-	if cp.MinTTL < 0 {
-		v.add(at(p, "minTTL"), "%d is negative", cp.MinTTL)
-	}
+	v.seconds(at(p, "minTTL"), cp.MinTTL)
 	defDefault, defMax := false, false
 	if cp.DefaultTTL == nil {
 		cp.DefaultTTL = ptr(max(86400, cp.MinTTL))
 		defDefault = true
+	} else {
+		v.seconds(at(p, "defaultTTL"), *cp.DefaultTTL)
 	}
 	if cp.MaxTTL == nil {
 		cp.MaxTTL = ptr(max(31536000, *cp.DefaultTTL))
 		defMax = true
+	} else {
+		v.seconds(at(p, "maxTTL"), *cp.MaxTTL)
 	}
 	note := func(isDefault bool) string {
 		if isDefault {
@@ -901,8 +893,8 @@ func (v *validator) cachePolicy(cp *CachePolicy, p string) {
 	} else if *cp.MaxTTL < cp.MinTTL {
 		v.add(at(p, "maxTTL"), "%d is less than minTTL (%d%s)", *cp.MaxTTL, cp.MinTTL, note(defMax))
 	}
-	if s := cp.DefaultStaleIfError; s != nil && (*s < 0 || *s > MaxStaleIfError) {
-		v.add(at(p, "defaultStaleIfError"), "%d is out of range 0..%d (0: never serve a stale copy on an origin error; unset: no limit)", *s, MaxStaleIfError)
+	if s := cp.DefaultStaleIfError; s != nil {
+		v.seconds(at(p, "defaultStaleIfError"), *s) // 0: never serve a stale copy on an origin error; unset: no limit
 	}
 	k := &cp.CacheKey
 	kp := at(p, "cacheKey")
@@ -954,7 +946,7 @@ func (v *validator) keyList(k *KeyList, p string, kind keyKind, allowed []string
 		key := item
 		switch kind {
 		case keyHeaders:
-			key = strings.ToLower(item)
+			key = headerKey(item)
 			if !isToken(item) {
 				v.add(idx(ip, i), "%q is not a valid header name", item)
 				continue
@@ -981,6 +973,27 @@ func (v *validator) keyList(k *KeyList, p string, kind keyKind, allowed []string
 		}
 		seen[key] = i
 	}
+}
+
+// droppedHeaderNames refuses a policy that names a header with "_" for a
+// behavior of a distribution that drops such headers (underscoresInHeaders
+// false): the policy would name a header that never arrives.
+func (v *validator) droppedHeaderNames(p, kind, id string, l KeyList) {
+	if l.Behavior != KeyWhitelist {
+		return
+	}
+	for _, item := range l.Items {
+		if strings.Contains(item, "_") {
+			v.add(p, "%s %q names header %q, which this distribution drops: header names with \"_\" reach it only with underscoresInHeaders: true", kind, id, item)
+			return
+		}
+	}
+}
+
+// headerKey is what makes two header names the same one: case, and "_"
+// against "-" (CGI, WSGI, PHP and Rack origins read both as one).
+func headerKey(name string) string {
+	return strings.ToLower(strings.ReplaceAll(name, "_", "-"))
 }
 
 // isToken reports whether s is an RFC 9110 token (a valid header name).
@@ -1031,6 +1044,7 @@ var forbiddenResponseHeaders = []string{
 }
 
 func isForbidden(name string, forbidden []string) bool {
+	name = strings.ReplaceAll(name, "_", "-") // as CGI origins read it
 	for _, f := range forbidden {
 		if prefix, ok := strings.CutSuffix(f, "*"); ok {
 			if len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix) {
@@ -1057,7 +1071,7 @@ func (v *validator) headerName(name, p string, forbidden []string, seen map[stri
 		v.add(p, "%s cannot be set here (it is hop-by-hop or owned by the CDN)", name)
 		return
 	}
-	key := strings.ToLower(name)
+	key := headerKey(name)
 	if first, dup := seen[key]; dup {
 		v.add(p, "duplicate header %q (also %s)", name, first)
 		return
@@ -1105,14 +1119,12 @@ func (v *validator) responseHeadersPolicy(r *ResponseHeadersPolicy, p string) {
 			slices.Contains(c.AccessControlAllowMethods, "ALL") && len(c.AccessControlAllowMethods) > 1 {
 			v.add(mp, "ALL stands alone; remove the other methods")
 		}
-		if c.AccessControlMaxAgeSec < 0 {
-			v.add(at(cp, "accessControlMaxAgeSec"), "%d is negative", c.AccessControlMaxAgeSec)
-		}
+		v.seconds(at(cp, "accessControlMaxAgeSec"), int64(c.AccessControlMaxAgeSec))
 	}
 	if s := r.SecurityHeaders; s != nil {
 		sp := at(p, "securityHeaders")
-		if t := s.StrictTransportSecurity; t != nil && t.AccessControlMaxAgeSec < 0 {
-			v.add(at(at(sp, "strictTransportSecurity"), "accessControlMaxAgeSec"), "%d is negative", t.AccessControlMaxAgeSec)
+		if t := s.StrictTransportSecurity; t != nil {
+			v.seconds(at(at(sp, "strictTransportSecurity"), "accessControlMaxAgeSec"), t.AccessControlMaxAgeSec)
 		}
 		if f := s.FrameOptions; f != nil {
 			fp := at(at(sp, "frameOptions"), "frameOption")

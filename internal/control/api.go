@@ -318,7 +318,34 @@ type Item struct {
 	ID       string          `json:"id"`
 	ETag     string          `json:"etag"`
 	Resource json.RawMessage `json:"resource"`
+	Warnings []string        `json:"warnings,omitempty"` // fields set but not yet acted on (resourceWarnings)
 }
+
+// resourceWarnings lists the fields of a stored resource of kind k that are
+// set but that nothing acts on yet ("distributions[0].priceClass: accepted
+// but not yet acted on (...)"), with the paths of validation errors: the
+// resource is element 0 of its section.
+func resourceWarnings(k Kind, value json.RawMessage) []string {
+	var c config.Config
+	if err := json.Unmarshal([]byte(`{"`+k.Field+`":[`+string(value)+`]}`), &c); err != nil {
+		return nil
+	}
+	var out []string
+	for _, w := range c.Warnings() {
+		out = append(out, w.String())
+	}
+	return out
+}
+
+// setWarnings adds one Warning header (code 299, RFC 9110 quoted text) per
+// field of the resource that is set but not yet acted on.
+func setWarnings(w http.ResponseWriter, k Kind, value json.RawMessage) {
+	for _, msg := range resourceWarnings(k, value) {
+		w.Header().Add("Warning", `299 - "`+quoteEscape.Replace(msg)+`"`)
+	}
+}
+
+var quoteEscape = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 // List is the body of a list response.
 type List[T any] struct {
@@ -334,7 +361,7 @@ func (s *Server) listResources(k Kind) handlerFunc {
 		}
 		items := make([]Item, 0, len(rs))
 		for _, res := range rs {
-			items = append(items, Item{ID: res.ID, ETag: etag(res.Revision), Resource: res.Value})
+			items = append(items, Item{ID: res.ID, ETag: etag(res.Revision), Resource: res.Value, Warnings: resourceWarnings(k, res.Value)})
 		}
 		return writeJSON(w, http.StatusOK, List[Item]{Items: items, Quantity: len(items)})
 	}
@@ -350,6 +377,7 @@ func (s *Server) getResource(k Kind) handlerFunc {
 			return err
 		}
 		w.Header().Set("ETag", etag(res.Revision))
+		setWarnings(w, k, res.Value)
 		writeRaw(w, http.StatusOK, res.Value)
 		return nil
 	}
@@ -502,6 +530,7 @@ func (s *Server) createResource(k Kind) handlerFunc {
 		s.log.Info("resource created", "kind", k.Name, "id", id, "revision", rev)
 		w.Header().Set("Location", "/"+k.Name+"/"+id)
 		w.Header().Set("ETag", etag(rev))
+		setWarnings(w, k, stored)
 		writeRaw(w, http.StatusCreated, stored)
 		return nil
 	}
@@ -548,6 +577,7 @@ func (s *Server) updateResource(k Kind) handlerFunc {
 		}
 		s.log.Info("resource updated", "kind", k.Name, "id", id, "revision", newRev)
 		w.Header().Set("ETag", etag(newRev))
+		setWarnings(w, k, stored)
 		writeRaw(w, http.StatusOK, stored)
 		return nil
 	}

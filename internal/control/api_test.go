@@ -340,3 +340,60 @@ func BenchmarkGetDistribution(b *testing.B) {
 		}
 	}
 }
+
+// TestWarningsForInertFields: a distribution that sets a field nothing acts
+// on yet is accepted, and create, update, get and list say which field, as
+// Warning headers (and in the list item); one that sets none gets none.
+func TestWarningsForInertFields(t *testing.T) {
+	e := newEnv(t, "", "")
+	const price = `299 - "distributions[0].priceClass: accepted but not yet acted on (price classes come with the DNS router; every PoP serves every distribution)"`
+
+	d := distribution("shop", "o1")
+	d["priceClass"] = "PriceClass_100"
+	resp, data := e.do("POST", "/distributions", d)
+	e.want(resp, data, http.StatusCreated, nil)
+	if got := resp.Header.Values("Warning"); !slices.Equal(got, []string{price}) {
+		t.Errorf("create: Warning = %q, want %q", got, price)
+	}
+	tag := resp.Header.Get("ETag")
+
+	resp, data = e.do("GET", "/distributions/shop", nil)
+	e.want(resp, data, http.StatusOK, nil)
+	if got := resp.Header.Values("Warning"); !slices.Equal(got, []string{price}) {
+		t.Errorf("get: Warning = %q", got)
+	}
+	var list struct {
+		Items []Item `json:"items"`
+	}
+	resp, data = e.do("GET", "/distributions", nil)
+	e.want(resp, data, http.StatusOK, &list)
+	if len(list.Items) != 1 || len(list.Items[0].Warnings) != 1 || !strings.HasPrefix(list.Items[0].Warnings[0], "distributions[0].priceClass: accepted but not yet acted on") {
+		t.Errorf("list: %s", data)
+	}
+
+	// Two inert fields, on update.
+	d["webACLId"] = "acl-1"
+	d["logging"] = map[string]any{"enabled": true}
+	resp, data = e.do("PUT", "/distributions/shop", d, "If-Match", tag)
+	e.want(resp, data, http.StatusOK, nil)
+	got := strings.Join(resp.Header.Values("Warning"), "\n")
+	for _, field := range []string{"priceClass", "webACLId", "logging"} {
+		if !strings.Contains(got, `"distributions[0].`+field+`: accepted but not yet acted on (`) {
+			t.Errorf("update: no warning for %s in %q", field, got)
+		}
+	}
+	tag = resp.Header.Get("ETag")
+
+	// Back to the defaults: no warning.
+	d = distribution("shop", "o1")
+	d["priceClass"] = "PriceClass_All"
+	resp, data = e.do("PUT", "/distributions/shop", d, "If-Match", tag)
+	e.want(resp, data, http.StatusOK, nil)
+	if got := resp.Header.Values("Warning"); len(got) != 0 {
+		t.Errorf("defaults: Warning = %q", got)
+	}
+	resp, data = e.do("GET", "/distributions", nil)
+	if strings.Contains(string(data), "warnings") {
+		t.Errorf("list of a distribution without inert fields: %s", data)
+	}
+}

@@ -9,6 +9,9 @@
 //
 // HTTP/3 (quic-go) is served on the HTTPS port over UDP with the same TLS
 // configuration, for the names whose distribution offers it (Options.HTTP3).
+// A QUIC handshake for any other name is refused with the TLS alert
+// no_application_protocol (h3 is not offered for that name), not an
+// internal_error, and a log line says why.
 package listener
 
 import (
@@ -20,6 +23,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 	"golang.org/x/net/http2"
 
@@ -44,11 +48,12 @@ type Options struct {
 
 // Server serves one handler on any number of plain and TLS listeners.
 type Server struct {
-	h1  *h1.Server
-	h2  *http2.Server
-	hs  *http.Server // the settings and graceful shutdown of HTTP/2 connections; never serves itself
-	h3  *http3.Server
-	tls *tls.Config
+	h1    *h1.Server
+	h2    *http2.Server
+	hs    *http.Server // the settings and graceful shutdown of HTTP/2 connections; never serves itself
+	h3    *http3.Server
+	h3TLS *tls.Config // the TLS configuration of ServeQUIC's listeners
+	tls   *tls.Config
 }
 
 // New returns a Server; it serves nothing until Serve or ServeTLS.
@@ -86,27 +91,48 @@ func New(o Options) (*Server, error) {
 	// registered it on hs); h1.Shutdown then waits for them to finish.
 	s.h1.RegisterOnShutdown(func() { s.hs.Shutdown(context.Background()) })
 	if o.TLSConfig != nil {
-		offered := o.HTTP3
 		s.h3 = &http3.Server{
 			Handler:        o.Handler,
 			MaxHeaderBytes: o.MaxHeaderBytes,
 			IdleTimeout:    o.IdleTimeout,
 			Logger:         o.Logger,
-			TLSConfig: &tls.Config{
-				MinVersion: tls.VersionTLS13, // QUIC is TLS 1.3 only
-				GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-					if offered != nil && !offered(hello.ServerName) {
-						return nil, errNoHTTP3
-					}
-					return o.TLSConfig.GetConfigForClient(hello)
-				},
-			},
 		}
+		s.h3TLS = h3TLSConfig(o.TLSConfig, o.HTTP3, o.Logger)
 	}
 	return s, nil
 }
 
-var errNoHTTP3 = errors.New("listener: HTTP/3 is not offered for this name")
+// h3TLSConfig is the TLS configuration of the HTTP/3 listeners: the
+// per-SNI configuration with ALPN h3 for the names that offer HTTP/3. For
+// the others the handshake gets a configuration whose only protocol is
+// one no client asks for, so crypto/tls refuses it with the alert
+// no_application_protocol (an error from GetConfigForClient would be an
+// internal_error), and the refusal is logged with the reason.
+func h3TLSConfig(base *tls.Config, offered func(string) bool, log *slog.Logger) *tls.Config {
+	choose := base.GetConfigForClient
+	if choose == nil {
+		choose = func(*tls.ClientHelloInfo) (*tls.Config, error) { return base, nil }
+	}
+	c := http3.ConfigureTLSConfig(&tls.Config{
+		MinVersion:         tls.VersionTLS13, // QUIC is TLS 1.3 only
+		GetConfigForClient: choose,
+	})
+	perName := c.GetConfigForClient // sets ALPN h3 on what base chooses
+	refuse := &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{"strata-h3-not-offered"}}
+	c.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if offered != nil && !offered(hello.ServerName) {
+			client := ""
+			if hello.Conn != nil {
+				client = hello.Conn.RemoteAddr().String()
+			}
+			log.Info("HTTP/3 handshake refused: the distribution of this server name does not offer HTTP/3 (its httpVersion); TLS alert no_application_protocol",
+				"stage", "listener", "sni", hello.ServerName, "client", client)
+			return refuse, nil
+		}
+		return perName(hello)
+	}
+	return c
+}
 
 // Serve serves plain HTTP/1.x on ln until Shutdown or Close.
 func (s *Server) Serve(ln net.Listener) error { return s.h1.Serve(ln) }
@@ -128,7 +154,15 @@ func (s *Server) ServeQUIC(pc net.PacketConn) error {
 		pc.Close()
 		return errors.New("listener: ServeQUIC without a TLS configuration")
 	}
-	return s.h3.Serve(pc)
+	ln, err := quic.ListenEarly(pc, s.h3TLS, &quic.Config{Allow0RTT: true}) // http3.Server.Serve's defaults
+	if err != nil {
+		return err
+	}
+	// The server does not close a listener it was given; closing it (as
+	// the server closes its own at Shutdown) lets accepted connections
+	// finish.
+	defer ln.Close()
+	return s.h3.ServeListener(ln)
 }
 
 // Shutdown stops accepting, asks HTTP/2 and HTTP/3 connections to finish

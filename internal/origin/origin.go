@@ -36,7 +36,8 @@ type Settings struct {
 	CABundle           string        // PEM file
 	InsecureSkipVerify bool
 	MinTLS             uint16
-	// LocalAddr, if set, is the source address of origin connections (egress).
+	// LocalAddr, if set, is the source address of origin connections
+	// (egress; a loopback one binds only connections to loopback, BindEgress).
 	LocalAddr string
 	// Signing, if set, signs origin requests (origin access control).
 	Signing *Signing
@@ -126,7 +127,7 @@ func New(s Settings) (*Origin, error) {
 	}
 	dialer := &net.Dialer{Timeout: s.ConnectionTimeout, KeepAlive: 30 * time.Second}
 	if s.LocalAddr != "" {
-		dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(s.LocalAddr)}
+		BindEgress(dialer, net.ParseIP(s.LocalAddr)) // egress.go
 	}
 	o.netDialer = dialer
 	o.transport = &http.Transport{

@@ -277,8 +277,8 @@ func (p *PoP) stampHeaders(ex *exchange, h http.Header, xcache, cacheStatus stri
 	// Alt-Svc speaks for the authority of the connection: the origin's is
 	// about the origin, never passed on; this PoP advertises its HTTP/3.
 	if !ex.fromTier {
-		if p.altSvc != nil && ex.scheme == "https" && ex.dist != nil && offersHTTP3(ex.dist.cfg.HTTPVersion) {
-			h["Alt-Svc"] = p.altSvc
+		if alt := p.altSvcFor(ex); alt != nil {
+			h["Alt-Svc"] = alt
 		} else {
 			delete(h, "Alt-Svc")
 		}
@@ -331,7 +331,8 @@ func (p *PoP) logExchange(ex *exchange) {
 		attrs = append(attrs, "bytes_in", t.in.Load(), "ws_end", t.endReason())
 	}
 	if ex.err != nil && !errors.Is(ex.err, errViewerGone) {
-		p.log.Warn("request", append(attrs, "err", ex.err.Error())...)
+		level, more := p.errorLevel(ex) // viewer errors lower and sampled (viewerlog.go)
+		p.log.Log(ex.r.Context(), level, "request", append(append(attrs, "err", ex.err.Error()), more...)...)
 		return
 	}
 	p.log.Debug("request", attrs...)

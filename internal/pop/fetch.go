@@ -218,6 +218,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	// instead of the origin's, of unknown length.
 	src, length := p.compressFetched(ex, fwd, resp, h)
 	body := cache.NewBody()
+	body.LimitMemory(p.opts.BodyBudget, p.opts.SpillDir)
 	switch {
 	case length > p.opts.MaxObjectSize:
 		// Never kept in memory: streamed through a file from the first
@@ -272,7 +273,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 			store = false // invalidated while it was in flight: serve it, keep nothing
 			dw.Finish(errPurged)
 		}
-		if store && body.Size() <= p.opts.MaxObjectSize {
+		if store && body.Size() <= p.opts.MaxObjectSize && body.HeldInMemory(max(length, body.Size())) {
 			p.store.Put(key, fwd, obj)
 			release() // from now on the store answers
 		}

@@ -53,17 +53,34 @@ func (p *PoP) noGeoDB() string {
 }
 
 // viewerHeaders are the CloudFront-Viewer-* values for ex, computed once.
+// They describe the viewer of the edge: an edge computes them from its
+// viewer's connection and its own geo lookup, and sends those the cache key
+// and the origin request policy name to its parent (forwardHeader); a
+// parent, on a request that came over the tier hop (the tier secret), takes
+// them as they are and passes them on, through any number of tiers. Only
+// the edge knows the viewer's port (CloudFront-Viewer-Address), and only its
+// lookup saw the viewer. A viewer's own copies never count (strataOwned
+// drops them; without the tier secret a request is a viewer's).
 func (p *PoP) viewerHeaders(ex *exchange) http.Header {
 	if ex.viewerHdr == nil {
-		addr := ex.r.RemoteAddr
 		if ex.fromTier {
-			addr = ex.client
+			h := http.Header{}
+			for name, vv := range ex.r.Header {
+				if strings.HasPrefix(name, viewerHeaderPrefix) {
+					h[name] = vv
+				}
+			}
+			ex.viewerHdr = h
+		} else {
+			ex.viewerHdr = geo.ViewerHeaders(ex.geo, ex.r.RemoteAddr)
 		}
-		ex.viewerHdr = geo.ViewerHeaders(ex.geo, addr)
 	}
 	return ex.viewerHdr
 }
 
+const viewerHeaderPrefix = "Cloudfront-Viewer-"
+
+// isViewerHeader: a CloudFront-Viewer-* name, "_" read as "-".
 func isViewerHeader(name string) bool {
-	return strings.HasPrefix(http.CanonicalHeaderKey(name), "Cloudfront-Viewer-")
+	return strings.HasPrefix(filterName(name), viewerHeaderPrefix)
 }

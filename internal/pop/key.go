@@ -42,7 +42,7 @@ func (p *PoP) cacheKey(ex *exchange) string {
 			if strings.EqualFold(name, "Host") {
 				sb.WriteString(ex.host)
 			} else if isViewerHeader(name) {
-				sb.WriteString(p.viewerHeaders(ex).Get(name))
+				sb.WriteString(p.viewerHeaders(ex).Get(filterName(name)))
 			} else {
 				sb.WriteString(strings.Join(ex.r.Header.Values(name), ","))
 			}
@@ -214,6 +214,66 @@ func isZeroQ(q string) bool {
 	return q == "0" || strings.TrimRight(q, "0") == "0." || q == "0."
 }
 
+// Header names with "_". CGI, WSGI, PHP and Rack origins turn a field name
+// into HTTP_NAME with "-" and "_" alike, so X_Forwarded_Host reaches them as
+// X-Forwarded-Host. Unless the distribution opts in
+// (underscoresInHeaders), such fields are dropped in stage 2 as nginx
+// drops them (underscores_in_headers off); with the opt-in they stay, and
+// every filter below still matches them by filterName.
+
+// filterName is the name header filters match: canonical, with "_" read as
+// "-".
+func filterName(name string) string {
+	if strings.IndexByte(name, '_') >= 0 {
+		name = strings.ReplaceAll(name, "_", "-")
+	}
+	return http.CanonicalHeaderKey(name)
+}
+
+// sameFilterName reports whether filterName(a) == filterName(b), without
+// allocating.
+func sameFilterName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == '_' {
+			x = '-'
+		}
+		if y == '_' {
+			y = '-'
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// dropUnderscoreNames removes the fields whose names contain "_".
+func dropUnderscoreNames(h http.Header) {
+	for name := range h {
+		if strings.IndexByte(name, '_') >= 0 {
+			delete(h, name)
+		}
+	}
+}
+
+// strataSets are set by Strata itself on every origin request (or
+// normalized by it); a viewer's spelling of them with "_" would reach the
+// origin as a second copy.
+var strataSets = map[string]bool{
+	"X-Forwarded-For": true, "Via": true, "User-Agent": true, "Accept-Encoding": true,
+	"Content-Length": true,
+}
+
 // hopByHop are never forwarded in either direction (RFC 9110 7.6.1).
 var hopByHop = map[string]bool{
 	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true,
@@ -247,7 +307,8 @@ var notForCachedFetch = map[string]bool{
 	"Expect": true,
 }
 
-// connectionListed returns the names listed in the viewer's Connection header.
+// connectionListed returns the names listed in the viewer's Connection
+// header, as filterName spells them.
 func connectionListed(h http.Header) map[string]bool {
 	vv := h["Connection"]
 	if len(vv) == 0 {
@@ -257,7 +318,7 @@ func connectionListed(h http.Header) map[string]bool {
 	for _, v := range vv {
 		for _, f := range strings.Split(v, ",") {
 			if f = strings.TrimSpace(f); f != "" {
-				m[http.CanonicalHeaderKey(f)] = true
+				m[filterName(f)] = true
 			}
 		}
 	}
@@ -268,42 +329,64 @@ func connectionListed(h http.Header) map[string]bool {
 // requests that are not cached (all end-to-end headers go, except the unsafe
 // ones); for cached requests only keyed headers and those the origin request
 // policy names go.
+//
+// Every filter matches filterName(name), so a spelling with "_" (kept only
+// when the distribution opts in) is filtered as its dashed twin. A policy
+// names a header by its exact spelling: only that spelling is forwarded as
+// named, and any other spelling of the same filterName is dropped, so an
+// X_Custom cannot stand in for a keyed X-Custom at the origin (nor the other
+// way round).
 func (p *PoP) forwardHeader(ex *exchange, pass bool) http.Header {
 	in := ex.r.Header
 	out := make(http.Header, 8)
 	listed := connectionListed(in)
+	ck := ex.beh.policy.CacheKey.Headers
+	var orpHeaders config.KeyList
+	if orp := ex.beh.orp; orp != nil {
+		orpHeaders = orp.Headers
+	}
 	explicit := func(name string) bool {
-		ck := ex.beh.policy.CacheKey
-		if ck.Headers.Behavior == "whitelist" && containsFold(ck.Headers.Items, name) {
-			return true
-		}
-		if orp := ex.beh.orp; orp != nil && orp.Headers.Behavior == "whitelist" && containsFold(orp.Headers.Items, name) {
-			return true
+		return ck.Behavior == "whitelist" && containsFold(ck.Items, name) ||
+			orpHeaders.Behavior == "whitelist" && containsFold(orpHeaders.Items, name)
+	}
+	// twin: a policy names another spelling of name's filterName.
+	twin := func(name string) bool {
+		for _, l := range []config.KeyList{ck, orpHeaders} {
+			if l.Behavior != "whitelist" && l.Behavior != "allViewerAndWhitelistCloudFront" {
+				continue
+			}
+			for _, it := range l.Items {
+				if sameFilterName(it, name) && !strings.EqualFold(it, name) {
+					return true
+				}
+			}
 		}
 		return false
 	}
 	allViewer := pass
-	if orp := ex.beh.orp; orp != nil {
-		switch orp.Headers.Behavior {
-		case "allViewer", "allViewerAndWhitelistCloudFront", "allExcept":
-			allViewer = true
-		}
+	switch orpHeaders.Behavior {
+	case "allViewer", "allViewerAndWhitelistCloudFront", "allExcept":
+		allViewer = true
 	}
 	for name, vv := range in {
-		if hopByHop[name] || listed[name] || name == "Host" || strataOwned(name) || name == "Cookie" {
+		fname := filterName(name)
+		if hopByHop[fname] || listed[fname] || fname == "Host" || strataOwned(fname) || fname == "Cookie" {
 			continue
 		}
-		if unkeyedUnsafe[name] && !explicit(name) {
+		if strataSets[fname] && strings.IndexByte(name, '_') >= 0 || twin(name) {
 			continue
 		}
-		if !pass && notForCachedFetch[name] {
+		if unkeyedUnsafe[fname] && !explicit(name) {
 			continue
 		}
-		if name == "Accept-Encoding" && !pass {
+		if !pass && notForCachedFetch[fname] {
+			continue
+		}
+		if fname == "Accept-Encoding" && !pass {
 			continue // normalized below
 		}
 		if allViewer || explicit(name) {
-			if orp := ex.beh.orp; orp != nil && orp.Headers.Behavior == "allExcept" && containsFold(orp.Headers.Items, name) && !explicit(name) {
+			if orpHeaders.Behavior == "allExcept" && !explicit(name) && slices.ContainsFunc(orpHeaders.Items, func(it string) bool { return sameFilterName(it, name) }) {
 				continue
 			}
 			out[name] = vv
@@ -345,7 +428,7 @@ func (p *PoP) forwardHeader(ex *exchange, pass bool) http.Header {
 		}
 	}
 	for _, n := range names {
-		if isViewerHeader(n) {
+		if n = filterName(n); isViewerHeader(n) {
 			if v := p.viewerHeaders(ex).Get(n); v != "" {
 				out.Set(n, v)
 			}

@@ -190,6 +190,9 @@ func (p *PoP) normalize(ex *exchange) error {
 	if r.TLS != nil && r.TLS.ServerName != "" && !ex.fromTier && ex.snap.lookup(normalizeHost(r.TLS.ServerName)) != ex.dist {
 		return &Error{Status: http.StatusMisdirectedRequest, Source: FromViewer, Reason: "TLS server name and Host name different distributions"}
 	}
+	if !ex.dist.cfg.UnderscoresInHeaders {
+		dropUnderscoreNames(r.Header) // key.go
+	}
 	if path == "/" && ex.dist.cfg.DefaultRootObject != "" {
 		path = "/" + ex.dist.cfg.DefaultRootObject
 	}
@@ -237,7 +240,7 @@ func (p *PoP) viewerProtocol(ex *exchange) error {
 			code = http.StatusTemporaryRedirect
 		}
 		target := "https://" + ex.host
-		if port := p.opts.HTTPSPort; port != 0 && port != 443 {
+		if port := p.redirectPort(ex.r); port != 0 && port != 443 {
 			target += ":" + strconv.Itoa(port)
 		}
 		target += ex.r.URL.EscapedPath()

@@ -54,6 +54,10 @@ type Options struct {
 	// viewer is done. Default: DiskDir if set (the space the operator sized
 	// for the cache), else os.TempDir(). It is created if missing.
 	SpillDir string
+	// BodyBudget, if set, bounds the memory of bodies being fetched (not
+	// yet in the store): one that does not fit streams through a spill file
+	// and is not kept in memory. Shared by the PoPs of a process.
+	BodyBudget *cache.Budget
 	// Geo, if set, is the country database of stages 4 and 6.
 	Geo *geo.DB
 	// ShieldRegion maps an originShield.region value to a regional cache id;
@@ -72,12 +76,13 @@ type Options struct {
 	// names), read again with every Apply; unset, only aliases with a
 	// certificate of their own can be served over HTTPS. HTTPSPort is the
 	// public port of the PoP's HTTPS listener, put in redirect-to-https
-	// Locations unless it is 0 or 443.
+	// Locations unless it is 0 or 443, for requests on listeners not given
+	// to AddListeners (ports.go).
 	DefaultCertFile, DefaultKeyFile string
 	HTTPSPort                       int
 	// HTTP3Port is the UDP port of the PoP's HTTP/3 listener (0: none).
 	// Responses over HTTPS of distributions that offer HTTP/3 advertise it
-	// in Alt-Svc.
+	// in Alt-Svc (on listeners not given to AddListeners).
 	HTTP3Port int
 	// TierCABundle is the PEM file of the CAs that verify an https://
 	// parent or shield (unset: the system's roots).
@@ -92,8 +97,9 @@ type PoP struct {
 	via  string // "1.1 <id> (strata)"
 	// Header values shared by every response (never modified in place).
 	viaValue, popValue []string
-	statusID           string   // this cache's name in Cache-Status: "Strata-<id>"
-	altSvc             []string // Alt-Svc advertising HTTP/3, if the PoP serves it
+	statusID           string    // this cache's name in Cache-Status: "Strata-<id>"
+	altSvc             []string  // Alt-Svc advertising Options.HTTP3Port, if set
+	ports              portTable // the ports each listener advertises (ports.go)
 	store              *cache.Store
 	flights            cache.Group
 	snap               atomic.Pointer[snapshot]
@@ -104,6 +110,7 @@ type PoP struct {
 	tlsBase            *tls.Config
 	stapler            *viewertls.Stapler // OCSP staples of the viewer certificates (tls.go)
 	spillWarned        atomic.Bool        // a spill file could not be created (logged once)
+	viewerErrors       sampler            // viewer errors logged at info (viewerlog.go)
 }
 
 // New returns a PoP serving cfg.
@@ -144,7 +151,7 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 	p.stapler = newStapler(opts.Egress, p.log)
 	p.statusID = "Strata-" + opts.ID
 	if opts.HTTP3Port != 0 {
-		p.altSvc = []string{fmt.Sprintf(`h3=":%d"; ma=86400`, opts.HTTP3Port)}
+		p.altSvc = altSvcValue(opts.HTTP3Port)
 	}
 	if opts.Tier == "" {
 		p.opts.Tier = TierEdge

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/origin"
 	"github.com/strata-cdn/strata/internal/viewertls"
 )
 
@@ -229,7 +230,8 @@ func viewerConfig(cert servedCert, pol viewertls.Policy, protos []string) *tls.C
 func newStapler(egress string, log *slog.Logger) *viewertls.Stapler {
 	client := &http.Client{Timeout: 10 * time.Second}
 	if egress != "" {
-		d := &net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(egress)}}
+		d := &net.Dialer{Timeout: 10 * time.Second}
+		origin.BindEgress(d, net.ParseIP(egress))
 		client.Transport = &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: d.DialContext,
 			TLSHandshakeTimeout: 10 * time.Second, MaxIdleConnsPerHost: 1, IdleConnTimeout: time.Minute}
 	}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-cdn/strata/internal/cache"
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/listener"
@@ -44,6 +46,10 @@ type Options struct {
 	// TierCABundle is the PEM file of the CAs a child verifies an https://
 	// parent with (default: topology.caBundle; unset: the system's roots).
 	TierCABundle string
+	// SetMemoryLimit makes the process's memory budget (MemoryBudget) the
+	// Go runtime's memory limit, unless the environment sets GOMEMLIMIT
+	// (strata run and strata pop; not tests, which share one process).
+	SetMemoryLimit bool
 }
 
 // Node is one running PoP.
@@ -51,7 +57,7 @@ type Node struct {
 	ID, Tier, Location, Region, Parent string
 	URL                                string // where it listens
 	HTTPSURL                           string // where it listens for HTTPS ("" = it does not)
-	Egress                             string // source address of its upstream connections
+	Egress                             string // source address of its upstream connections (topology egress, else egressOf)
 	PoP                                *pop.PoP
 	server                             *listener.Server
 	ln, tlsLn                          net.Listener
@@ -60,7 +66,7 @@ type Node struct {
 
 // World is the running PoPs of this process.
 type World struct {
-	extraQUIC []net.PacketConn // HTTP/3 sockets of AddTLSListener
+	extraQUIC []net.PacketConn // HTTP/3 sockets of AddListeners
 	Nodes     []*Node
 	Secret    string
 	geo       *geo.DB
@@ -90,6 +96,22 @@ func Start(opts Options) (*World, error) {
 		secret = hex.EncodeToString(b[:])
 	}
 	w := &World{Secret: secret, log: opts.Logger, errc: make(chan error, len(specs))}
+	mem := MemoryBudget(cfg, opts.Only)
+	bodies := cache.NewBudget(mem.Bodies) // shared by the PoPs of this process
+	if opts.SetMemoryLimit {
+		limit, fromEnv := SetMemoryLimit(mem, os.Getenv("GOMEMLIMIT"))
+		src := "pop.memoryCacheSize"
+		if fromEnv {
+			src = "GOMEMLIMIT"
+		}
+		shown := config.ByteSize(limit).String()
+		if limit == math.MaxInt64 {
+			shown = "off"
+		}
+		opts.Logger.Info("memory budget", "limit", shown, "from", src,
+			"caches", config.ByteSize(mem.Caches).String(), "bodies", config.ByteSize(mem.Bodies).String(),
+			"overhead", config.ByteSize(mem.Overhead).String())
+	}
 	path := cfg.PoP.GeoDatabase
 	if def := filepath.Join(opts.DataDir, "country.mmdb"); path == "" && opts.DataDir != "" {
 		if _, err := os.Stat(def); err == nil {
@@ -175,6 +197,13 @@ func Start(opts Options) (*World, error) {
 			continue
 		}
 		n := &Node{ID: s.ID, Tier: s.Tier, Location: s.Location, Parent: s.Parent, URL: urls[s.ID], Egress: s.Egress, ln: lns[s.ID], tlsLn: tlsLns[s.ID], quicLn: quicLns[s.ID]}
+		if n.Egress == "" {
+			n.Egress = egressOf(n.ln.Addr(), n.URL)
+			if n.Egress == "" {
+				opts.Logger.Warn("this PoP listens on every address and has no egress: its connections to origins leave from whatever address the system picks, which ip-ranges.json cannot know; set its egress",
+					"pop", s.ID, "field", "egress")
+			}
+		}
 		httpsPort, http3Port := 0, 0
 		if n.tlsLn != nil {
 			n.HTTPSURL = "https://" + n.tlsLn.Addr().String()
@@ -199,7 +228,7 @@ func Start(opts Options) (*World, error) {
 			RegionalCache:       rc,
 			Shields:             shields,
 			TierSecret:          secret,
-			Egress:              s.Egress,
+			Egress:              n.Egress,
 			ShieldRegion:        topology.ShieldCache,
 			Geo:                 w.geo,
 			DefaultCertFile:     opts.DefaultCertFile,
@@ -207,6 +236,7 @@ func Start(opts Options) (*World, error) {
 			HTTPSPort:           httpsPort,
 			HTTP3Port:           http3Port,
 			TierCABundle:        opts.TierCABundle,
+			BodyBudget:          bodies,
 		}
 		po.WebSocketIdleTimeout = time.Duration(cfg.PoP.WebSocketIdleTimeout)
 		po.RequestBodyTimeout = time.Duration(cfg.PoP.RequestBodyTimeout)
@@ -226,6 +256,7 @@ func Start(opts Options) (*World, error) {
 			return fail(fmt.Errorf("PoP %s: %w", s.ID, err))
 		}
 		n.PoP = p
+		p.AddListeners(n.ln.Addr(), listenAddr(n.tlsLn), packetAddr(n.quicLn))
 		w.Nodes = append(w.Nodes, n)
 		id := s.ID
 		n.server, err = listener.New(listener.Options{
@@ -279,29 +310,100 @@ func (w *World) serveQUIC(s *listener.Server, pc net.PacketConn) {
 	}()
 }
 
-// AddListener serves node n on one more address too (the demo's front door).
-func (w *World) AddListener(n *Node, addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	w.serve(n.server.Serve, ln)
-	return "http://" + ln.Addr().String(), nil
+// ListenError is an address a listener could not be opened on.
+type ListenError struct {
+	Addr  string
+	HTTPS bool // the HTTPS (and HTTP/3) address of a pair
+	Err   error
 }
 
-// AddTLSListener serves node n over HTTPS on one more address (the demo's
-// front door), with the node's certificates.
-func (w *World) AddTLSListener(n *Node, addr string) (string, error) {
+func (e *ListenError) Error() string {
+	if e.HTTPS {
+		return fmt.Sprintf("listen %s (https): %v", e.Addr, e.Err)
+	}
+	return fmt.Sprintf("listen %s: %v", e.Addr, e.Err)
+}
+
+func (e *ListenError) Unwrap() error { return e.Err }
+
+// AddListeners serves node n on one more pair of addresses (the front door
+// of strata run): plain HTTP on addr and, unless httpsAddr is "", HTTPS on
+// httpsAddr with HTTP/3 on the same UDP port when it can be had. Requests
+// that come in on them are redirected to, and told in Alt-Svc of, this
+// pair's ports, not the node's own. It returns the URLs served; an address
+// that cannot be listened on is a *ListenError.
+func (w *World) AddListeners(n *Node, addr, httpsAddr string) (httpURL, httpsURL string, err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", err
+		return "", "", &ListenError{Addr: addr, Err: err}
 	}
-	w.serve(n.server.ServeTLS, ln)
-	if pc, err := net.ListenPacket("udp", ln.Addr().String()); err == nil {
+	var tln net.Listener
+	var pc net.PacketConn
+	if httpsAddr != "" {
+		if tln, err = net.Listen("tcp", httpsAddr); err != nil {
+			ln.Close()
+			return "", "", &ListenError{Addr: httpsAddr, HTTPS: true, Err: err}
+		}
+		if pc, err = net.ListenPacket("udp", tln.Addr().String()); err != nil {
+			w.log.Warn("no HTTP/3 on the front door (UDP listen failed)", "addr", tln.Addr().String(), "err", err)
+			pc = nil
+		}
+	}
+	n.PoP.AddListeners(ln.Addr(), listenAddr(tln), packetAddr(pc))
+	w.serve(n.server.Serve, ln)
+	httpURL = "http://" + ln.Addr().String()
+	if tln != nil {
+		w.serve(n.server.ServeTLS, tln)
+		httpsURL = "https://" + tln.Addr().String()
+	}
+	if pc != nil {
 		w.extraQUIC = append(w.extraQUIC, pc)
 		w.serveQUIC(n.server, pc)
 	}
-	return "https://" + ln.Addr().String(), nil
+	return httpURL, httpsURL, nil
+}
+
+func listenAddr(ln net.Listener) net.Addr {
+	if ln == nil {
+		return nil
+	}
+	return ln.Addr()
+}
+
+func packetAddr(pc net.PacketConn) net.Addr {
+	if pc == nil {
+		return nil
+	}
+	return pc.LocalAddr()
+}
+
+// egressOf is the source address of a PoP without an egress: the address
+// it listens on, or, listening on every address, its URL's host when that
+// is an address of this machine; "" when neither. Its upstream
+// connections are bound to it (origin.BindEgress), so what ip-ranges.json
+// publishes is what origins see.
+func egressOf(listen net.Addr, url string) string {
+	if a, ok := listen.(*net.TCPAddr); ok && a.IP != nil && !a.IP.IsUnspecified() {
+		return a.IP.String()
+	}
+	host := url
+	if i := strings.Index(host, "://"); i >= 0 {
+		host = host[i+3:]
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || ip.IsUnspecified() {
+		return ""
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+			return ip.String()
+		}
+	}
+	return ""
 }
 
 // Err reports the first listener failure.

@@ -87,3 +87,27 @@ func TestHTTPSBetweenTiers(t *testing.T) {
 		})
 	}
 }
+
+// Without an egress, a PoP's source address is the one it listens on, or
+// its URL's host when it listens on every address and that host is an
+// address of this machine; else none is known.
+func TestEgressOf(t *testing.T) {
+	tcp := func(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 8080} }
+	for _, tc := range []struct {
+		listen net.Addr
+		url    string
+		want   string
+	}{
+		{tcp("127.0.3.1"), "http://127.0.3.1:8080", "127.0.3.1"},
+		{tcp("127.0.3.1"), "http://pop.example.com", "127.0.3.1"},
+		{tcp("0.0.0.0"), "http://127.0.0.1:8080", "127.0.0.1"},
+		{tcp("::"), "https://[::1]:8443", "::1"},
+		{tcp("0.0.0.0"), "http://203.0.113.9:8080", ""}, // not this machine's (TEST-NET-3)
+		{tcp("0.0.0.0"), "http://pop.example.com:8080", ""},
+		{tcp("0.0.0.0"), "http://0.0.0.0:8080", ""},
+	} {
+		if got := egressOf(tc.listen, tc.url); got != tc.want {
+			t.Errorf("egressOf(%v, %q) = %q, want %q", tc.listen, tc.url, got, tc.want)
+		}
+	}
+}
