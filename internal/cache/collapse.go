@@ -12,7 +12,8 @@ import (
 // while it was running. Its result is published once the response headers
 // are known; the body keeps streaming into Body after that.
 type Flight struct {
-	ready chan struct{}
+	ready   chan struct{}
+	started time.Time
 	// users counts the requests that joined and are not Done, plus one for
 	// the fetch while it runs.
 	users atomic.Int32
@@ -48,6 +49,9 @@ type UpstreamTiming struct {
 	Connect   time.Duration // TCP and TLS, after the name was resolved
 	FirstByte time.Duration // from the request written to the first response byte
 }
+
+// Started is when the fetch started.
+func (f *Flight) Started() time.Time { return f.started }
 
 // Ready is closed when the response headers (or an error) are known.
 func (f *Flight) Ready() <-chan struct{} { return f.ready }
@@ -103,7 +107,7 @@ func (g *Group) JoinRelease(key string, start func(publish func(*Flight), releas
 		g.mu.Unlock()
 		return f, false
 	}
-	f = &Flight{ready: make(chan struct{})}
+	f = &Flight{ready: make(chan struct{}), started: time.Now()}
 	f.users.Store(2) // the leader and the fetch
 	g.m[key] = f
 	g.mu.Unlock()

@@ -28,7 +28,7 @@ type Verdict struct {
 	Lifetime time.Duration // freshness lifetime after clamping
 	// Directives that matter once stored.
 	StaleWhileRevalidate time.Duration
-	StaleIfError         time.Duration
+	StaleIfError         time.Duration // -1: absent
 	MustRevalidate       bool
 	NoCache              bool
 	// StripFields are header fields that must not be stored (qualified
@@ -45,7 +45,7 @@ func Evaluate(reqHeader http.Header, status int, resp http.Header, ttl TTLs, res
 	d, targeted := ResponseDirectives(resp)
 	v := Verdict{
 		StaleWhileRevalidate: max(d.StaleWhileRevalidate, 0),
-		StaleIfError:         max(d.StaleIfError, 0),
+		StaleIfError:         d.StaleIfError, // absent (-1) and 0 differ: see Object.StaleIfErrorOK
 		MustRevalidate:       d.MustRevalidate,
 		NoCache:              d.NoCache,
 	}

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -139,12 +140,43 @@ func TestStaleWindows(t *testing.T) {
 	if !o.StaleWhileRevalidateOK(now.Add(14*time.Second)) || o.StaleWhileRevalidateOK(now.Add(16*time.Second)) {
 		t.Error("stale-while-revalidate window wrong")
 	}
-	if !o.StaleIfErrorOK(now.Add(29*time.Second)) || o.StaleIfErrorOK(now.Add(31*time.Second)) {
-		t.Error("stale-if-error window wrong")
+	// The origin's stale-if-error wins over the policy's default.
+	for _, dflt := range []time.Duration{-1, 0, time.Hour} {
+		if !o.StaleIfErrorOK(now.Add(29*time.Second), dflt) || o.StaleIfErrorOK(now.Add(31*time.Second), dflt) {
+			t.Errorf("stale-if-error window wrong (default %v)", dflt)
+		}
 	}
+	// Without one, the default decides: negative is without limit, 0 never.
+	o.StaleIfError = -1
+	if !o.StaleIfErrorOK(now.Add(1000*time.Hour), -1) {
+		t.Error("no stale-if-error, no limit: stale refused")
+	}
+	if o.StaleIfErrorOK(now.Add(11*time.Second), 0) {
+		t.Error("no stale-if-error, default 0: stale served")
+	}
+	if !o.StaleIfErrorOK(now.Add(69*time.Second), time.Minute) || o.StaleIfErrorOK(now.Add(71*time.Second), time.Minute) {
+		t.Error("default window wrong")
+	}
+	// stale-if-error=0 from the origin forbids it whatever the default.
+	o.StaleIfError = 0
+	if o.StaleIfErrorOK(now.Add(11*time.Second), -1) {
+		t.Error("stale-if-error=0 ignored")
+	}
+	o.StaleIfError = -1
 	o.MustRevalidate = true
-	if o.StaleIfErrorOK(now.Add(11 * time.Second)) {
+	if o.StaleIfErrorOK(now.Add(11*time.Second), -1) {
 		t.Error("must-revalidate forbids stale")
+	}
+}
+
+// Evaluate keeps an absent stale-if-error apart from stale-if-error=0.
+func TestStaleIfErrorAbsentOrZero(t *testing.T) {
+	now := time.Now()
+	for cc, want := range map[string]time.Duration{"max-age=60": -1, "max-age=60, stale-if-error=0": 0, "max-age=60, stale-if-error=30": 30 * time.Second} {
+		v := Evaluate(http.Header{}, 200, http.Header{"Cache-Control": {cc}}, TTLs{Max: time.Hour}, now, -1)
+		if v.StaleIfError != want {
+			t.Errorf("%q: StaleIfError %v, want %v", cc, v.StaleIfError, want)
+		}
 	}
 }
 
@@ -158,4 +190,17 @@ func FuzzParseCacheControl(f *testing.F) {
 			t.Fatalf("out of range: %+v", d)
 		}
 	})
+}
+
+// The disk tier keeps an absent stale-if-error apart from stale-if-error=0.
+func TestDiskMetaStaleIfError(t *testing.T) {
+	for _, sie := range []time.Duration{-1, 0, 30 * time.Second} {
+		var m diskMeta
+		if err := json.Unmarshal(encodeMeta(&Object{Status: 200, Header: http.Header{}, StaleIfError: sie}), &m); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.object(nil).StaleIfError; got != sie {
+			t.Errorf("stale-if-error %v read back as %v", sie, got)
+		}
+	}
 }

@@ -18,8 +18,8 @@ type Object struct {
 	Lifetime     time.Duration // freshness lifetime after the TTL clamp
 
 	StaleWhileRevalidate time.Duration
-	StaleIfError         time.Duration
-	MustRevalidate       bool // also set for no-cache: never served stale
+	StaleIfError         time.Duration // -1: the origin sent no stale-if-error
+	MustRevalidate       bool          // also set for no-cache: never served stale
 
 	VaryNames []string // canonical names from Vary; nil when it does not vary
 }
@@ -78,9 +78,20 @@ func (o *Object) StaleWhileRevalidateOK(now time.Time) bool {
 	return !o.MustRevalidate && o.StaleWhileRevalidate > 0 && -o.TTL(now) <= o.StaleWhileRevalidate
 }
 
-// StaleIfErrorOK: may be served when the origin fails.
-func (o *Object) StaleIfErrorOK(now time.Time) bool {
-	return !o.MustRevalidate && o.StaleIfError > 0 && -o.TTL(now) <= o.StaleIfError
+// StaleIfErrorOK reports whether o, stale, may be served when the origin
+// fails (cannot be reached, times out, or answers 5xx): for as long after it
+// expired as the origin's stale-if-error says, or, when the origin said
+// nothing, as dflt says (negative: without limit, as CloudFront). A
+// stale-if-error=0 from the origin, must-revalidate or no-cache forbid it.
+func (o *Object) StaleIfErrorOK(now time.Time, dflt time.Duration) bool {
+	if o.MustRevalidate {
+		return false
+	}
+	window := o.StaleIfError
+	if window < 0 {
+		window = dflt
+	}
+	return window < 0 || window > 0 && -o.TTL(now) <= window
 }
 
 // Validators returns the conditional request headers for revalidating o.

@@ -20,30 +20,38 @@ import (
 // diskMeta is what a disk entry's metadata holds: an object without its
 // body, or a Vary marker.
 type diskMeta struct {
-	Vary           []string      `json:"vary,omitempty"` // a marker: the object sits under the variant key
-	Marker         bool          `json:"marker,omitempty"`
-	Status         int           `json:"status,omitempty"`
-	Header         http.Header   `json:"header,omitempty"`
-	RequestTime    time.Time     `json:"requestTime"`
-	ResponseTime   time.Time     `json:"responseTime"`
-	InitialAge     time.Duration `json:"initialAge"`
-	Lifetime       time.Duration `json:"lifetime"`
-	SWR            time.Duration `json:"swr,omitempty"`
-	SIE            time.Duration `json:"sie,omitempty"`
-	MustRevalidate bool          `json:"mustRevalidate,omitempty"`
+	Vary           []string       `json:"vary,omitempty"` // a marker: the object sits under the variant key
+	Marker         bool           `json:"marker,omitempty"`
+	Status         int            `json:"status,omitempty"`
+	Header         http.Header    `json:"header,omitempty"`
+	RequestTime    time.Time      `json:"requestTime"`
+	ResponseTime   time.Time      `json:"responseTime"`
+	InitialAge     time.Duration  `json:"initialAge"`
+	Lifetime       time.Duration  `json:"lifetime"`
+	SWR            time.Duration  `json:"swr,omitempty"`
+	SIE            *time.Duration `json:"sie,omitempty"` // nil: the origin sent no stale-if-error
+	MustRevalidate bool           `json:"mustRevalidate,omitempty"`
 }
 
 func encodeMeta(o *Object) []byte {
+	var sie *time.Duration
+	if o.StaleIfError >= 0 {
+		sie = &o.StaleIfError
+	}
 	b, _ := json.Marshal(diskMeta{Vary: o.VaryNames, Status: o.Status, Header: o.Header,
 		RequestTime: o.RequestTime, ResponseTime: o.ResponseTime, InitialAge: o.InitialAge,
-		Lifetime: o.Lifetime, SWR: o.StaleWhileRevalidate, SIE: o.StaleIfError, MustRevalidate: o.MustRevalidate})
+		Lifetime: o.Lifetime, SWR: o.StaleWhileRevalidate, SIE: sie, MustRevalidate: o.MustRevalidate})
 	return b
 }
 
 func (m *diskMeta) object(body *Body) *Object {
+	sie := time.Duration(-1)
+	if m.SIE != nil {
+		sie = *m.SIE
+	}
 	return &Object{Status: m.Status, Header: m.Header, Body: body, RequestTime: m.RequestTime,
 		ResponseTime: m.ResponseTime, InitialAge: m.InitialAge, Lifetime: m.Lifetime,
-		StaleWhileRevalidate: m.SWR, StaleIfError: m.SIE, MustRevalidate: m.MustRevalidate, VaryNames: m.Vary}
+		StaleWhileRevalidate: m.SWR, StaleIfError: sie, MustRevalidate: m.MustRevalidate, VaryNames: m.Vary}
 }
 
 // AttachDisk adds the disk tier d. Objects up to promote bytes read from disk

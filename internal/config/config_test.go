@@ -57,6 +57,7 @@ func TestFullExample(t *testing.T) {
 		{"pop.readHeaderTimeout", c.PoP.ReadHeaderTimeout.D(), 5 * time.Second},
 		{"pop.idleTimeout (integer seconds)", c.PoP.IdleTimeout.D(), 120 * time.Second},
 		{"pop.webSocketIdleTimeout", c.PoP.WebSocketIdleTimeout.D(), 15 * time.Minute},
+		{"pop.requestBodyTimeout", c.PoP.RequestBodyTimeout.D(), 2 * time.Minute},
 		{"aliases lower-cased", shop.Aliases, []string{"www.example.com", "*.static.example.com"}},
 		{"domainName", shop.DomainName, "shop.cdn.example.net"},
 		{"default domainName", docs.DomainName, "docs_site.strata.localhost"},
@@ -127,7 +128,7 @@ func TestFullExample(t *testing.T) {
 		{"cache policy", *c.CachePolicy("shop-pages"), CachePolicy{ID: "shop-pages", Comment: "Pages vary by language and session",
 			MinTTL: 60, DefaultTTL: ptr[int64](300), MaxTTL: ptr[int64](3600), CacheKey: CacheKeyConfig{
 				Headers: KeyList{Behavior: KeyWhitelist, Items: []string{"Accept-Language"}}, Cookies: KeyList{Behavior: KeyAllExcept, Items: []string{"tracking"}},
-				QueryStrings: KeyList{Behavior: KeyWhitelist, Items: []string{"page", "sort"}}, EnableAcceptEncodingGzip: true, EnableAcceptEncodingBrotli: true}}},
+				QueryStrings: KeyList{Behavior: KeyWhitelist, Items: []string{"page", "sort"}}, EnableAcceptEncodingGzip: true, EnableAcceptEncodingBrotli: true}, DefaultStaleIfError: ptr[int64](86400)}},
 		{"origin request policy", *c.OriginRequestPolicy("forward-some"), OriginRequestPolicy{ID: "forward-some", Comment: "What the app needs beyond the cache key",
 			Headers: KeyList{Behavior: KeyAllViewerAndWhitelistCloudFront, Items: []string{"CloudFront-Viewer-Country"}},
 			Cookies: KeyList{Behavior: KeyWhitelist, Items: []string{"session"}}, QueryStrings: KeyList{Behavior: KeyAllExcept, Items: []string{"utm_source"}}}},
@@ -284,7 +285,7 @@ func TestDefaults(t *testing.T) {
 	}{
 		{"pop", c.PoP, PoP{ID: "LOCAL1", Listen: "127.0.0.1:8080", MemoryCacheSize: 256 * MiB, MaxObjectSize: 64 * MiB,
 			MaxHeaderBytes: 32 * KiB, ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(60 * time.Second),
-			WebSocketIdleTimeout: Duration(10 * time.Minute), DiskCacheSize: 1 * GiB}},
+			WebSocketIdleTimeout: Duration(10 * time.Minute), DiskCacheSize: 1 * GiB, RequestBodyTimeout: Duration(time.Minute)}},
 		{"domainName", d.DomainName, "site.strata.localhost"},
 		{"enabled", *d.Enabled, true},
 		{"isIPv6Enabled", *d.IsIPv6Enabled, true},

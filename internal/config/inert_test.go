@@ -27,6 +27,7 @@ var actedOn = map[string]string{
 	"pop.diskCacheSize":        "pop.New: disk tier size",
 	"pop.geoDatabase":          "world.Start: geo.Open",
 	"pop.webSocketIdleTimeout": "pop/websocket.go",
+	"pop.requestBodyTimeout":   "pop/upload.go (408 for a stalled upload)",
 
 	// topology: internal/world, internal/control (ip-ranges), cmd/strata pop.
 	"topology.secret":               "world.Start: tier hop secret",
@@ -99,6 +100,7 @@ var actedOn = map[string]string{
 	"cachePolicies[].minTTL":                              "pop.go TTLs",
 	"cachePolicies[].defaultTTL":                          "pop.go TTLs",
 	"cachePolicies[].maxTTL":                              "pop.go TTLs (0: bypass)",
+	"cachePolicies[].defaultStaleIfError":                 "pop/fetch.go (stale copy on an origin error)",
 	"cachePolicies[].cacheKey.enableAcceptEncodingGzip":   "key.go",
 	"cachePolicies[].cacheKey.enableAcceptEncodingBrotli": "key.go, compress.go",
 	"originRequestPolicies[].id":                          "behavior originRequestPolicyId",

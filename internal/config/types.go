@@ -67,6 +67,11 @@ type PoP struct {
 	// WebSocketIdleTimeout closes a WebSocket on which nothing moved either
 	// way; default 10m (CloudFront's).
 	WebSocketIdleTimeout Duration `json:"webSocketIdleTimeout"`
+
+	// RequestBodyTimeout is how long a read of a request body may wait for
+	// the viewer's next bytes (nginx's client_body_timeout): a stalled
+	// upload gets 408, a steady one may last any time. Default 60s.
+	RequestBodyTimeout Duration `json:"requestBodyTimeout"`
 }
 
 // Distribution is one CloudFront-style distribution: the hostnames it answers
@@ -308,6 +313,13 @@ type CachePolicy struct {
 	DefaultTTL *int64         `json:"defaultTTL"` // seconds, default 86400 (or minTTL if larger)
 	MaxTTL     *int64         `json:"maxTTL"`     // seconds, default 31536000 (or defaultTTL if larger)
 	CacheKey   CacheKeyConfig `json:"cacheKey"`
+	// DefaultStaleIfError is how long after it expired a cached object is
+	// still served when the origin cannot be reached, times out or answers
+	// 5xx, when the origin's response carried no stale-if-error (whose
+	// value wins; must-revalidate and no-cache forbid it). Seconds, 0 (never:
+	// the error goes to the viewer) to MaxSeconds; unset: without limit, as
+	// CloudFront.
+	DefaultStaleIfError *int64 `json:"defaultStaleIfError"`
 }
 
 // CacheKeyConfig says which parts of a request are in the cache key (and

@@ -155,6 +155,7 @@ func (v *validator) pop(p *PoP, path string) {
 	v.duration(at(path, "readHeaderTimeout"), &p.ReadHeaderTimeout, 10*time.Second, time.Millisecond, 10*time.Minute)
 	v.duration(at(path, "idleTimeout"), &p.IdleTimeout, 60*time.Second, time.Millisecond, 24*time.Hour)
 	v.duration(at(path, "webSocketIdleTimeout"), &p.WebSocketIdleTimeout, 10*time.Minute, time.Millisecond, 24*time.Hour)
+	v.duration(at(path, "requestBodyTimeout"), &p.RequestBodyTimeout, 60*time.Second, time.Millisecond, time.Hour)
 	v.size(at(path, "diskCacheSize"), &p.DiskCacheSize, 1*GiB, 1*MiB, MaxDiskCacheSize)
 }
 
@@ -891,6 +892,9 @@ func (v *validator) cachePolicy(cp *CachePolicy, p string) {
 		v.add(at(p, "maxTTL"), "%d is less than defaultTTL (%d%s); TTLs must satisfy minTTL <= defaultTTL <= maxTTL", *cp.MaxTTL, *cp.DefaultTTL, note(defDefault))
 	} else if *cp.MaxTTL < cp.MinTTL {
 		v.add(at(p, "maxTTL"), "%d is less than minTTL (%d%s)", *cp.MaxTTL, cp.MinTTL, note(defMax))
+	}
+	if s := cp.DefaultStaleIfError; s != nil {
+		v.seconds(at(p, "defaultStaleIfError"), *s) // 0: never serve a stale copy on an origin error; unset: no limit
 	}
 	k := &cp.CacheKey
 	kp := at(p, "cacheKey")

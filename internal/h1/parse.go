@@ -69,15 +69,27 @@ var (
 	errExpectation        = &reqError{http.StatusExpectationFailed, "unsupported expectation"}
 )
 
+// ErrMalformedBody is matched (errors.Is) by the errors Request.Body.Read
+// returns when the client's framing of the body is broken: a malformed
+// chunked coding or trailer section. The request is the client's fault
+// (400), not the handler's nor an upstream's.
+var ErrMalformedBody = errors.New("h1: malformed request body")
+
+// bodyError is a malformed body; it matches ErrMalformedBody.
+type bodyError struct{ msg string }
+
+func (e *bodyError) Error() string        { return e.msg }
+func (e *bodyError) Is(target error) bool { return target == ErrMalformedBody }
+
 // Body errors, returned by Request.Body.Read.
 var (
-	errChunkSize      = errors.New("h1: malformed chunk size")
-	errChunkTooLarge  = errors.New("h1: chunk size overflow")
-	errChunkExt       = errors.New("h1: malformed chunk extension")
-	errChunkLine      = errors.New("h1: chunk header too long")
-	errChunkCRLF      = errors.New("h1: missing CRLF after chunk data")
-	errTrailer        = errors.New("h1: malformed trailer section")
-	errTrailerTooBig  = errors.New("h1: trailer section too large")
+	errChunkSize      = &bodyError{"h1: malformed chunk size"}
+	errChunkTooLarge  = &bodyError{"h1: chunk size overflow"}
+	errChunkExt       = &bodyError{"h1: malformed chunk extension"}
+	errChunkLine      = &bodyError{"h1: chunk header too long"}
+	errChunkCRLF      = &bodyError{"h1: missing CRLF after chunk data"}
+	errTrailer        = &bodyError{"h1: malformed trailer section"}
+	errTrailerTooBig  = &bodyError{"h1: trailer section too large"}
 	errBodyAfterClose = http.ErrBodyReadAfterClose
 )
 

@@ -137,6 +137,9 @@ func TestChunkedBodyErrors(t *testing.T) {
 				if err == nil {
 					t.Fatal("Body.Read succeeded")
 				}
+				if !errors.Is(err, ErrMalformedBody) {
+					t.Fatalf("Body.Read error %v does not match ErrMalformedBody", err)
+				}
 			case <-time.After(2 * time.Second):
 				t.Fatal("handler did not read the body")
 			}

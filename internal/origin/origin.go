@@ -191,17 +191,21 @@ func (o *Origin) dialer(d *net.Dialer) func(ctx context.Context, network, addr s
 }
 
 // readTimeoutConn bounds every read: an origin that stalls mid-body fails
-// after ReadTimeout instead of hanging the fetch. A connection that switched
+// after ReadTimeout instead of hanging the fetch. While a request body is
+// being sent, reads are not bounded: the origin's answer is due ReadTimeout
+// after the request's last byte, however long the upload took (its pace is
+// the viewer's, bounded on the viewer's side). A connection that switched
 // protocols (101) is unbounded: its reader owns the idle timeout.
 type readTimeoutConn struct {
 	net.Conn
 	d         time.Duration
 	unbounded atomic.Bool
 	headNext  atomic.Bool // a request was written: the next read begins a response head
+	sending   atomic.Bool
 }
 
 func (c *readTimeoutConn) Read(p []byte) (int, error) {
-	if !c.unbounded.Load() {
+	if !c.unbounded.Load() && !c.sending.Load() {
 		c.Conn.SetReadDeadline(time.Now().Add(c.d))
 	}
 	n, err := c.Conn.Read(p)
@@ -247,6 +251,22 @@ func faultyHTTP10(b []byte) bool {
 	}
 }
 
+// startSending lifts the bound of reads (a pending one included) while a
+// request body goes out.
+func (c *readTimeoutConn) startSending() {
+	c.sending.Store(true)
+	c.Conn.SetReadDeadline(time.Time{})
+}
+
+// sent restores it once the whole request is written: the answer is due
+// ReadTimeout from now.
+func (c *readTimeoutConn) sent() {
+	c.sending.Store(false)
+	if !c.unbounded.Load() {
+		c.Conn.SetReadDeadline(time.Now().Add(c.d))
+	}
+}
+
 // CloseWrite half-closes a TCP connection (the body of a 101 response
 // passes it on).
 func (c *readTimeoutConn) CloseWrite() error {
@@ -276,6 +296,9 @@ func rawConn(c net.Conn) *readTimeoutConn {
 // ID is the origin's id.
 func (o *Origin) ID() string { return o.s.ID }
 
+// ConnectionTimeout is how long one connection attempt may take.
+func (o *Origin) ConnectionTimeout() time.Duration { return o.s.ConnectionTimeout }
+
 // Base returns the base URL used for a viewer that came over scheme.
 func (o *Origin) Base(viewerScheme string) *url.URL {
 	if viewerScheme == "https" && o.httpsBase != nil {
@@ -291,6 +314,9 @@ func (o *Origin) Base(viewerScheme string) *url.URL {
 // viewer asked (after rewriting); the origin's base URL and path are applied
 // here. keepHost leaves req.Host as set by the caller (the viewer's Host was
 // forwarded); otherwise Host is the origin's.
+//
+// ReadTimeout bounds the wait for the response from the end of the request:
+// the time a request body takes to send is not counted.
 //
 // A request with an Upgrade field may be answered 101 Switching Protocols:
 // the response Body is then the connection (an io.ReadWriteCloser that can
@@ -315,9 +341,21 @@ func (o *Origin) Do(req *http.Request, viewerScheme string, keepHost bool) (*htt
 		return nil, &Error{Origin: o.s.ID, Connect: true, Err: err}
 	}
 	var conn atomic.Pointer[readTimeoutConn]
-	if len(req.Header["Upgrade"]) > 0 {
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if len(req.Header["Upgrade"]) > 0 || hasBody {
 		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-			GotConn: func(i httptrace.GotConnInfo) { conn.Store(rawConn(i.Conn)) },
+			GotConn: func(i httptrace.GotConnInfo) {
+				c := rawConn(i.Conn)
+				conn.Store(c)
+				if hasBody && c != nil {
+					c.startSending()
+				}
+			},
+			WroteRequest: func(httptrace.WroteRequestInfo) {
+				if c := conn.Load(); hasBody && c != nil {
+					c.sent()
+				}
+			},
 		}))
 	}
 	resp, err := o.transport.RoundTrip(req)

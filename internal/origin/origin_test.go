@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -127,5 +128,63 @@ func TestNoTransparentDecompression(t *testing.T) {
 func TestBadBase(t *testing.T) {
 	if _, err := New(Settings{ID: "x", HTTPBase: "ftp://x"}); err == nil {
 		t.Fatal("ftp base accepted")
+	}
+}
+
+// ReadTimeout is a bound on the wait for the answer, from the request's
+// last byte: an upload that lasts several times longer, with bytes flowing,
+// lands; an origin that then stalls still times out.
+func TestReadTimeoutCountsFromTheEndOfTheUpload(t *testing.T) {
+	var stall atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if stall.Load() {
+			time.Sleep(time.Second)
+		}
+		io.WriteString(w, strconv.FormatInt(n, 10))
+	}))
+	defer srv.Close()
+	const readTimeout = 300 * time.Millisecond
+	o, err := New(Settings{ID: "o", HTTPBase: srv.URL, ReadTimeout: readTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	upload := func() (*http.Response, time.Duration, error) {
+		pr, pw := io.Pipe()
+		go func() {
+			chunk := make([]byte, 16<<10)
+			for i := 0; i < 30; i++ { // 480 KiB over about 1.5 s: five read timeouts
+				time.Sleep(50 * time.Millisecond)
+				if _, err := pw.Write(chunk); err != nil {
+					return
+				}
+			}
+			pw.Close()
+		}()
+		req, _ := http.NewRequest("PUT", "http://placeholder/up", pr)
+		req.URL = &url.URL{Path: "/up"}
+		start := time.Now()
+		resp, err := o.Do(req, "http", false)
+		return resp, time.Since(start), err
+	}
+	resp, took, err := upload()
+	if err != nil {
+		t.Fatalf("an upload of %v with bytes flowing failed (read timeout %v): %v", took, readTimeout, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != strconv.Itoa(30*16<<10) || took < 3*readTimeout {
+		t.Fatalf("origin got %s bytes in %v", body, took)
+	}
+	stall.Store(true)
+	_, _, err = upload()
+	var oe *Error
+	if !errors.As(err, &oe) || !oe.Timeout {
+		t.Fatalf("an origin that stalls after the upload: err = %v, want a timeout", err)
 	}
 }

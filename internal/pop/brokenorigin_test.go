@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,10 +18,12 @@ import (
 // rawOrigin is a TCP server that answers each request by its path with
 // exactly the bytes (or the misbehaviour) a test asks for.
 type rawOrigin struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	count map[string]int
-	mode  map[string]string // path -> mode, changeable during a test
+	ln      net.Listener
+	mu      sync.Mutex
+	count   map[string]int
+	mode    map[string]string // path -> mode, changeable during a test
+	release chan struct{}     // ends the "hang" mode
+	unhang  func()            // closes release (once)
 }
 
 func newRawOrigin(t *testing.T) *rawOrigin {
@@ -28,8 +31,11 @@ func newRawOrigin(t *testing.T) *rawOrigin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := &rawOrigin{ln: ln, count: map[string]int{}, mode: map[string]string{}}
+	o := &rawOrigin{ln: ln, count: map[string]int{}, mode: map[string]string{}, release: make(chan struct{})}
 	t.Cleanup(func() { ln.Close() })
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(o.release) }) }) // first: no hanging handler outlives the test
+	o.unhang = func() { once.Do(func() { close(o.release) }) }
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -80,6 +86,17 @@ func (o *rawOrigin) serve(c net.Conn) {
 		io.WriteString(c, head+"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n")
 	case "stall": // accepts, never answers (the read timeout is 1 s)
 		time.Sleep(3 * time.Second)
+	case "plain": // no stale directives, a validator
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nCache-Control: max-age=1\r\nETag: \"v1\"\r\nConnection: close\r\nContent-Length: 4\r\n\r\ngood")
+	case "plain-sie0": // the origin forbids stale on error
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nCache-Control: max-age=1, stale-if-error=0\r\nETag: \"v1\"\r\nConnection: close\r\nContent-Length: 4\r\n\r\ngood")
+	case "500":
+		io.WriteString(c, "HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 4\r\n\r\nfail")
+	case "notmodified":
+		io.WriteString(c, "HTTP/1.1 304 Not Modified\r\nCache-Control: max-age=600\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n")
+	case "hang": // reads the request, answers only when released
+		<-o.release
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nConnection: close\r\nContent-Length: 5\r\n\r\nfresh")
 	}
 }
 
@@ -172,5 +189,155 @@ func TestBrokenOrigins(t *testing.T) {
 			t.Fatalf("/kept with the origin %s: %d %q read as complete", mode, resp.StatusCode, body)
 		}
 		staleServed("after an origin " + mode)
+	}
+}
+
+// An origin that dies, answers 500 or hangs leaves an expired object that
+// had no stale directives served stale (CloudFront's default), within the
+// origin's connection timeout (1 s here; the read timeout is the default
+// 30 s), and the copy survives for the next viewer. A hanging fetch goes on
+// in the background and its result is stored.
+func TestStaleOnOriginFault(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault func(o *rawOrigin)
+	}{
+		{"dies", func(o *rawOrigin) { o.ln.Close() }},
+		{"500", func(o *rawOrigin) { o.set("/obj", "500") }},
+		{"hang", func(o *rawOrigin) { o.set("/obj", "hang") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newRawOrigin(t)
+			o.set("/obj", "plain")
+			w := newWorld(t, func(http.ResponseWriter, *http.Request) {}, func(c *config.Config) {
+				c.Distributions[0].Origins = []config.Origin{{ID: "o", URL: "http://" + o.ln.Addr().String(),
+					ConnectionTimeout: config.Duration(time.Second)}}
+			})
+			if r := w.get("/obj"); r.status != 200 || r.body != "good" {
+				t.Fatalf("warm-up: %d %q", r.status, r.body)
+			}
+			w.clock.Advance(2 * time.Second) // past max-age=1
+			tc.fault(o)
+			for i := 0; i < 3; i++ {
+				start := time.Now()
+				r := w.get("/obj")
+				took := time.Since(start)
+				cs := r.header.Get("Cache-Status")
+				if r.status != 200 || r.body != "good" || !strings.Contains(cs, "fwd=stale") || !strings.Contains(cs, "stale-if-error") {
+					t.Fatalf("request %d: %d %q Cache-Status %q, want the stale copy", i, r.status, r.body, cs)
+				}
+				expectXCache(t, r, "Hit")
+				if took > 10*time.Second {
+					t.Fatalf("request %d: stale copy after %v, want it well before the 30 s read timeout", i, took)
+				}
+				t.Logf("request %d: stale copy after %v", i, took.Round(time.Millisecond))
+			}
+			if tc.name != "hang" {
+				return
+			}
+			// The fetch that hung is still running: released, its answer is
+			// stored without another origin request.
+			o.unhang()
+			waitFor(t, 5*time.Second, func() bool { return w.get("/obj").body == "fresh" })
+			r := w.get("/obj")
+			expectXCache(t, r, "Hit")
+			if n := o.hits("/obj"); n != 2 {
+				t.Fatalf("origin asked %d times, want 2 (the hanging fetch's answer stored)", n)
+			}
+		})
+	}
+}
+
+// Stale on error is refused by the cache policy's defaultStaleIfError: 0
+// and by an origin's stale-if-error=0: the 500 goes to the viewer. Either
+// way the good copy is kept, and revalidates (304) once the origin is back.
+func TestStaleOnOriginErrorRefused(t *testing.T) {
+	o := newRawOrigin(t)
+	w := newWorld(t, func(http.ResponseWriter, *http.Request) {}, func(c *config.Config) {
+		c.Distributions[0].Origins = []config.Origin{{ID: "o", URL: "http://" + o.ln.Addr().String()}}
+		c.Distributions[0].CacheBehaviors = []config.CacheBehavior{{PathPattern: "/never/*", TargetOriginID: "o", CachePolicyID: "never"}}
+		zero, def, maxTTL := int64(0), int64(3600), int64(86400)
+		c.CachePolicies = append(c.CachePolicies, config.CachePolicy{ID: "never", DefaultTTL: &def, MaxTTL: &maxTTL, DefaultStaleIfError: &zero})
+	})
+	for _, tc := range []struct{ path, mode string }{{"/never/obj", "plain"}, {"/sie0", "plain-sie0"}} {
+		o.set(tc.path, tc.mode)
+		if r := w.get(tc.path); r.status != 200 || r.body != "good" {
+			t.Fatalf("%s warm-up: %d %q", tc.path, r.status, r.body)
+		}
+		w.clock.Advance(2 * time.Second)
+		o.set(tc.path, "500")
+		r := w.get(tc.path)
+		if r.status != 500 || r.body != "fail" {
+			t.Fatalf("%s: %d %q, want the origin's 500", tc.path, r.status, r.body)
+		}
+		expectXCache(t, r, "Error")
+		o.set(tc.path, "notmodified")
+		r = w.get(tc.path)
+		if r.status != 200 || r.body != "good" {
+			t.Fatalf("%s after the 500: %d %q, want the kept copy revalidated", tc.path, r.status, r.body)
+		}
+		expectXCache(t, r, "RefreshHit")
+	}
+}
+
+// The same through a tiered world (edge EA1 and EA2 under regional RA1):
+// once the objects expire (max-age=1, real time), an origin that dies,
+// answers 500 or hangs leaves EA1's copy served stale, EA2, which never had
+// a copy, gets the regional cache's, and the copies survive.
+func TestStaleOnOriginFaultThroughTiers(t *testing.T) {
+	for _, fault := range []string{"dies", "500", "hang"} {
+		t.Run(fault, func(t *testing.T) {
+			var mode atomic.Value
+			mode.Store("good")
+			release := make(chan struct{})
+			n := newNetwork(t, 2, 0, func(rw http.ResponseWriter, r *http.Request) {
+				switch mode.Load() {
+				case "500":
+					rw.WriteHeader(http.StatusInternalServerError)
+					io.WriteString(rw, "fail")
+					return
+				case "hang":
+					<-release
+				}
+				rw.Header().Set("Cache-Control", "max-age=1")
+				io.WriteString(rw, "good")
+			}, func(c *config.Config) {
+				c.Distributions[0].Origins[0].ConnectionTimeout = config.Duration(time.Second)
+			})
+			t.Cleanup(func() { close(release) }) // before the origin closes
+			if r := n.get("EA1", "/obj"); r.status != 200 || r.body != "good" {
+				t.Fatalf("warm-up: %d %q", r.status, r.body)
+			}
+			switch fault {
+			case "dies":
+				n.origin.Close()
+			default:
+				mode.Store(fault)
+			}
+			check := func(id string, r response, took time.Duration) {
+				t.Helper()
+				if r.status != 200 || r.body != "good" {
+					t.Fatalf("%s: %d %q (Cache-Status %q), want the copy", id, r.status, r.body, r.header.Values("Cache-Status"))
+				}
+				if took > 10*time.Second {
+					t.Fatalf("%s: answered after %v, want well before the 30 s read timeout", id, took)
+				}
+			}
+			// Hits until the copy expires, then the stale copy.
+			waitFor(t, 15*time.Second, func() bool {
+				start := time.Now()
+				r := n.get("EA1", "/obj")
+				check("EA1", r, time.Since(start))
+				return strings.Contains(strings.Join(r.header.Values("Cache-Status"), ", "), "stale-if-error")
+			})
+			for _, id := range []string{"EA2", "EA1", "EA2"} {
+				start := time.Now()
+				r := n.get(id, "/obj")
+				check(id, r, time.Since(start))
+				if cs := strings.Join(r.header.Values("Cache-Status"), ", "); !strings.Contains(cs, "stale-if-error") {
+					t.Fatalf("%s: Cache-Status %q does not say a stale copy was served", id, cs)
+				}
+			}
+		})
 	}
 }

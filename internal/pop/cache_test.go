@@ -268,7 +268,7 @@ func TestStaleIfError(t *testing.T) {
 	w.clock.Advance(60 * time.Second)
 	r = w.get("/x")
 	if r.status != 503 {
-		t.Fatalf("past stale-if-error: %d", r.status)
+		t.Fatalf("past stale-if-error: %d %q", r.status, r.header.Get("Cache-Status"))
 	}
 }
 

@@ -38,7 +38,7 @@ func (p *PoP) deliverFlight(ex *exchange, f *cache.Flight, leader bool) error {
 		return p.deliverObject(ex, f.Object, "Hit from strata", "hit")
 	}
 	info := f.Info
-	if f.Object != nil && f.Body != nil {
+	if f.Object != nil && f.Body != nil && !strings.Contains(f.Info, "detail=stale-") {
 		info += "; stored"
 	}
 	if !leader {
@@ -51,7 +51,7 @@ func (p *PoP) deliverFlight(ex *exchange, f *cache.Flight, leader bool) error {
 		xc = "Error from strata"
 	case f.Info == "fwd=stale; fwd-status=304":
 		xc = "RefreshHit from strata"
-	case len(f.Info) > 20 && f.Info[:20] == "fwd=stale; detail=st":
+	case strings.Contains(f.Info, "detail=stale-"): // a stale copy in place of a fetch
 		xc = "Hit from strata"
 	}
 	if f.Object != nil {
@@ -63,7 +63,7 @@ func (p *PoP) deliverFlight(ex *exchange, f *cache.Flight, leader bool) error {
 		if v := f.Header[servedByHeader]; len(v) > 0 {
 			servedBy = v
 		}
-	case strings.Contains(f.Info, "detail=stale-if-error"):
+	case strings.Contains(f.Info, "detail=stale-"):
 		servedBy = p.popValue
 	}
 	hdr := f.Header

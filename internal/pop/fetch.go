@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/strata-cdn/strata/internal/cache"
 	"github.com/strata-cdn/strata/internal/origin"
@@ -51,22 +52,60 @@ func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 		p.fetch(fx, fwd, stale, publish, release)
 	})
 	defer func() { f.Done() }() // the flight this request ends up using
-	err := f.Wait(ex.r.Context())
+	late, err := p.waitFlight(ex, f, stale)
 	hints.close()
 	if err != nil {
 		return errViewerGone
 	}
-	if !leader && !usable(f, fwd) {
+	if !late && !leader && !usable(f, fwd) {
 		// Another viewer's response that we may not use (private, cookies,
 		// another variant): fetch for ourselves, uncollapsed.
 		f.Done()
 		f = cache.Start(func(publish func(*cache.Flight)) { p.fetch(fx, fwd, stale, publish, func() {}) })
-		if err := f.Wait(ex.r.Context()); err != nil {
+		if late, err = p.waitFlight(ex, f, stale); err != nil {
 			return errViewerGone
 		}
 		leader = true
 	}
+	if late {
+		// The origin has not answered in time: the stale copy now, and the
+		// fetch goes on for the next viewer.
+		return p.deliverFlight(ex, staleFlight(stale, 0, "stale-if-error; origin-slow"), true)
+	}
 	return p.deliverFlight(ex, f, leader)
+}
+
+// waitFlight waits for the result of f. When a stale copy may be served on
+// an origin error, the wait is bounded by the target origin's connection
+// timeout, counted from the start of the fetch: an origin (or a path to it)
+// that hangs that long is treated as failing, and late reports that the
+// viewer should get the stale copy while the fetch goes on in the
+// background (CloudFront waits for its full origin timeout; a viewer should
+// not, when a copy is at hand).
+func (p *PoP) waitFlight(ex *exchange, f *cache.Flight, stale *cache.Object) (late bool, err error) {
+	ctx := ex.r.Context()
+	if stale == nil || !stale.StaleIfErrorOK(p.now(), ex.beh.staleIfError) {
+		return false, f.Wait(ctx)
+	}
+	wait := ex.beh.target.ConnectionTimeout() - time.Since(f.Started())
+	select {
+	case <-f.Ready():
+		return false, nil
+	default:
+	}
+	if wait <= 0 {
+		return true, nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-f.Ready():
+		return false, nil
+	case <-t.C:
+		return true, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 }
 
 func usable(f *cache.Flight, fwd http.Header) bool {
@@ -132,8 +171,12 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		resp, via, skipped, err = p.fetchUpstream(ctx, ex, hdr, true)
 	}
 	if err != nil {
-		if stale != nil && stale.StaleIfErrorOK(p.now()) {
-			publish(staleFlight(stale, "stale-if-error"))
+		// An origin that cannot be reached or times out: a stale copy is
+		// served if its origin and the cache policy allow it (CloudFront
+		// serves it), else the error goes to the viewer; the copy is kept.
+		if stale != nil && stale.StaleIfErrorOK(p.now(), beh.staleIfError) {
+			release() // a viewer arriving from now on asks the origin again
+			publish(staleFlight(stale, 0, "stale-if-error"))
 			return
 		}
 		publish(&cache.Flight{Err: err})
@@ -161,12 +204,19 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 			Shareable: v.Store, Object: fresh, Request: fwd, Info: "fwd=stale; fwd-status=304", Upstream: via, Timing: trace.result()})
 		return
 	}
-	if resp.StatusCode >= 500 && stale != nil && stale.StaleIfErrorOK(p.now()) {
-		publish(staleFlight(stale, "stale-if-error"))
+	// An origin error (5xx) never replaces a stale copy: it is served in
+	// the error's place when allowed, else the error passes, uncached.
+	keepStale := resp.StatusCode >= 500 && stale != nil
+	if keepStale && stale.StaleIfErrorOK(p.now(), beh.staleIfError) {
+		release()
+		publish(staleFlight(stale, resp.StatusCode, "stale-if-error"))
 		return
 	}
 
 	v := cache.Evaluate(hdr, resp.StatusCode, h, beh.ttls, respTime, errorTTL(ex.dist, resp.StatusCode))
+	if keepStale && v.Store {
+		v = cache.Verdict{Reason: "status"}
+	}
 	// Compression (compress.go) may rewrite h and give the body to store
 	// instead of the origin's, of unknown length.
 	src, length := p.compressFetched(ex, fwd, resp, h)
@@ -202,8 +252,10 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		if v.Reason != "" {
 			info += "; detail=" + v.Reason
 		}
-		if stale != nil {
-			p.store.Delete(key) // the new response replaces the stale one
+		// The new response replaces the stale one, unless it is an error
+		// or a parent's own stale copy (no better than this one).
+		if stale != nil && !keepStale && !(via != "" && v.Reason == "stale on arrival") {
+			p.store.Delete(key)
 		}
 	}
 	// A response that is not stored may still go to the waiters, unless it
@@ -260,9 +312,15 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 
 var errPurged = errors.New("pop: invalidated while in flight")
 
-func staleFlight(o *cache.Object, why string) *cache.Flight {
+// staleFlight serves the stale copy o in place of an origin's failure
+// (fwdStatus is the origin's 5xx, or 0 when it gave no response).
+func staleFlight(o *cache.Object, fwdStatus int, why string) *cache.Flight {
+	info := "fwd=stale; "
+	if fwdStatus != 0 {
+		info += "fwd-status=" + itoa(fwdStatus) + "; "
+	}
 	return &cache.Flight{Status: o.Status, Header: o.Header, Body: o.Body, Shareable: true,
-		Object: o, Info: "fwd=stale; detail=" + why}
+		Object: o, Info: info + "detail=" + why}
 }
 
 // copyBody streams src into body and the disk tier; past limit bytes the
@@ -352,6 +410,12 @@ func (p *PoP) pass(ex *exchange) error {
 			body = ex.r.Body
 		}
 	}
+	var vb *viewerBody // upload.go
+	if body != nil {
+		vb = p.newViewerBody(ex, body)
+		defer vb.close() // also when a copy panics (ErrAbortHandler)
+		body = vb
+	}
 	h := p.forwardHeader(ex, true)
 	ctx, trace := traceUpstream(ex.r.Context(), ex.beh) // Server-Timing
 	ctx = forwardInterim(ctx, ex)                       // 1xx from the origin (interim.go)
@@ -360,6 +424,9 @@ func (p *PoP) pass(ex *exchange) error {
 	})
 	ex.timing = trace.result()
 	if err != nil {
+		if err := vb.failure(ex.r.Context()); err != nil {
+			return err // the viewer's body failed, not the origin
+		}
 		if ex.r.Context().Err() != nil {
 			return errViewerGone
 		}

@@ -70,6 +70,10 @@ type Options struct {
 	// WebSocketIdleTimeout closes a WebSocket on which no byte moved either
 	// way for that long; default 10m, CloudFront's idle timeout.
 	WebSocketIdleTimeout time.Duration
+	// RequestBodyTimeout bounds each read of a request body forwarded to
+	// an origin: a viewer that sends nothing for that long gets 408
+	// (upload.go); default 60s, nginx's client_body_timeout.
+	RequestBodyTimeout time.Duration
 
 	// Viewer TLS (tls.go). DefaultCertFile and DefaultKeyFile are the PEM
 	// files of the default certificate (domain names, no SNI, unknown
@@ -135,6 +139,9 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 	}
 	if opts.WebSocketIdleTimeout <= 0 {
 		opts.WebSocketIdleTimeout = DefaultWebSocketIdleTimeout
+	}
+	if opts.RequestBodyTimeout <= 0 {
+		opts.RequestBodyTimeout = 60 * time.Second
 	}
 	p := &PoP{
 		opts:  opts,
@@ -266,6 +273,11 @@ type behavior struct {
 	verifier *signedurl.Verifier
 	// rhp is the response headers policy (stage 16, respheaders.go); nil: none.
 	rhp *respPolicy
+
+	// staleIfError is the policy's defaultStaleIfError (negative: no
+	// limit): how long a stale copy may be served on an origin error when
+	// the origin gave no stale-if-error (fetch.go).
+	staleIfError time.Duration
 }
 
 func (s *snapshot) close() {
@@ -357,6 +369,10 @@ func (p *PoP) buildBehavior(cfg *config.Config, d *dist, bc *config.CacheBehavio
 		Max:     time.Duration(deref(b.policy.MaxTTL, 31536000)) * time.Second,
 	}
 	b.bypass = b.ttls.Max == 0
+	b.staleIfError = -1
+	if s := b.policy.DefaultStaleIfError; s != nil {
+		b.staleIfError = time.Duration(*s) * time.Second
+	}
 	targetID := bc.TargetOriginID
 	if g := d.cfg.OriginGroup(targetID); g != nil {
 		targetID = g.PrimaryOriginID

@@ -240,6 +240,7 @@ func Start(opts Options) (*World, error) {
 			BodyBudget:          bodies,
 		}
 		po.WebSocketIdleTimeout = time.Duration(cfg.PoP.WebSocketIdleTimeout)
+		po.RequestBodyTimeout = time.Duration(cfg.PoP.RequestBodyTimeout)
 		if opts.DataDir != "" {
 			po.DiskDir = filepath.Join(opts.DataDir, "cache", s.ID)
 			po.DiskCacheSize = int64(cfg.PoP.DiskCacheSize)
