@@ -1,6 +1,7 @@
 package pop
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,50 +13,123 @@ import (
 	"time"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/devca"
+	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/h1"
+	"github.com/strata-cdn/strata/internal/listener"
 )
 
-// network is a small world: regional PoPs RA (region A-R) and RB (B-R), and
-// edges under each, all real listeners on loopback.
+// network is a small world: regional PoPs RA1 (regional cache A-R) and RB1
+// (B-R), and edges under each (EA1…, EB1…), all real listeners on
+// loopback, every PoP on the same clock. With netOpts.tls every PoP also
+// has an HTTPS listener whose certificate a development CA made for the
+// test issued; with netOpts.single the network is one edge, EA1, without
+// a parent.
 type network struct {
 	t       *testing.T
 	origin  *testOrigin
-	urls    map[string]string // PoP id -> URL
-	servers map[string]*h1.Server
+	clock   *clock
+	urls    map[string]string // PoP id -> URL (http://)
+	tlsURLs map[string]string // PoP id -> URL (https://), with netOpts.tls
+	servers map[string]interface{ Close() error }
 	pops    map[string]*PoP
+	ca      *devca.CA // with netOpts.tls
+	viewer  string    // the PoP viewers use: the first edge
 }
 
+// netOpts shape a network beyond its edge counts.
+type netOpts struct {
+	edgesA, edgesB int
+	single         bool    // one edge, EA1, with no parent: the single-PoP topology
+	shield         string  // every origin names this regional cache ("A-R", "B-R") as its origin shield
+	tls            bool    // HTTPS listeners beside the HTTP ones
+	geo            *geo.DB // the country database of every PoP
+	// regionalOpts adjusts the Options of the regional PoPs.
+	regionalOpts func(*Options)
+}
+
+// certNames are the names of the certificate every PoP of a network with
+// HTTPS presents (the test configuration's "d" answers any Host).
+var certNames = []string{"d.strata.localhost", "videos.example", "www.example", "localhost", "127.0.0.1"}
+
 func newNetwork(t *testing.T, edgesA, edgesB int, h http.HandlerFunc, mutate func(*config.Config)) *network {
+	t.Helper()
+	return newNetworkOpts(t, netOpts{edgesA: edgesA, edgesB: edgesB}, h, mutate)
+}
+
+func newNetworkOpts(t *testing.T, no netOpts, h http.HandlerFunc, mutate func(*config.Config)) *network {
 	t.Helper()
 	c := &clock{}
 	o := newOrigin(t, c, h)
 	cfg := testConfig(o.URL, mutate)
+	if no.shield != "" {
+		for i := range cfg.Distributions {
+			for j := range cfg.Distributions[i].Origins {
+				cfg.Distributions[i].Origins[j].OriginShield = config.OriginShield{Enabled: true, Region: no.shield}
+			}
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	n := &network{t: t, origin: o, urls: map[string]string{}, servers: map[string]*h1.Server{}, pops: map[string]*PoP{}}
+	n := &network{t: t, origin: o, clock: c, urls: map[string]string{}, tlsURLs: map[string]string{},
+		servers: map[string]interface{ Close() error }{}, pops: map[string]*PoP{}, viewer: "EA1"}
+	var certFile, keyFile string
+	if no.tls {
+		dir := t.TempDir()
+		ca, _, err := devca.Ensure(dir, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if certFile, keyFile, _, err = ca.EnsureLeaf(dir, "pop", certNames, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		n.ca = ca
+	}
 	// Listeners first, so every PoP knows every URL.
-	lns := map[string]net.Listener{}
+	lns, tlsLns := map[string]net.Listener{}, map[string]net.Listener{}
 	ids := []string{"RA1", "RB1"}
-	for i := 1; i <= edgesA; i++ {
-		ids = append(ids, fmt.Sprintf("EA%d", i))
+	if no.single {
+		ids = []string{"EA1"}
+	} else {
+		for i := 1; i <= no.edgesA; i++ {
+			ids = append(ids, fmt.Sprintf("EA%d", i))
+		}
+		for i := 1; i <= no.edgesB; i++ {
+			ids = append(ids, fmt.Sprintf("EB%d", i))
+		}
+		if no.edgesA == 0 {
+			n.viewer = "EB1"
+		}
 	}
-	for i := 1; i <= edgesB; i++ {
-		ids = append(ids, fmt.Sprintf("EB%d", i))
-	}
-	for _, id := range ids {
+	listen := func() net.Listener {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		lns[id] = ln
-		n.urls[id] = "http://" + ln.Addr().String()
+		return ln
 	}
-	shields := map[string]*Peer{"A-R": {ID: "RA1", URL: n.urls["RA1"]}, "B-R": {ID: "RB1", URL: n.urls["RB1"]}}
 	for _, id := range ids {
-		opts := Options{ID: id, DefaultDistribution: "d", TierSecret: "s3cret", Shields: shields,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		lns[id] = listen()
+		n.urls[id] = "http://" + lns[id].Addr().String()
+		if no.tls {
+			tlsLns[id] = listen()
+			n.tlsURLs[id] = "https://" + tlsLns[id].Addr().String()
+		}
+	}
+	shields := map[string]*Peer{}
+	if !no.single {
+		shields = map[string]*Peer{"A-R": {ID: "RA1", URL: n.urls["RA1"]}, "B-R": {ID: "RB1", URL: n.urls["RB1"]}}
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, id := range ids {
+		opts := Options{ID: id, DefaultDistribution: "d", TierSecret: "s3cret", Shields: shields, Now: c.Now,
+			Geo: no.geo, Logger: logger, DefaultCertFile: certFile, DefaultKeyFile: keyFile}
+		if ln := tlsLns[id]; ln != nil {
+			opts.HTTPSPort = ln.Addr().(*net.TCPAddr).Port
+		}
 		switch {
+		case no.single:
 		case strings.HasPrefix(id, "RA"):
 			opts.Tier, opts.RegionalCache = TierRegional, "A-R"
 		case strings.HasPrefix(id, "RB"):
@@ -65,13 +139,28 @@ func newNetwork(t *testing.T, edgesA, edgesB int, h http.HandlerFunc, mutate fun
 		default:
 			opts.RegionalCache, opts.Parent = "B-R", &Peer{ID: "RB1", URL: n.urls["RB1"]}
 		}
+		if opts.Tier == TierRegional && no.regionalOpts != nil {
+			no.regionalOpts(&opts)
+		}
 		p, err := New(cfg, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := &h1.Server{Handler: p}
-		go srv.Serve(lns[id])
-		n.pops[id], n.servers[id] = p, srv
+		n.pops[id] = p
+		if no.tls {
+			srv, err := listener.New(listener.Options{Handler: p, TLSConfig: p.TLSConfig(), ReadHeaderTimeout: 5 * time.Second, Logger: logger})
+			if err != nil {
+				t.Fatal(err)
+			}
+			go srv.Serve(lns[id])
+			go srv.ServeTLS(tlsLns[id])
+			n.servers[id] = srv
+		} else {
+			srv := &h1.Server{Handler: p}
+			go srv.Serve(lns[id])
+			n.servers[id] = srv
+		}
+		srv := n.servers[id]
 		t.Cleanup(func() { srv.Close(); p.Close() })
 	}
 	return n
@@ -93,6 +182,133 @@ func (n *network) get(id, path string, kv ...string) response {
 		n.t.Fatalf("GET %s%s body: %v", id, path, err)
 	}
 	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+// viewerReq is a request as a viewer sends it to one PoP of a network.
+type viewerReq struct {
+	method  string // default GET
+	path    string // path and query
+	host    string // Host and TLS server name; default d.strata.localhost
+	https   bool   // over the PoP's HTTPS listener
+	src     string // the viewer's source address (a country of geo.LoopbackTestRanges); default 127.0.0.1
+	header  []string
+	cookies []*http.Cookie
+}
+
+// send makes q to the PoP id with a fresh client that follows no
+// redirects, trusts the network's CA and connects from q.src.
+func (n *network) send(id string, q viewerReq) response {
+	n.t.Helper()
+	if q.method == "" {
+		q.method = http.MethodGet
+	}
+	if q.host == "" {
+		q.host = "d.strata.localhost"
+	}
+	base := n.urls[id]
+	if q.https {
+		if base = n.tlsURLs[id]; base == "" {
+			n.t.Fatalf("%s has no HTTPS listener (netOpts.tls)", id)
+		}
+	}
+	req, err := http.NewRequest(q.method, base+q.path, nil)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	req.Host = q.host
+	for i := 0; i+1 < len(q.header); i += 2 {
+		req.Header.Add(q.header[i], q.header[i+1])
+	}
+	for _, ck := range q.cookies {
+		req.AddCookie(ck)
+	}
+	dialer := &net.Dialer{}
+	if q.src != "" {
+		dialer.LocalAddr = &net.TCPAddr{IP: net.ParseIP(q.src)}
+	}
+	tr := &http.Transport{DialContext: dialer.DialContext, DisableCompression: true, DisableKeepAlives: true}
+	if n.ca != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: n.ca.Pool(), ServerName: normalizeHost(q.host)}
+	}
+	client := &http.Client{Transport: tr, Timeout: 20 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		n.t.Fatalf("%s %s%s: %v", q.method, id, q.path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		n.t.Fatalf("%s %s%s body: %v", q.method, id, q.path, err)
+	}
+	return response{resp.StatusCode, resp.Header, string(b)}
+}
+
+// tlsPort is the port of the HTTPS listener of the PoP id.
+func (n *network) tlsPort(id string) string {
+	u := n.tlsURLs[id]
+	return u[strings.LastIndexByte(u, ':')+1:]
+}
+
+// topology is one shape of network a viewer-facing feature must work
+// through: a lone PoP, an edge under a regional cache, and an edge under a
+// regional cache whose origin has a shield in another region. Viewers use
+// the network's viewer PoP.
+type topology struct {
+	name string
+	opts netOpts
+}
+
+var topologies = []topology{
+	{"single", netOpts{single: true}},
+	{"edge-regional", netOpts{edgesA: 1}},
+	{"edge-regional-shield", netOpts{edgesA: 1, shield: "B-R"}},
+}
+
+// eachTopology runs f for every topology, the network built with the
+// topology's options plus extra (tls and geo) over origin h and config
+// mutate.
+func eachTopology(t *testing.T, extra netOpts, h http.HandlerFunc, mutate func(*config.Config), f func(t *testing.T, n *network)) {
+	for _, tp := range topologies {
+		t.Run(tp.name, func(t *testing.T) {
+			o := tp.opts
+			o.tls, o.geo, o.regionalOpts = extra.tls, extra.geo, extra.regionalOpts
+			f(t, newNetworkOpts(t, o, h, mutate))
+		})
+	}
+}
+
+// regionals are the regional PoPs of n (none in the single topology).
+func (n *network) regionals() []string {
+	var ids []string
+	for _, id := range []string{"RA1", "RB1"} {
+		if n.pops[id] != nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// TestTopologiesServeThroughEveryTier: the harness itself. Every topology
+// answers a viewer, over HTTP and HTTPS, from the tiers it names, and the
+// second request is an edge hit.
+func TestTopologiesServeThroughEveryTier(t *testing.T) {
+	eachTopology(t, netOpts{tls: true}, cacheable, nil, func(t *testing.T, n *network) {
+		r := n.send(n.viewer, viewerReq{path: "/a", https: true})
+		if r.status != 200 || r.body != "object /a" {
+			t.Fatalf("HTTPS: %d %q", r.status, r.body)
+		}
+		layers := len(r.header.Values("Cache-Status"))
+		want := map[string]int{"single": 1, "edge-regional": 2, "edge-regional-shield": 3}[t.Name()[strings.IndexByte(t.Name(), '/')+1:]]
+		if layers != want {
+			t.Fatalf("Cache-Status %q: %d layers, want %d", r.header.Values("Cache-Status"), layers, want)
+		}
+		r = n.send(n.viewer, viewerReq{path: "/a"})
+		expectXCache(t, r, "Hit")
+		if c := n.origin.count("/a"); c != 1 {
+			t.Fatalf("origin count %d", c)
+		}
+	})
 }
 
 func cacheable(rw http.ResponseWriter, r *http.Request) {
