@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/h1"
 )
 
 // Response headers policies, compression and WebSocket through the tiers.
@@ -54,8 +57,51 @@ func (tp topology) network(t *testing.T, h http.HandlerFunc, mutate func(*config
 	return &world{t: t, pop: n.pops[n.viewer], url: n.urls[n.viewer], origin: n.origin, clock: n.clock, client: client}, n
 }
 
-// tiered: the viewer edge has a parent tier.
-func (tp topology) tiered() bool { return !tp.opts.single }
+// tiered: the viewer edge has a parent tier (not in the zero topology).
+func (tp topology) tiered() bool { return !tp.opts.single && tp.opts.edgesA+tp.opts.edgesB > 0 }
+
+// underParents puts a PoP with the options opts under the parent tiers of
+// topology tp, for a test that builds its own edge (websocket_test.go):
+// the regional cache RA1 and, with a shield, the shield RB1, each a PoP
+// over cfg on a loopback listener. It turns the shield on in cfg. With no
+// tiers in tp it does nothing.
+func (tp topology) underParents(t *testing.T, cfg *config.Config, opts *Options) {
+	t.Helper()
+	if !tp.tiered() {
+		return
+	}
+	if tp.opts.shield != "" {
+		for i := range cfg.Distributions {
+			for j := range cfg.Distributions[i].Origins {
+				cfg.Distributions[i].Origins[j].OriginShield = config.OriginShield{Enabled: true, Region: tp.opts.shield}
+			}
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	regions := map[string]string{"RA1": "A-R", "RB1": "B-R"}
+	lns, shields := map[string]net.Listener{}, map[string]*Peer{}
+	for _, id := range []string{"RA1", "RB1"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[id] = ln
+		shields[regions[id]] = &Peer{ID: id, URL: "http://" + ln.Addr().String()}
+	}
+	for id, ln := range lns {
+		p, err := New(cfg, Options{ID: id, DefaultDistribution: "d", TierSecret: "s3cret", Shields: shields,
+			Tier: TierRegional, RegionalCache: regions[id], Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &h1.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close(); p.Close() })
+	}
+	opts.TierSecret, opts.Shields, opts.RegionalCache, opts.Parent = "s3cret", shields, "A-R", shields["A-R"]
+}
 
 // edgeLayer is the cache layer, in Server-Timing's words, that answers the
 // viewer edge's misses: the origin's ("EDGE", the edge fetched it itself)
