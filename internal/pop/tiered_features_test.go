@@ -301,7 +301,8 @@ func TestTieredPreflightAtTheEdge(t *testing.T) {
 // header a policy adds reaches the viewer once, with the edge's value, on a
 // miss through every tier, on a regional hit and on an edge hit; a parent
 // answers its child tier without the policy; Server-Timing is one field
-// naming the viewer edge and the layer that answered it.
+// naming the viewer edge and the layer that answered it (its own, when the
+// parents are down).
 func TestTieredPolicyAppliedOnce(t *testing.T) {
 	origin := func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cache-Control", "max-age=600")
@@ -379,6 +380,12 @@ func TestTieredPolicyAppliedOnce(t *testing.T) {
 		if c := n.origin.count("/p"); c != 1 {
 			t.Fatalf("origin count %d", c)
 		}
+		// With the parents down the edge fetches from the origin itself, and
+		// Server-Timing says so.
+		for _, id := range n.regionals() {
+			n.servers[id].Close()
+		}
+		check("parents down", n.send(edges[0], viewerReq{path: "/down", header: o}), "Miss", false, "EDGE")
 	})
 }
 
