@@ -231,6 +231,19 @@ func (p *PoP) compressFetched(ex *exchange, fwd http.Header, resp *http.Response
 	return newCompressReader(resp.Body, enc, resp.ContentLength < 0), -1
 }
 
+// parentEncoding adjusts h, the header of a cached fetch sent to a parent
+// tier, for a Range request that missed: that fetch stores the identity
+// representation (compressFetched), and the parent, which sees no Range,
+// would otherwise compress, so the viewer would wait for the whole object
+// and get a range of compressed bytes, unlike on a PoP without a parent.
+// The parent is asked for identity, which is right for every viewer of the
+// key.
+func parentEncoding(ex *exchange, h http.Header) {
+	if ex.beh.cfg.Compress && len(ex.r.Header["Range"]) > 0 {
+		h.Del("Accept-Encoding")
+	}
+}
+
 // compressPassed is compressFetched for a response that is not cached: the
 // encoding is negotiated with this viewer alone, and the body is flushed
 // after every read. It rewrites h (the viewer's response header) when it

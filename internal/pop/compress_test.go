@@ -111,9 +111,11 @@ func hasVaryAE(h http.Header) bool {
 	return varyListsEncoding(h)
 }
 
-func TestCompressEachEncoding(t *testing.T) {
+func TestCompressEachEncoding(t *testing.T) { throughTiers(t, testCompressEachEncoding) }
+
+func testCompressEachEncoding(t *testing.T, tp topology) {
 	body := textBody(50_000)
-	w := newWorld(t, objectOrigin(map[string]object{
+	w := tp.world(t, objectOrigin(map[string]object{
 		"/app.js": {ctype: "application/javascript; charset=utf-8", body: body, kv: []string{"ETag", `"v1"`}},
 	}), compressOn)
 	for _, tc := range []struct{ ae, enc string }{
@@ -176,7 +178,11 @@ func TestCompressEachEncoding(t *testing.T) {
 }
 
 func TestCompressOriginAskedWithTheVariantEncoding(t *testing.T) {
-	w := newWorld(t, objectOrigin(map[string]object{"/a.css": {ctype: "text/css", body: textBody(5000)}}), compressOn)
+	throughTiers(t, testCompressOriginAskedWithTheVariantEncoding)
+}
+
+func testCompressOriginAskedWithTheVariantEncoding(t *testing.T, tp topology) {
+	w := tp.world(t, objectOrigin(map[string]object{"/a.css": {ctype: "text/css", body: textBody(5000)}}), compressOn)
 	for _, tc := range []struct{ ae, origin string }{
 		{"gzip, deflate, br", "br"}, {"deflate", ""}, {"gzip;q=0.5, zstd;q=0.1", "zstd"},
 	} {
@@ -188,8 +194,12 @@ func TestCompressOriginAskedWithTheVariantEncoding(t *testing.T) {
 }
 
 func TestCompressSpellingsShareOneVariant(t *testing.T) {
+	throughTiers(t, testCompressSpellingsShareOneVariant)
+}
+
+func testCompressSpellingsShareOneVariant(t *testing.T, tp topology) {
 	body := textBody(20_000)
-	w := newWorld(t, objectOrigin(map[string]object{"/page.html": {ctype: "text/html", body: body}}), compressOn)
+	w := tp.world(t, objectOrigin(map[string]object{"/page.html": {ctype: "text/html", body: body}}), compressOn)
 	spellings := []string{"gzip, deflate", "deflate, gzip;q=1.0", "GZIP", "x-gzip", "gzip;q=0.8, br;q=0", " gzip ,identity"}
 	for i, ae := range spellings {
 		r := w.get("/page.html", "Accept-Encoding", ae)
@@ -206,8 +216,12 @@ func TestCompressSpellingsShareOneVariant(t *testing.T) {
 }
 
 func TestCompressRefusalsServeIdentity(t *testing.T) {
+	throughTiers(t, testCompressRefusalsServeIdentity)
+}
+
+func testCompressRefusalsServeIdentity(t *testing.T, tp topology) {
 	body := textBody(20_000)
-	w := newWorld(t, objectOrigin(map[string]object{"/data.json": {ctype: "application/json", body: body}}), compressOn)
+	w := tp.world(t, objectOrigin(map[string]object{"/data.json": {ctype: "application/json", body: body}}), compressOn)
 	for _, ae := range []string{"", "gzip;q=0", "gzip;q=0.000, deflate", "identity", "identity;q=1, *;q=0", "deflate, sdch"} {
 		var kv []string
 		if ae != "" {
@@ -233,7 +247,9 @@ func TestCompressRefusalsServeIdentity(t *testing.T) {
 	}
 }
 
-func TestCompressNotApplicable(t *testing.T) {
+func TestCompressNotApplicable(t *testing.T) { throughTiers(t, testCompressNotApplicable) }
+
+func testCompressNotApplicable(t *testing.T, tp topology) {
 	body := textBody(20_000)
 	gz := func() string {
 		var b bytes.Buffer
@@ -243,7 +259,7 @@ func TestCompressNotApplicable(t *testing.T) {
 		return b.String()
 	}()
 	png := "\x89PNG\r\n\x1a\n" + textBody(20_000)
-	w := newWorld(t, objectOrigin(map[string]object{
+	w := tp.world(t, objectOrigin(map[string]object{
 		"/img.png":      {ctype: "image/png", body: png},
 		"/pre.js":       {ctype: "application/javascript", body: gz, kv: []string{"Content-Encoding", "gzip", "ETag", `"pre"`}},
 		"/small.txt":    {ctype: "text/plain", body: textBody(999)},
@@ -290,10 +306,12 @@ func TestCompressNotApplicable(t *testing.T) {
 	}
 }
 
-func TestCompressOffChangesNothing(t *testing.T) {
+func TestCompressOffChangesNothing(t *testing.T) { throughTiers(t, testCompressOffChangesNothing) }
+
+func testCompressOffChangesNothing(t *testing.T, tp topology) {
 	body := textBody(20_000)
 	objs := map[string]object{"/app.js": {ctype: "application/javascript", body: body, kv: []string{"ETag", `"v1"`}}}
-	w := newWorld(t, objectOrigin(objs), func(c *config.Config) {
+	w := tp.world(t, objectOrigin(objs), func(c *config.Config) {
 		c.CachePolicies[0].CacheKey.EnableAcceptEncodingGzip = true
 		c.CachePolicies[0].CacheKey.EnableAcceptEncodingBrotli = true
 	})
@@ -316,8 +334,12 @@ func TestCompressOffChangesNothing(t *testing.T) {
 }
 
 func TestCompressBrotliNeedsThePolicy(t *testing.T) {
+	throughTiers(t, testCompressBrotliNeedsThePolicy)
+}
+
+func testCompressBrotliNeedsThePolicy(t *testing.T, tp topology) {
 	body := textBody(20_000)
-	w := newWorld(t, objectOrigin(map[string]object{"/a.txt": {ctype: "text/plain", body: body}}), func(c *config.Config) {
+	w := tp.world(t, objectOrigin(map[string]object{"/a.txt": {ctype: "text/plain", body: body}}), func(c *config.Config) {
 		c.Distributions[0].DefaultCacheBehavior.Compress = true // no enableAcceptEncoding*: gzip and zstd only
 	})
 	r := w.get("/a.txt", "Accept-Encoding", "br, gzip")
@@ -326,9 +348,11 @@ func TestCompressBrotliNeedsThePolicy(t *testing.T) {
 	}
 }
 
-func TestCompressHead(t *testing.T) {
+func TestCompressHead(t *testing.T) { throughTiers(t, testCompressHead) }
+
+func testCompressHead(t *testing.T, tp topology) {
 	body := textBody(30_000)
-	w := newWorld(t, objectOrigin(map[string]object{"/h.html": {ctype: "text/html", body: body}}), compressOn)
+	w := tp.world(t, objectOrigin(map[string]object{"/h.html": {ctype: "text/html", body: body}}), compressOn)
 	// A HEAD that misses waits for the compressed object, then has its length.
 	h := w.do(http.MethodHead, "/h.html", "Accept-Encoding", "gzip")
 	if h.status != 200 || h.header.Get("Content-Encoding") != "gzip" || h.body != "" || !hasVaryAE(h.header) {
@@ -349,9 +373,11 @@ func TestCompressHead(t *testing.T) {
 	}
 }
 
-func TestCompressSizeLimits(t *testing.T) {
+func TestCompressSizeLimits(t *testing.T) { throughTiers(t, testCompressSizeLimits) }
+
+func testCompressSizeLimits(t *testing.T, tp topology) {
 	large := textBody(12_000_000)
-	w := newWorld(t, objectOrigin(map[string]object{"/large.txt": {ctype: "text/plain", body: large}}), compressOn)
+	w := tp.world(t, objectOrigin(map[string]object{"/large.txt": {ctype: "text/plain", body: large}}), compressOn)
 	r := w.get("/large.txt", "Accept-Encoding", "gzip")
 	if r.header.Get("Content-Encoding") != "" || r.body != large || r.header.Get("Content-Length") != strconv.Itoa(len(large)) {
 		t.Fatalf("12 MB object: Content-Encoding %q, Content-Length %q", r.header.Get("Content-Encoding"), r.header.Get("Content-Length"))
@@ -364,10 +390,12 @@ func TestCompressSizeLimits(t *testing.T) {
 // TestCompressWhileStreaming: a 5 MB object is compressed as it arrives:
 // the viewer reads compressed bytes while the origin is still holding back
 // the second half, and the whole decompresses to the origin's bytes.
-func TestCompressWhileStreaming(t *testing.T) {
+func TestCompressWhileStreaming(t *testing.T) { throughTiers(t, testCompressWhileStreaming) }
+
+func testCompressWhileStreaming(t *testing.T, tp topology) {
 	body := textBody(5_000_000)
 	release := map[string]chan struct{}{"/stream-gzip": make(chan struct{}), "/stream-br": make(chan struct{})}
-	w := newWorld(t, func(rw http.ResponseWriter, r *http.Request) {
+	w := tp.world(t, func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cache-Control", "max-age=600")
 		rw.Header().Set("Content-Type", "text/plain")
 		rw.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -429,9 +457,11 @@ func TestCompressWhileStreaming(t *testing.T) {
 	}
 }
 
-func TestCompressUnknownLength(t *testing.T) {
+func TestCompressUnknownLength(t *testing.T) { throughTiers(t, testCompressUnknownLength) }
+
+func testCompressUnknownLength(t *testing.T, tp topology) {
 	body := textBody(40_000)
-	w := newWorld(t, func(rw http.ResponseWriter, r *http.Request) {
+	w := tp.world(t, func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cache-Control", "max-age=600")
 		rw.Header().Set("Content-Type", "text/html")
 		for i := 0; i < len(body); i += 10_000 {
@@ -448,9 +478,11 @@ func TestCompressUnknownLength(t *testing.T) {
 
 // TestCompressRangeMiss: a Range request that misses is answered from the
 // identity bytes, and the variant stores identity (see compressFetched).
-func TestCompressRangeMiss(t *testing.T) {
+func TestCompressRangeMiss(t *testing.T) { throughTiers(t, testCompressRangeMiss) }
+
+func testCompressRangeMiss(t *testing.T, tp topology) {
 	body := textBody(30_000)
-	w := newWorld(t, objectOrigin(map[string]object{"/r.txt": {ctype: "text/plain", body: body}}), compressOn)
+	w := tp.world(t, objectOrigin(map[string]object{"/r.txt": {ctype: "text/plain", body: body}}), compressOn)
 	r := w.get("/r.txt", "Accept-Encoding", "gzip", "Range", "bytes=100-199")
 	if r.status != http.StatusPartialContent || r.body != body[100:200] || r.header.Get("Content-Encoding") != "" {
 		t.Fatalf("range on a miss: status %d, Content-Encoding %q, body %q", r.status, r.header.Get("Content-Encoding"), r.body)
@@ -475,8 +507,12 @@ func TestCompressRangeMiss(t *testing.T) {
 }
 
 func TestCompressRevalidationKeepsWeakETag(t *testing.T) {
+	throughTiers(t, testCompressRevalidationKeepsWeakETag)
+}
+
+func testCompressRevalidationKeepsWeakETag(t *testing.T, tp topology) {
 	body := textBody(20_000)
-	w := newWorld(t, func(rw http.ResponseWriter, r *http.Request) {
+	w := tp.world(t, func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cache-Control", "max-age=10")
 		rw.Header().Set("ETag", `"e1"`)
 		rw.Header().Set("Vary", "Origin")
@@ -507,8 +543,12 @@ func TestCompressRevalidationKeepsWeakETag(t *testing.T) {
 }
 
 func TestCompressUnsafeMethodInvalidatesEveryVariant(t *testing.T) {
+	throughTiers(t, testCompressUnsafeMethodInvalidatesEveryVariant)
+}
+
+func testCompressUnsafeMethodInvalidatesEveryVariant(t *testing.T, tp topology) {
 	body := textBody(5000)
-	w := newWorld(t, func(rw http.ResponseWriter, r *http.Request) {
+	w := tp.world(t, func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			rw.WriteHeader(http.StatusNoContent)
 			return
@@ -525,10 +565,12 @@ func TestCompressUnsafeMethodInvalidatesEveryVariant(t *testing.T) {
 	}
 }
 
-func TestCompressPass(t *testing.T) {
+func TestCompressPass(t *testing.T) { throughTiers(t, testCompressPass) }
+
+func testCompressPass(t *testing.T, tp topology) {
 	body := textBody(60_000)
 	release := make(chan struct{})
-	w := newWorld(t, func(rw http.ResponseWriter, r *http.Request) {
+	w := tp.world(t, func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "application/json")
 		rw.Header().Set("ETag", `"p"`)
 		if r.URL.Path == "/slow" {

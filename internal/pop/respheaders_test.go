@@ -12,12 +12,12 @@ import (
 	"github.com/strata-cdn/strata/internal/config"
 )
 
-// rhpWorld is a world whose default behavior uses the response headers
-// policy rp (declared as "rhp"), or the managed policy named by id when rp is
-// nil. mutate may change the config further.
-func rhpWorld(t *testing.T, h http.HandlerFunc, rp *config.ResponseHeadersPolicy, id string, mutate func(*config.Config)) *world {
+// rhpWorldIn is a world of topology tp whose default behavior uses the
+// response headers policy rp (declared as "rhp"), or the managed policy named
+// by id when rp is nil. mutate may change the config further.
+func rhpWorldIn(t *testing.T, tp topology, h http.HandlerFunc, rp *config.ResponseHeadersPolicy, id string, mutate func(*config.Config)) *world {
 	t.Helper()
-	return newWorld(t, h, func(c *config.Config) {
+	return tp.world(t, h, func(c *config.Config) {
 		if rp != nil {
 			rp.ID = "rhp"
 			c.ResponseHeadersPolicies = append(c.ResponseHeadersPolicies, *rp)
@@ -54,8 +54,10 @@ func hasVary(r response, name string) bool {
 	return false
 }
 
-func TestCORSSimpleRequests(t *testing.T) {
-	w := rhpWorld(t, cacheableOK, &config.ResponseHeadersPolicy{CORS: &config.CORSConfig{
+func TestCORSSimpleRequests(t *testing.T) { throughTiers(t, testCORSSimpleRequests) }
+
+func testCORSSimpleRequests(t *testing.T, tp topology) {
+	w := rhpWorldIn(t, tp, cacheableOK, &config.ResponseHeadersPolicy{CORS: &config.CORSConfig{
 		AccessControlAllowOrigins:     []string{"https://app.example.com", "https://*.example.org", "http://localhost:3000"},
 		AccessControlAllowHeaders:     []string{"X-Token"},
 		AccessControlAllowMethods:     []string{"GET", "POST"},
@@ -121,8 +123,10 @@ func TestCORSSimpleRequests(t *testing.T) {
 	}
 }
 
-func TestCORSAnyOrigin(t *testing.T) {
-	w := rhpWorld(t, cacheableOK, nil, config.ManagedSimpleCORS, nil)
+func TestCORSAnyOrigin(t *testing.T) { throughTiers(t, testCORSAnyOrigin) }
+
+func testCORSAnyOrigin(t *testing.T, tp topology) {
+	w := rhpWorldIn(t, tp, cacheableOK, nil, config.ManagedSimpleCORS, nil)
 	r := w.get("/a", "Origin", "https://anyone.example")
 	expectHeader(t, r, hACAO, "*")
 	if hasVary(r, "Origin") {
@@ -144,8 +148,10 @@ func TestCORSAnyOrigin(t *testing.T) {
 	expectHeader(t, r, hACAO, "*")
 }
 
-func TestCORSPreflightAtTheEdge(t *testing.T) {
-	w := rhpWorld(t, cacheableOK, &config.ResponseHeadersPolicy{CORS: &config.CORSConfig{
+func TestCORSPreflightAtTheEdge(t *testing.T) { throughTiers(t, testCORSPreflightAtTheEdge) }
+
+func testCORSPreflightAtTheEdge(t *testing.T, tp topology) {
+	w := rhpWorldIn(t, tp, cacheableOK, &config.ResponseHeadersPolicy{CORS: &config.CORSConfig{
 		AccessControlAllowOrigins:  []string{"https://app.example.com"},
 		AccessControlAllowHeaders:  []string{"Content-Type", "X-Token"},
 		AccessControlAllowMethods:  []string{"GET", "POST", "PUT"},
@@ -192,7 +198,9 @@ func TestCORSPreflightAtTheEdge(t *testing.T) {
 	}
 }
 
-func TestCORSOriginOverride(t *testing.T) {
+func TestCORSOriginOverride(t *testing.T) { throughTiers(t, testCORSOriginOverride) }
+
+func testCORSOriginOverride(t *testing.T, tp topology) {
 	fromOrigin := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=3600")
 		w.Header().Set(hACAO, "https://origin-choice.example")
@@ -205,7 +213,7 @@ func TestCORSOriginOverride(t *testing.T) {
 			AccessControlAllowHeaders: []string{"*"}, AccessControlExposeHeaders: []string{"ETag"},
 			AccessControlAllowCredentials: true, OriginOverride: override}
 	}
-	w := newWorld(t, fromOrigin, func(c *config.Config) {
+	w := tp.world(t, fromOrigin, func(c *config.Config) {
 		c.ResponseHeadersPolicies = []config.ResponseHeadersPolicy{{ID: "keep", CORS: cors(false)}, {ID: "replace", CORS: cors(true)}}
 		c.Distributions[0].DefaultCacheBehavior.ResponseHeadersPolicyID = "keep"
 		c.Distributions[0].CacheBehaviors = []config.CacheBehavior{{PathPattern: "/replace/*", TargetOriginID: "o",
@@ -226,7 +234,9 @@ func TestCORSOriginOverride(t *testing.T) {
 	}
 }
 
-func TestSecurityHeaders(t *testing.T) {
+func TestSecurityHeaders(t *testing.T) { throughTiers(t, testSecurityHeaders) }
+
+func testSecurityHeaders(t *testing.T, tp topology) {
 	origin := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=3600")
 		if r.URL.Query().Get("sends") == "1" {
@@ -247,7 +257,7 @@ func TestSecurityHeaders(t *testing.T) {
 			XSSProtection:           &config.XSSProtection{Protection: true, ReportURI: "https://r.example/xss", Override: override},
 		}
 	}
-	w := newWorld(t, origin, func(c *config.Config) {
+	w := tp.world(t, origin, func(c *config.Config) {
 		c.ResponseHeadersPolicies = []config.ResponseHeadersPolicy{
 			{ID: "keep", SecurityHeaders: all(false)},
 			{ID: "replace", SecurityHeaders: all(true)},
@@ -288,7 +298,9 @@ func TestSecurityHeaders(t *testing.T) {
 	expectHeader(t, w.get("/xss-off/a"), "X-XSS-Protection", "0")
 }
 
-func TestCustomAndRemovedHeaders(t *testing.T) {
+func TestCustomAndRemovedHeaders(t *testing.T) { throughTiers(t, testCustomAndRemovedHeaders) }
+
+func testCustomAndRemovedHeaders(t *testing.T, tp topology) {
 	origin := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=3600")
 		w.Header().Set("X-Keep", "origin")
@@ -298,7 +310,7 @@ func TestCustomAndRemovedHeaders(t *testing.T) {
 		w.Header().Set("X-Frame-Options", "ALLOW-FROM https://old.example")
 		io.WriteString(w, "x")
 	}
-	w := rhpWorld(t, origin, &config.ResponseHeadersPolicy{
+	w := rhpWorldIn(t, tp, origin, &config.ResponseHeadersPolicy{
 		CustomHeaders: []config.CustomResponseHeader{
 			{Header: "X-Added", Value: "policy"},
 			{Header: "x-keep", Value: "policy"},
@@ -321,6 +333,7 @@ func TestCustomAndRemovedHeaders(t *testing.T) {
 		expectHeader(t, r, "X-Replace", "policy")
 		expectHeader(t, r, "Cache-Control", "no-store")
 		expectHeader(t, r, "X-Frame-Options", "SAMEORIGIN")
+		once(t, r, "X-Empty") // applied by the edge only, through any tiers
 		if _, ok := r.header["X-Empty"]; !ok {
 			t.Fatalf("X-Empty (no value) missing: %v", r.header)
 		}
@@ -330,7 +343,7 @@ func TestCustomAndRemovedHeaders(t *testing.T) {
 			}
 		}
 		// Strata's own headers are untouched.
-		if r.header.Get("X-Strata-Pop") != "TST1" || r.header.Get("Via") == "" || r.header.Get("Date") == "" {
+		if r.header.Get("X-Strata-Pop") != w.pop.ID() || r.header.Get("Via") == "" || r.header.Get("Date") == "" {
 			t.Fatalf("Strata's headers: %v", r.header)
 		}
 	}
@@ -375,7 +388,9 @@ func durOf(t *testing.T, m map[string]map[string]string, name string) int64 {
 	return d
 }
 
-func TestServerTiming(t *testing.T) {
+func TestServerTiming(t *testing.T) { throughTiers(t, testServerTiming) }
+
+func testServerTiming(t *testing.T, tp topology) {
 	origin := func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			time.Sleep(150 * time.Millisecond)
@@ -384,7 +399,7 @@ func TestServerTiming(t *testing.T) {
 		w.Header().Set("Server-Timing", "app;dur=7")
 		io.WriteString(w, "x")
 	}
-	w := newWorld(t, origin, func(c *config.Config) {
+	w := tp.world(t, origin, func(c *config.Config) {
 		c.ResponseHeadersPolicies = []config.ResponseHeadersPolicy{
 			{ID: "all", ServerTiming: &config.ServerTimingConfig{Enabled: true, SamplingRate: 100}},
 			{ID: "none", ServerTiming: &config.ServerTimingConfig{Enabled: true, SamplingRate: 0}},
@@ -402,7 +417,7 @@ func TestServerTiming(t *testing.T) {
 	if strings.Join(names, ",") != strings.Join(wantOrder, ",") {
 		t.Fatalf("miss metrics %v, want %v", names, wantOrder)
 	}
-	if m["cdn-upstream-layer"]["desc"] != "EDGE" || m["cdn-pop"]["desc"] != "TST1" ||
+	if m["cdn-upstream-layer"]["desc"] != tp.edgeLayer() || m["cdn-pop"]["desc"] != w.pop.ID() ||
 		m["cdn-rid"]["desc"] != miss.header.Get("X-Strata-Request-Id") || m["app"]["dur"] != "7" {
 		t.Fatalf("miss metrics %v", m)
 	}
@@ -448,8 +463,10 @@ func TestServerTiming(t *testing.T) {
 	}
 }
 
-func TestServerTimingSampling(t *testing.T) {
-	w := rhpWorld(t, cacheableOK, &config.ResponseHeadersPolicy{
+func TestServerTimingSampling(t *testing.T) { throughTiers(t, testServerTimingSampling) }
+
+func testServerTimingSampling(t *testing.T, tp topology) {
+	w := rhpWorldIn(t, tp, cacheableOK, &config.ResponseHeadersPolicy{
 		ServerTiming: &config.ServerTimingConfig{Enabled: true, SamplingRate: 50}}, "", nil)
 	with := 0
 	const n = 200
@@ -466,7 +483,9 @@ func TestServerTimingSampling(t *testing.T) {
 
 // TestPolicyOnEveryResponse: the policy goes on hits, passes, the origin's
 // errors, Strata's own errors, redirects, 304s and custom error pages.
-func TestPolicyOnEveryResponse(t *testing.T) {
+func TestPolicyOnEveryResponse(t *testing.T) { throughTiers(t, testPolicyOnEveryResponse) }
+
+func testPolicyOnEveryResponse(t *testing.T, tp topology) {
 	origin := func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/503":
@@ -483,7 +502,7 @@ func TestPolicyOnEveryResponse(t *testing.T) {
 			io.WriteString(w, "ok")
 		}
 	}
-	w := rhpWorld(t, origin, nil, config.ManagedCORSAndSecurityHeadersPolicy, func(c *config.Config) {
+	w := rhpWorldIn(t, tp, origin, nil, config.ManagedCORSAndSecurityHeadersPolicy, func(c *config.Config) {
 		d := &c.Distributions[0]
 		d.Origins = append(d.Origins, config.Origin{ID: "down", URL: "http://127.0.0.1:1"})
 		d.CacheBehaviors = []config.CacheBehavior{
@@ -529,10 +548,12 @@ func TestPolicyOnEveryResponse(t *testing.T) {
 	}
 }
 
-func TestManagedPreflightPolicies(t *testing.T) {
+func TestManagedPreflightPolicies(t *testing.T) { throughTiers(t, testManagedPreflightPolicies) }
+
+func testManagedPreflightPolicies(t *testing.T, tp topology) {
 	for _, id := range []string{config.ManagedCORSWithPreflight, config.ManagedCORSWithPreflightAndSecurityHeadersPolicy} {
 		t.Run(id, func(t *testing.T) {
-			w := rhpWorld(t, cacheableOK, nil, id, nil)
+			w := rhpWorldIn(t, tp, cacheableOK, nil, id, nil)
 			r := w.do("OPTIONS", "/x", "Origin", "https://a.example", "Access-Control-Request-Method", "DELETE")
 			if r.status != http.StatusNoContent || w.origin.count("/x") != 0 {
 				t.Fatalf("preflight: status %d, origin count %d", r.status, w.origin.count("/x"))
@@ -557,12 +578,16 @@ func TestManagedPreflightPolicies(t *testing.T) {
 }
 
 func TestManagedSecurityHeadersPolicy(t *testing.T) {
+	throughTiers(t, testManagedSecurityHeadersPolicy)
+}
+
+func testManagedSecurityHeadersPolicy(t *testing.T, tp topology) {
 	origin := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "sniff-away")
 		w.Header().Set("X-Frame-Options", "DENY")
 		io.WriteString(w, "x")
 	}
-	w := rhpWorld(t, origin, nil, config.ManagedSecurityHeadersPolicy, nil)
+	w := rhpWorldIn(t, tp, origin, nil, config.ManagedSecurityHeadersPolicy, nil)
 	r := w.get("/s")
 	expectHeader(t, r, "X-Content-Type-Options", "nosniff") // the one header it overrides
 	expectHeader(t, r, "X-Frame-Options", "DENY")           // the origin's kept

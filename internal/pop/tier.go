@@ -98,6 +98,7 @@ func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, 
 			h := hdr.Clone()
 			h.Set(hopHeader, p.opts.TierSecret)
 			h.Set(childHeader, p.opts.ID)
+			parentEncoding(ex, h) // compress.go
 			req := p.newOriginRequest(ctx, ex, method, h, nil)
 			resp, err = up.o.Do(req, "http", true)
 			if err == nil {

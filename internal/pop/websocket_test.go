@@ -54,7 +54,8 @@ type wsOptions struct {
 	viewerTLS, originTLS bool
 	idle                 time.Duration
 	mutate               func(*config.Config)
-	originURL            string // instead of the origin server (an origin that is down)
+	originURL            string   // instead of the origin server (an origin that is down)
+	tp                   topology // the PoP's parent tiers (tiered_features_test.go); none in the zero value
 }
 
 func newWSWorld(t *testing.T, h http.HandlerFunc, o wsOptions) *wsWorld {
@@ -88,8 +89,10 @@ func newWSWorld(t *testing.T, h http.HandlerFunc, o wsOptions) *wsWorld {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	p, err := New(cfg, Options{ID: "WS1", DefaultDistribution: "d", WebSocketIdleTimeout: o.idle,
-		Logger: slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	opts := Options{ID: "WS1", DefaultDistribution: "d", WebSocketIdleTimeout: o.idle,
+		Logger: slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	o.tp.underParents(t, cfg, &opts)
+	p, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +268,9 @@ func echo(ctx context.Context, t *testing.T, c *websocket.Conn, typ websocket.Me
 // (subprotocol, extensions) reach the viewer, messages go both ways, a
 // close from the viewer reaches the origin, and the access log has the
 // bytes each way.
-func TestWebSocketEcho(t *testing.T) {
+func TestWebSocketEcho(t *testing.T) { throughTiers(t, testWebSocketEcho) }
+
+func testWebSocketEcho(t *testing.T, tp topology) {
 	for _, tc := range []struct {
 		name                 string
 		viewerTLS, originTLS bool
@@ -277,7 +282,7 @@ func TestWebSocketEcho(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ended := make(chan error, 1)
-			w := newWSWorld(t, echoOrigin(ended), wsOptions{viewerTLS: tc.viewerTLS, originTLS: tc.originTLS})
+			w := newWSWorld(t, echoOrigin(ended), wsOptions{tp: tp, viewerTLS: tc.viewerTLS, originTLS: tc.originTLS})
 			ctx := testContext(t)
 			c, resp, err := w.dial(ctx, "/chat?room=1", &websocket.DialOptions{Subprotocols: []string{"chat"},
 				CompressionMode: websocket.CompressionContextTakeover, HTTPHeader: http.Header{"X-Viewer": {"v"}}})
@@ -291,6 +296,10 @@ func TestWebSocketEcho(t *testing.T) {
 			}
 			if got := resp.Header.Get("X-Cache"); got != "Miss from strata" {
 				t.Fatalf("X-Cache = %q", got)
+			}
+			// Straight from the edge to the origin, whatever tiers are above it.
+			if cs := resp.Header.Values("Cache-Status"); len(cs) != 1 || !strings.HasPrefix(cs[0], "Strata-WS1;") {
+				t.Fatalf("Cache-Status %q: want the edge's entry only", cs)
 			}
 			or := w.last.Load()
 			if or.Header.Get("X-Viewer") != "v" || or.Header.Get("Sec-WebSocket-Version") != "13" ||
@@ -330,8 +339,10 @@ func TestWebSocketEcho(t *testing.T) {
 }
 
 // 8 MiB messages each way, uncompressed, over wss.
-func TestWebSocketLargeMessages(t *testing.T) {
-	w := newWSWorld(t, echoOrigin(nil), wsOptions{viewerTLS: true})
+func TestWebSocketLargeMessages(t *testing.T) { throughTiers(t, testWebSocketLargeMessages) }
+
+func testWebSocketLargeMessages(t *testing.T, tp topology) {
+	w := newWSWorld(t, echoOrigin(nil), wsOptions{tp: tp, viewerTLS: true})
 	ctx := testContext(t)
 	c, _, err := w.dial(ctx, "/big", nil)
 	if err != nil {
@@ -351,9 +362,11 @@ func TestWebSocketLargeMessages(t *testing.T) {
 }
 
 // 200 WebSockets at once, each exchanging messages of its own.
-func TestWebSocketManyConcurrent(t *testing.T) {
+func TestWebSocketManyConcurrent(t *testing.T) { throughTiers(t, testWebSocketManyConcurrent) }
+
+func testWebSocketManyConcurrent(t *testing.T, tp topology) {
 	const sockets, messages = 200, 10
-	w := newWSWorld(t, echoOrigin(nil), wsOptions{})
+	w := newWSWorld(t, echoOrigin(nil), wsOptions{tp: tp})
 	ctx := testContext(t)
 	var wg sync.WaitGroup
 	errc := make(chan error, sockets)
@@ -401,7 +414,9 @@ func TestWebSocketManyConcurrent(t *testing.T) {
 
 // The origin closes with a code and a reason: the viewer receives them, its
 // close echo gets back to the origin, and both connections end.
-func TestWebSocketOriginCloses(t *testing.T) {
+func TestWebSocketOriginCloses(t *testing.T) { throughTiers(t, testWebSocketOriginCloses) }
+
+func testWebSocketOriginCloses(t *testing.T, tp topology) {
 	closed := make(chan error, 1)
 	w := newWSWorld(t, func(rw http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(rw, r, nil)
@@ -416,7 +431,7 @@ func TestWebSocketOriginCloses(t *testing.T) {
 			return
 		}
 		closed <- c.Close(4001, "bye now") // nil once the viewer's echo came back
-	}, wsOptions{viewerTLS: true})
+	}, wsOptions{tp: tp, viewerTLS: true})
 	ctx := testContext(t)
 	c, _, err := w.dial(ctx, "/close", nil)
 	if err != nil {
@@ -447,14 +462,16 @@ func TestWebSocketOriginCloses(t *testing.T) {
 
 // A viewer that vanishes (its TCP connection closed under the WebSocket,
 // with a FIN or a reset): the origin's connection ends promptly.
-func TestWebSocketViewerVanishes(t *testing.T) {
+func TestWebSocketViewerVanishes(t *testing.T) { throughTiers(t, testWebSocketViewerVanishes) }
+
+func testWebSocketViewerVanishes(t *testing.T, tp topology) {
 	for _, tc := range []struct {
 		name  string
 		reset bool
 	}{{"fin", false}, {"reset", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			ended := make(chan error, 1)
-			w := newWSWorld(t, echoOrigin(ended), wsOptions{})
+			w := newWSWorld(t, echoOrigin(ended), wsOptions{tp: tp})
 			ctx := testContext(t)
 			conns := make(chan net.Conn, 1)
 			client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -490,10 +507,12 @@ func TestWebSocketViewerVanishes(t *testing.T) {
 
 // Silence for the idle timeout closes both connections; traffic keeps a
 // WebSocket open past it.
-func TestWebSocketIdleTimeout(t *testing.T) {
+func TestWebSocketIdleTimeout(t *testing.T) { throughTiers(t, testWebSocketIdleTimeout) }
+
+func testWebSocketIdleTimeout(t *testing.T, tp topology) {
 	const idle = 1500 * time.Millisecond
 	ended := make(chan error, 1)
-	w := newWSWorld(t, echoOrigin(ended), wsOptions{idle: idle})
+	w := newWSWorld(t, echoOrigin(ended), wsOptions{tp: tp, idle: idle})
 	ctx := testContext(t)
 	c, _, err := w.dial(ctx, "/idle", nil)
 	if err != nil {
@@ -526,7 +545,11 @@ func TestWebSocketIdleTimeout(t *testing.T) {
 // The origin's read timeout bounds the handshake, not the silence of an
 // established WebSocket (that is the idle timeout's).
 func TestWebSocketOutlivesOriginReadTimeout(t *testing.T) {
-	w := newWSWorld(t, echoOrigin(nil), wsOptions{mutate: func(c *config.Config) {
+	throughTiers(t, testWebSocketOutlivesOriginReadTimeout)
+}
+
+func testWebSocketOutlivesOriginReadTimeout(t *testing.T, tp topology) {
+	w := newWSWorld(t, echoOrigin(nil), wsOptions{tp: tp, mutate: func(c *config.Config) {
 		c.Distributions[0].Origins[0].CustomOriginConfig = &config.CustomOriginConfig{OriginReadTimeout: config.Duration(time.Second)}
 	}})
 	ctx := testContext(t)
@@ -542,11 +565,13 @@ func TestWebSocketOutlivesOriginReadTimeout(t *testing.T) {
 
 // An origin that refuses the upgrade answers the viewer as a normal
 // response, which is not cached.
-func TestWebSocketOriginRefuses(t *testing.T) {
+func TestWebSocketOriginRefuses(t *testing.T) { throughTiers(t, testWebSocketOriginRefuses) }
+
+func testWebSocketOriginRefuses(t *testing.T, tp topology) {
 	w := newWSWorld(t, func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cache-Control", "max-age=600")
 		http.Error(rw, "not you", http.StatusForbidden)
-	}, wsOptions{})
+	}, wsOptions{tp: tp})
 	ctx := testContext(t)
 	for i := 1; i <= 2; i++ {
 		_, resp, err := w.dial(ctx, "/private", nil)
@@ -563,11 +588,13 @@ func TestWebSocketOriginRefuses(t *testing.T) {
 }
 
 // An origin that cannot be reached: 502 from Strata.
-func TestWebSocketOriginDown(t *testing.T) {
+func TestWebSocketOriginDown(t *testing.T) { throughTiers(t, testWebSocketOriginDown) }
+
+func testWebSocketOriginDown(t *testing.T, tp topology) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	down := "http://" + ln.Addr().String()
 	ln.Close()
-	w := newWSWorld(t, echoOrigin(nil), wsOptions{originURL: down})
+	w := newWSWorld(t, echoOrigin(nil), wsOptions{tp: tp, originURL: down})
 	_, resp, err := w.dial(testContext(t), "/x", nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusBadGateway {
 		t.Fatalf("dial: %v, response %v", err, resp)
@@ -580,12 +607,16 @@ func TestWebSocketOriginDown(t *testing.T) {
 // A handshake goes to the origin group like any request that is not
 // cached: a primary that is down fails over to the secondary.
 func TestWebSocketOriginGroupFailover(t *testing.T) {
+	throughTiers(t, testWebSocketOriginGroupFailover)
+}
+
+func testWebSocketOriginGroupFailover(t *testing.T, tp topology) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	down := "http://" + ln.Addr().String()
 	ln.Close()
 	sec := httptest.NewServer(echoOrigin(nil))
 	defer sec.Close()
-	w := newWSWorld(t, echoOrigin(nil), wsOptions{originURL: down, mutate: func(c *config.Config) {
+	w := newWSWorld(t, echoOrigin(nil), wsOptions{tp: tp, originURL: down, mutate: func(c *config.Config) {
 		d := &c.Distributions[0]
 		d.Origins = append(d.Origins, config.Origin{ID: "s", URL: sec.URL})
 		d.OriginGroups = []config.OriginGroup{{ID: "g", PrimaryOriginID: "o", SecondaryOriginID: "s",
@@ -605,8 +636,10 @@ func TestWebSocketOriginGroupFailover(t *testing.T) {
 }
 
 // Handshakes the edge refuses itself, without asking the origin.
-func TestWebSocketBadHandshakes(t *testing.T) {
-	w := newWSWorld(t, echoOrigin(nil), wsOptions{})
+func TestWebSocketBadHandshakes(t *testing.T) { throughTiers(t, testWebSocketBadHandshakes) }
+
+func testWebSocketBadHandshakes(t *testing.T, tp topology) {
+	w := newWSWorld(t, echoOrigin(nil), wsOptions{tp: tp})
 	addr := strings.TrimPrefix(w.url, "ws://")
 	for _, tc := range []struct{ name, req string }{
 		{"POST", "POST /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n"},
@@ -640,7 +673,11 @@ func TestWebSocketBadHandshakes(t *testing.T) {
 // back, are in the listener's buffer when the connection is taken over:
 // they reach the origin.
 func TestWebSocketBytesBehindHandshake(t *testing.T) {
-	w := newWSWorld(t, echoOrigin(nil), wsOptions{})
+	throughTiers(t, testWebSocketBytesBehindHandshake)
+}
+
+func testWebSocketBytesBehindHandshake(t *testing.T, tp topology) {
+	w := newWSWorld(t, echoOrigin(nil), wsOptions{tp: tp})
 	c, err := net.Dial("tcp", strings.TrimPrefix(w.url, "ws://"))
 	if err != nil {
 		t.Fatal(err)
@@ -683,7 +720,9 @@ func TestWebSocketBytesBehindHandshake(t *testing.T) {
 // A half-close passes through: the origin's FIN reaches the viewer, which
 // can still send, and its own FIN then reaches the origin. Raw bytes on
 // both sides: Strata reads no frames.
-func TestWebSocketHalfClose(t *testing.T) {
+func TestWebSocketHalfClose(t *testing.T) { throughTiers(t, testWebSocketHalfClose) }
+
+func testWebSocketHalfClose(t *testing.T, tp topology) {
 	gotAfter := make(chan string, 1)
 	w := newWSWorld(t, func(rw http.ResponseWriter, r *http.Request) {
 		conn, brw, err := http.NewResponseController(rw).Hijack()
@@ -703,7 +742,7 @@ func TestWebSocketHalfClose(t *testing.T) {
 			return
 		}
 		gotAfter <- string(rest)
-	}, wsOptions{})
+	}, wsOptions{tp: tp})
 	c, err := net.Dial("tcp", strings.TrimPrefix(w.url, "ws://"))
 	if err != nil {
 		t.Fatal(err)
@@ -738,9 +777,11 @@ func TestWebSocketHalfClose(t *testing.T) {
 }
 
 // Closing the PoP closes its open WebSockets.
-func TestWebSocketClosedWithPoP(t *testing.T) {
+func TestWebSocketClosedWithPoP(t *testing.T) { throughTiers(t, testWebSocketClosedWithPoP) }
+
+func testWebSocketClosedWithPoP(t *testing.T, tp topology) {
 	ended := make(chan error, 1)
-	w := newWSWorld(t, echoOrigin(ended), wsOptions{})
+	w := newWSWorld(t, echoOrigin(ended), wsOptions{tp: tp})
 	ctx := testContext(t)
 	c, _, err := w.dial(ctx, "/shutdown", nil)
 	if err != nil {
