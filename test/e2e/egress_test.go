@@ -98,7 +98,8 @@ distributions:
 	b, _ := os.ReadFile(filepath.Join(dataDir, "network.json"))
 	json.Unmarshal(b, &nodes)
 	// Misses go through the regional PoP (FRA-R1 asks the origin); passes
-	// go from the edge straight to the origin.
+	// go from the edge straight to the origin. Viewers reach edges only (a
+	// regional PoP refuses them).
 	seen := map[string]bool{}
 	for i, base := range append([]string{s.base}, nodeURLs(nodes)...) {
 		for _, path := range []string{fmt.Sprintf("/miss%d", i), fmt.Sprintf("/pass%d", i)} {
@@ -124,7 +125,9 @@ distributions:
 func nodeURLs(nodes []nodeInfo) []string {
 	var out []string
 	for _, n := range nodes {
-		out = append(out, n.URL)
+		if n.Tier != "regional" {
+			out = append(out, n.URL)
+		}
 	}
 	return out
 }
