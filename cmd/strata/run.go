@@ -382,9 +382,18 @@ func (b banner) print(out io.Writer) {
 		for _, pg := range demo.Pages {
 			fmt.Fprintf(out, "  curl -sI %s%s\n      %s\n", b.base, pg.Path, pg.Shows)
 		}
-		if len(w.Nodes) > 1 {
+		if len(w.Edges()) > 1 {
+			// An edge beside the front door's, under the same regional cache:
+			// after the front door's miss, that cache has the object.
 			e := w.Edges()
-			fmt.Fprintf(out, "\nEvery edge serves too; X-Strata-Served-By says which tier had the object:\n  curl -sI %s/hello.txt    # another edge: a miss there, served by the regional cache\n", e[len(e)-1].URL)
+			other, note := e[len(e)-1], "another region's edge: a miss there, and at its regional cache"
+			for _, n := range e[1:] {
+				if n.Parent != "" && n.Parent == e[0].Parent {
+					other, note = n, "another edge: a miss there, served by the regional cache "+n.Parent
+					break
+				}
+			}
+			fmt.Fprintf(out, "\nEvery edge serves too; X-Strata-Served-By says which tier had the object:\n  curl -sI %s/hello.txt    # %s\n", other.URL, note)
 		}
 		b.printHTTPS(out)
 		fmt.Fprintln(out, "\nStop with Ctrl-C.")
