@@ -171,3 +171,32 @@ func TestUnsafeMemoryIsBounded(t *testing.T) {
 		t.Fatalf("zero value: %d keys, want %d", z.len(), unsafeMemoryMax)
 	}
 }
+
+// TestUnsafeLocationRefreshesEveryTier: the same-host Location of a
+// successful POST is refreshed through every tier too.
+func TestUnsafeLocationRefreshesEveryTier(t *testing.T) {
+	var version, gets atomic.Int64
+	h := func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			version.Add(1)
+			rw.Header().Set("Location", "/items/1")
+			rw.WriteHeader(http.StatusCreated)
+			return
+		}
+		gets.Add(1)
+		rw.Header().Set("Cache-Control", "max-age=600")
+		fmt.Fprintf(rw, "v%d", version.Load())
+	}
+	eachTopology(t, netOpts{}, h, nil, func(t *testing.T, n *network) {
+		version.Store(1)
+		gets.Store(0)
+		n.send(n.viewer, viewerReq{path: "/items/1"})
+		if r := n.send(n.viewer, viewerReq{method: http.MethodPost, path: "/items"}); r.status != http.StatusCreated {
+			t.Fatalf("POST: %d", r.status)
+		}
+		r := n.send(n.viewer, viewerReq{path: "/items/1"})
+		if r.body != "v2" || gets.Load() != 2 {
+			t.Fatalf("after the POST: %q, %d origin GETs (Cache-Status %q)", r.body, gets.Load(), r.header.Values("Cache-Status"))
+		}
+	})
+}
