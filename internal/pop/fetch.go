@@ -163,6 +163,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	}
 	reqTime := p.now()
 	resp, via, skipped, err := p.fetchUpstream(ctx, ex, hdr, false)
+	p.refreshed(ex, via) // unsafe.go
 	if err == nil && via != "" && p.purgedSince(ex, resp.Header, originTime(true, resp.Header, reqTime, p.now())) {
 		// The parent has not applied an invalidation this PoP has: its copy
 		// is older than the purge. Ask the origin.
@@ -497,7 +498,9 @@ func isSafe(m string) bool {
 // invalidateURI drops the stored GET/HEAD response for the request's URI and
 // for same-host Location / Content-Location (RFC 9111 4.4).
 func (p *PoP) invalidateURI(ex *exchange, resp http.Header) {
-	p.deleteEncodings(p.cacheKey(ex))
+	key := p.cacheKey(ex)
+	p.deleteEncodings(key)
+	p.rememberUnsafe(ex, key) // for the parent tiers (unsafe.go)
 	for _, f := range []string{"Location", "Content-Location"} {
 		loc := resp.Get(f)
 		if loc == "" {
@@ -516,7 +519,9 @@ func (p *PoP) invalidateURI(ex *exchange, resp http.Header) {
 		r2.URL = u
 		sub.r, sub.path = r2, path
 		sub.beh = ex.dist.behaviorFor(path)
-		p.deleteEncodings(p.cacheKey(&sub))
+		key := p.cacheKey(&sub)
+		p.deleteEncodings(key)
+		p.rememberUnsafe(&sub, key)
 	}
 }
 

@@ -153,6 +153,7 @@ func (p *PoP) pipeline(ex *exchange) error {
 		return p.pass(ex)
 	}
 	ex.key = p.cacheKey(ex)
+	p.refreshSignalled(ex) // a child tier's refresh after an unsafe request (unsafe.go)
 	return p.serveCached(ex)
 	// 15. custom error responses: errorpages.go, from deliver and renderError.
 	// 16. response headers: X-Cache, Via, Age and Cache-Status are written by

@@ -115,6 +115,9 @@ type PoP struct {
 	stapler            *viewertls.Stapler // OCSP staples of the viewer certificates (tls.go)
 	spillWarned        atomic.Bool        // a spill file could not be created (logged once)
 	viewerErrors       sampler            // viewer errors logged at info (viewerlog.go)
+
+	// Keys an unsafe request invalidated, for the parent tiers (unsafe.go).
+	unsafe unsafeMemory
 }
 
 // New returns a PoP serving cfg.

@@ -98,7 +98,8 @@ func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, 
 			h := hdr.Clone()
 			h.Set(hopHeader, p.opts.TierSecret)
 			h.Set(childHeader, p.opts.ID)
-			parentEncoding(ex, h) // compress.go
+			parentEncoding(ex, h)  // compress.go
+			p.signalRefresh(ex, h) // unsafe.go
 			req := p.newOriginRequest(ctx, ex, method, h, nil)
 			resp, err = up.o.Do(req, "http", true)
 			if err == nil {
