@@ -22,7 +22,8 @@
 // has a progress deadline per step (WriteTimeout per h1.WriteChunk), so a
 // client that reads too slowly is cut while a slow but steady one is
 // served. Request heads have ReadHeaderTimeout (handshake included), idle
-// keep-alive connections IdleTimeout.
+// keep-alive connections IdleTimeout. An HTTP/2 connection that resets
+// streams far faster than it completes them is closed (rapidreset.go).
 package listener
 
 import (
@@ -118,7 +119,10 @@ func New(o Options) (*Server, error) {
 				// Its writes are gathered (batch.go): one record and one
 				// system call for what is ready, not two per response;
 				// each step has WriteTimeout to be taken.
-				s.h2.ServeConn(newBatchConn(c, o.WriteTimeout), &http2.ServeConnOpts{Context: ctx, BaseConfig: s.hs, Handler: o.Handler})
+				// Its streams go through a resetGuard (rapidreset.go).
+				bc := newBatchConn(c, o.WriteTimeout)
+				g := &resetGuard{h: o.Handler, conn: bc, log: o.Logger, remote: c.RemoteAddr().String()}
+				s.h2.ServeConn(bc, &http2.ServeConnOpts{Context: ctx, BaseConfig: s.hs, Handler: g})
 			},
 		},
 	}
