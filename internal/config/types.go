@@ -72,6 +72,18 @@ type PoP struct {
 	// the viewer's next bytes (nginx's client_body_timeout): a stalled
 	// upload gets 408, a steady one may last any time. Default 60s.
 	RequestBodyTimeout Duration `json:"requestBodyTimeout"`
+
+	// DDoS defence at the connection level (internal/listener).
+	// ViewerWriteTimeout is the progress deadline of a response write: each
+	// step of 16 KiB must be taken by the viewer's connection within it, else
+	// the connection is closed (a client that reads too slowly). Default 20s.
+	ViewerWriteTimeout Duration `json:"viewerWriteTimeout"`
+	// MaxConnectionsPerAddress bounds the open connections from one viewer
+	// address (the PoPs of the topology are exempt); default 256.
+	MaxConnectionsPerAddress int `json:"maxConnectionsPerAddress"`
+	// MaxConnections bounds the open viewer connections of the PoP; default
+	// 50000.
+	MaxConnections int `json:"maxConnections"`
 }
 
 // Distribution is one CloudFront-style distribution: the hostnames it answers

@@ -156,6 +156,22 @@ func (v *validator) pop(p *PoP, path string) {
 	v.duration(at(path, "idleTimeout"), &p.IdleTimeout, 60*time.Second, time.Millisecond, 24*time.Hour)
 	v.duration(at(path, "webSocketIdleTimeout"), &p.WebSocketIdleTimeout, 10*time.Minute, time.Millisecond, 24*time.Hour)
 	v.duration(at(path, "requestBodyTimeout"), &p.RequestBodyTimeout, 60*time.Second, time.Millisecond, time.Hour)
+	v.duration(at(path, "viewerWriteTimeout"), &p.ViewerWriteTimeout, 20*time.Second, 100*time.Millisecond, 10*time.Minute)
+	for _, c := range []struct {
+		name    string
+		n       *int
+		def, hi int
+	}{{"maxConnectionsPerAddress", &p.MaxConnectionsPerAddress, 256, 1_000_000}, {"maxConnections", &p.MaxConnections, 50_000, 10_000_000}} {
+		if *c.n == 0 {
+			*c.n = c.def
+		}
+		if *c.n < 1 || *c.n > c.hi {
+			v.add(at(path, c.name), "%d is out of range 1..%d", *c.n, c.hi)
+		}
+	}
+	if p.MaxConnectionsPerAddress > p.MaxConnections {
+		v.add(at(path, "maxConnectionsPerAddress"), "%d is larger than maxConnections (%d)", p.MaxConnectionsPerAddress, p.MaxConnections)
+	}
 	v.size(at(path, "diskCacheSize"), &p.DiskCacheSize, 1*GiB, 1*MiB, MaxDiskCacheSize)
 }
 

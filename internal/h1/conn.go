@@ -327,6 +327,7 @@ func (c *conn) bodyEOF() {
 }
 
 func (c *conn) hijack() {
+	c.rwc.SetWriteDeadline(time.Time{}) // the hijacker's to set
 	c.hijacked.Store(true)
 	c.state.Store(stateHijacked)
 	c.srv.untrack(c)
@@ -379,16 +380,44 @@ func looksLikeHTTP(hdr []byte) bool {
 	return false
 }
 
+// WriteChunk and FileWriteChunk are the steps of a response write that
+// Server.WriteTimeout bounds each (see there).
+const (
+	WriteChunk     = 16 << 10
+	FileWriteChunk = 64 << 10
+)
+
 // connWriter is the destination of conn.bufw: a failed write means the
-// client is gone, which cancels the connection's context.
+// client is gone, which cancels the connection's context. It writes in
+// steps of WriteChunk, each with its own write deadline (the progress
+// deadline of Server.WriteTimeout).
 type connWriter struct{ c *conn }
 
 func (w connWriter) Write(p []byte) (int, error) {
-	n, err := w.c.rwc.Write(p)
-	if err != nil {
-		w.c.cancel()
+	var n int
+	for len(p) > 0 {
+		step := min(len(p), WriteChunk)
+		w.c.rwc.SetWriteDeadline(time.Now().Add(w.c.srv.writeTimeout()))
+		m, err := w.c.rwc.Write(p[:step])
+		n += m
+		if err != nil {
+			w.c.writeFailed(err)
+			return n, err
+		}
+		p = p[step:]
 	}
-	return n, err
+	return n, nil
+}
+
+// writeFailed ends the connection after a failed write: the client is
+// gone or, on a write timeout, too slow (logged at Debug).
+func (c *conn) writeFailed(err error) {
+	if isTimeout(err) {
+		c.srv.logger().Debug("connection closed: response write timeout (the client reads too slowly)",
+			"client", c.remoteAddr, "writeTimeout", c.srv.writeTimeout().String())
+		c.rwc.Close() // a partly written TLS record cannot be resumed anyway
+	}
+	c.cancel()
 }
 
 // connReader is the source of conn.bufr. It also runs the background read

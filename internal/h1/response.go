@@ -530,7 +530,12 @@ func (w *response) sendFile(lr *io.LimitedReader) (n int64, handled bool, err er
 	if w.c.hijacked.Load() || w.handlerDone {
 		return 0, false, nil
 	}
-	tcp, ok := w.c.rwc.(*net.TCPConn)
+	// A *net.TCPConn, or a wrapper of one that keeps its ReadFrom (the
+	// listener's connection limits).
+	tcp, ok := w.c.rwc.(interface {
+		io.ReaderFrom
+		SetWriteDeadline(time.Time) error
+	})
 	if !ok {
 		return 0, false, nil // TLS and others copy through the buffer
 	}
@@ -554,9 +559,22 @@ func (w *response) sendFile(lr *io.LimitedReader) (n int64, handled bool, err er
 	if err == nil {
 		err = c.bufw.Flush()
 	}
-	if err == nil {
-		n, err = tcp.ReadFrom(lr)
-		w.written += n
+	// In steps of FileWriteChunk, each with its own write deadline
+	// (Server.WriteTimeout).
+	for err == nil && lr.N > 0 {
+		step := &io.LimitedReader{R: lr.R, N: min(lr.N, FileWriteChunk)}
+		tcp.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout()))
+		var m int64
+		m, err = tcp.ReadFrom(step)
+		n += m
+		lr.N -= m
+		w.written += m
+		if err == nil && m == 0 {
+			break // the file ended early
+		}
+		if err != nil {
+			c.writeFailed(err)
+		}
 	}
 	if err != nil {
 		w.err = err

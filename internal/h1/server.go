@@ -19,6 +19,9 @@ const (
 	DefaultMaxHeaders        = 100
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 60 * time.Second
+	// DefaultWriteTimeout is the progress deadline of a write to a
+	// client (see Server.WriteTimeout).
+	DefaultWriteTimeout = 20 * time.Second
 )
 
 // Server serves HTTP/1.x connections with a standard http.Handler. A zero
@@ -48,6 +51,18 @@ type Server struct {
 	// IdleTimeout is how long a keep-alive connection may wait for its
 	// next request. If zero, DefaultIdleTimeout.
 	IdleTimeout time.Duration
+
+	// WriteTimeout is a progress deadline, not a total one (nginx's
+	// send_timeout, per step): every step of a response write, at most
+	// WriteChunk bytes (FileWriteChunk for a file sent with sendfile),
+	// must be taken by the connection within WriteTimeout, else the
+	// connection is closed and the request's context cancelled. A client
+	// that reads slower than WriteChunk per WriteTimeout (16 KiB per 20 s,
+	// 800 B/s, by default) is cut once the socket buffers between it and
+	// the server are full; a large response to a slow but steady client
+	// takes as long as it takes. If zero, DefaultWriteTimeout. A hijacked
+	// connection gets no deadline.
+	WriteTimeout time.Duration
 
 	// BaseContext, if set, returns the base context of the requests
 	// accepted on a listener. It must not return nil.
@@ -110,6 +125,13 @@ func (s *Server) idleTimeout() time.Duration {
 		return s.IdleTimeout
 	}
 	return DefaultIdleTimeout
+}
+
+func (s *Server) writeTimeout() time.Duration {
+	if s.WriteTimeout > 0 {
+		return s.WriteTimeout
+	}
+	return DefaultWriteTimeout
 }
 
 func (s *Server) logger() *slog.Logger {

@@ -4,7 +4,10 @@ import (
 	"crypto/tls"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/strata-cdn/strata/internal/h1"
 )
 
 // batchConn is the connection an HTTP/2 server writes to: it gathers the
@@ -36,6 +39,13 @@ type batchConn struct {
 	writing  bool      // a writer goroutine is running
 	err      error     // the first write error, or net.ErrClosed after Close
 	closeErr error
+
+	// writeTimeout is the progress deadline of the writes to the
+	// connection (as h1.Server.WriteTimeout): each step of h1.WriteChunk
+	// bytes must be taken within it, else the connection is closed. Zero:
+	// none.
+	writeTimeout time.Duration
+	closing      atomic.Bool // Close set its drain deadline: no step extends it
 }
 
 const (
@@ -45,8 +55,8 @@ const (
 
 var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
-func newBatchConn(c *tls.Conn) *batchConn {
-	b := &batchConn{Conn: c}
+func newBatchConn(c *tls.Conn, writeTimeout time.Duration) *batchConn {
+	b := &batchConn{Conn: c, writeTimeout: writeTimeout}
 	b.drained.L = &b.mu
 	return b
 }
@@ -80,7 +90,7 @@ func (c *batchConn) writeOut() {
 		c.pending = nil
 		c.drained.Broadcast()
 		c.mu.Unlock()
-		_, err := c.Conn.Write(*b)
+		err := c.writeSteps(*b)
 		*b = (*b)[:0]
 		if cap(*b) <= 4*batchMax {
 			batchBufs.Put(b)
@@ -96,6 +106,26 @@ func (c *batchConn) writeOut() {
 	c.mu.Unlock()
 }
 
+// writeSteps writes b in steps of h1.WriteChunk, each with its own write
+// deadline when writeTimeout is set. It runs without c.mu.
+func (c *batchConn) writeSteps(b []byte) error {
+	if c.writeTimeout <= 0 {
+		_, err := c.Conn.Write(b)
+		return err
+	}
+	for len(b) > 0 {
+		step := min(len(b), h1.WriteChunk)
+		if !c.closing.Load() {
+			c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+		}
+		if _, err := c.Conn.Write(b[:step]); err != nil {
+			return err
+		}
+		b = b[step:]
+	}
+	return nil
+}
+
 // Close sends what is gathered (for at most closeDrain), then closes the
 // TLS connection.
 func (c *batchConn) Close() error {
@@ -105,6 +135,7 @@ func (c *batchConn) Close() error {
 		return c.closeErr
 	}
 	if c.writing {
+		c.closing.Store(true)
 		c.Conn.SetWriteDeadline(time.Now().Add(closeDrain))
 		for c.writing {
 			c.drained.Wait()

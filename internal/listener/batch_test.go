@@ -61,7 +61,7 @@ func tlsPipe(t *testing.T) (srv *batchConn, client *tls.Conn, raw *atomic.Int64,
 		t.Fatal(err)
 	}
 	raw.Store(0)
-	srv = newBatchConn(sc)
+	srv = newBatchConn(sc, 0)
 	t.Cleanup(func() { a.Close(); b.Close(); srv.Close() })
 	return srv, client, raw, b
 }

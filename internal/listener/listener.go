@@ -12,6 +12,18 @@
 // A QUIC handshake for any other name is refused with the TLS alert
 // no_application_protocol (h3 is not offered for that name), not an
 // internal_error, and a log line says why.
+//
+// # DDoS defence at the connection level
+//
+// Always on, with defaults (limit.go, batch.go, h1.Server.WriteTimeout):
+// open TCP connections are bounded per client address and per Server; a
+// connection over a limit is closed at accept, before its TLS handshake,
+// and the accept loop goes on. Every write to a viewer, HTTP/1 or HTTP/2,
+// has a progress deadline per step (WriteTimeout per h1.WriteChunk), so a
+// client that reads too slowly is cut while a slow but steady one is
+// served. Request heads have ReadHeaderTimeout (handshake included), idle
+// keep-alive connections IdleTimeout. An HTTP/2 connection that resets
+// streams far faster than it completes them is closed (rapidreset.go).
 package listener
 
 import (
@@ -21,6 +33,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -37,7 +50,24 @@ type Options struct {
 	MaxHeaderBytes    int         // request head (h1) or header list (h2) bound
 	ReadHeaderTimeout time.Duration
 	IdleTimeout       time.Duration
-	Logger            *slog.Logger
+	// WriteTimeout is the progress deadline of the writes to a viewer
+	// (h1.Server.WriteTimeout), over HTTP/1 and HTTP/2 alike; zero:
+	// h1.DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// MaxConnsPerAddr and MaxConns bound the open TCP connections from one
+	// client address and in total, across the Server's listeners; a
+	// connection over either is closed at accept (no TLS handshake, no
+	// read), counted and logged at most once a second, and the listener
+	// goes on serving the others. Zero: DefaultMaxConnsPerAddr,
+	// DefaultMaxConns.
+	MaxConnsPerAddr int
+	MaxConns        int
+	// ExemptAddr, if set, says whether connections from an address count
+	// towards neither limit (the PoP's own peers: a child PoP's hops to
+	// its parent come from a few addresses and must not be limited as a
+	// viewer would be).
+	ExemptAddr func(netip.Addr) bool
+	Logger     *slog.Logger
 	// OnError is h1's: requests its parser refuses, heads that time out.
 	OnError func(remote net.Addr, status int, reason string)
 	// HTTP3, if set, says whether the distribution of a TLS server name
@@ -54,6 +84,7 @@ type Server struct {
 	h3    *http3.Server
 	h3TLS *tls.Config // the TLS configuration of ServeQUIC's listeners
 	tls   *tls.Config
+	limit *connLimiter
 }
 
 // New returns a Server; it serves nothing until Serve or ServeTLS.
@@ -61,7 +92,10 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Server{tls: o.TLSConfig}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = h1.DefaultWriteTimeout
+	}
+	s := &Server{tls: o.TLSConfig, limit: newConnLimiter(o.MaxConnsPerAddr, o.MaxConns, o.ExemptAddr, o.Logger)}
 	s.hs = &http.Server{
 		Handler:        o.Handler,
 		MaxHeaderBytes: o.MaxHeaderBytes,
@@ -77,13 +111,18 @@ func New(o Options) (*Server, error) {
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ReadHeaderTimeout: o.ReadHeaderTimeout,
 		IdleTimeout:       o.IdleTimeout,
+		WriteTimeout:      o.WriteTimeout,
 		Logger:            o.Logger,
 		OnError:           o.OnError,
 		TLSNextProto: map[string]func(context.Context, *tls.Conn){
 			http2.NextProtoTLS: func(ctx context.Context, c *tls.Conn) {
 				// Its writes are gathered (batch.go): one record and one
-				// system call for what is ready, not two per response.
-				s.h2.ServeConn(newBatchConn(c), &http2.ServeConnOpts{Context: ctx, BaseConfig: s.hs, Handler: o.Handler})
+				// system call for what is ready, not two per response;
+				// each step has WriteTimeout to be taken.
+				// Its streams go through a resetGuard (rapidreset.go).
+				bc := newBatchConn(c, o.WriteTimeout)
+				g := &resetGuard{h: o.Handler, conn: bc, log: o.Logger, remote: c.RemoteAddr().String()}
+				s.h2.ServeConn(bc, &http2.ServeConnOpts{Context: ctx, BaseConfig: s.hs, Handler: g})
 			},
 		},
 	}
@@ -135,7 +174,9 @@ func h3TLSConfig(base *tls.Config, offered func(string) bool, log *slog.Logger) 
 }
 
 // Serve serves plain HTTP/1.x on ln until Shutdown or Close.
-func (s *Server) Serve(ln net.Listener) error { return s.h1.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error {
+	return s.h1.Serve(&limitListener{Listener: ln, l: s.limit})
+}
 
 // ServeTLS serves HTTPS on ln (a plain TCP listener): HTTP/2 or HTTP/1.1 as
 // ALPN decides.
@@ -144,7 +185,7 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 		ln.Close()
 		return errors.New("listener: ServeTLS without a TLS configuration")
 	}
-	return s.h1.Serve(tls.NewListener(ln, s.tls))
+	return s.h1.Serve(tls.NewListener(&limitListener{Listener: ln, l: s.limit}, s.tls))
 }
 
 // ServeQUIC serves HTTP/3 on pc (a UDP socket, normally on the HTTPS
@@ -164,6 +205,10 @@ func (s *Server) ServeQUIC(pc net.PacketConn) error {
 	defer ln.Close()
 	return s.h3.ServeListener(ln)
 }
+
+// Refused is the number of connections refused at accept so far for
+// being over MaxConnsPerAddr or MaxConns.
+func (s *Server) Refused() int64 { return s.limit.refused.Load() }
 
 // Shutdown stops accepting, asks HTTP/2 and HTTP/3 connections to finish
 // (GOAWAY), closes idle HTTP/1 connections and waits for the others until

@@ -16,6 +16,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,6 +193,7 @@ func Start(opts Options) (*World, error) {
 			}
 		}
 	}
+	peers := peerAddrs(specs, urls)
 	for _, s := range specs {
 		if !local(s) {
 			continue
@@ -267,6 +269,10 @@ func Start(opts Options) (*World, error) {
 			MaxHeaderBytes:    int(cfg.PoP.MaxHeaderBytes),
 			ReadHeaderTimeout: time.Duration(cfg.PoP.ReadHeaderTimeout),
 			IdleTimeout:       time.Duration(cfg.PoP.IdleTimeout),
+			WriteTimeout:      time.Duration(cfg.PoP.ViewerWriteTimeout),
+			MaxConnsPerAddr:   cfg.PoP.MaxConnectionsPerAddress,
+			MaxConns:          cfg.PoP.MaxConnections,
+			ExemptAddr:        func(a netip.Addr) bool { _, ok := peers[a]; return ok },
 			Logger:            opts.Logger,
 			OnError: func(remote net.Addr, status int, reason string) {
 				opts.Logger.Debug("request refused", "stage", "listener", "pop", id, "client", remote.String(), "status", status, "reason", reason)
@@ -383,6 +389,30 @@ func packetAddr(pc net.PacketConn) net.Addr {
 // is an address of this machine; "" when neither. Its upstream
 // connections are bound to it (origin.BindEgress), so what ip-ranges.json
 // publishes is what origins see.
+// peerAddrs are the addresses the PoPs of the topology connect from: their
+// egress and the hosts of their URLs, where those are IP literals. Their
+// connections to a PoP (tier hops) are exempt from the connection limits
+// per viewer address.
+func peerAddrs(specs []config.TopologyPoP, urls map[string]string) map[netip.Addr]struct{} {
+	peers := map[netip.Addr]struct{}{}
+	add := func(host string) {
+		if i := strings.Index(host, "://"); i >= 0 {
+			host = host[i+3:]
+		}
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil && !a.IsUnspecified() {
+			peers[a.Unmap()] = struct{}{}
+		}
+	}
+	for _, s := range specs {
+		add(s.Egress)
+		add(urls[s.ID])
+	}
+	return peers
+}
+
 func egressOf(listen net.Addr, url string) string {
 	if a, ok := listen.(*net.TCPAddr); ok && a.IP != nil && !a.IP.IsUnspecified() {
 		return a.IP.String()

@@ -1,0 +1,61 @@
+package listener
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// Rapid reset (CVE-2023-44487) beyond x/net's own guard, which only
+// closes a connection whose queue of streams waiting for a handler grows:
+// a client that opens streams and resets them at once, with handlers that
+// finish quickly, stays under it and makes every stream cost a request.
+const (
+	// rapidResetMin is the number of streams a connection may reset
+	// before the ratio below is looked at.
+	rapidResetMin = 100
+	// rapidResetRatio: a connection whose reset streams outnumber its
+	// completed ones more than this many times is closed.
+	rapidResetRatio = 2
+)
+
+// resetGuard wraps the handler of one HTTP/2 connection. A stream the
+// client reset before its handler started costs nothing (the handler is
+// not called: no cache lookup, no origin fetch), and a connection that
+// resets streams far faster than it completes them is closed.
+type resetGuard struct {
+	h         http.Handler
+	conn      io.Closer
+	log       *slog.Logger
+	remote    string
+	resets    atomic.Int64
+	completed atomic.Int64
+	once      sync.Once
+}
+
+func (g *resetGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Context().Err() != nil { // reset before its handler ran
+		g.reset()
+		return
+	}
+	g.h.ServeHTTP(w, r)
+	if r.Context().Err() != nil {
+		g.reset()
+	} else {
+		g.completed.Add(1)
+	}
+}
+
+func (g *resetGuard) reset() {
+	n := g.resets.Add(1)
+	if n < rapidResetMin || n <= rapidResetRatio*g.completed.Load() {
+		return
+	}
+	g.once.Do(func() {
+		g.log.Warn("HTTP/2 connection closed: it resets streams far faster than it completes them (rapid reset, CVE-2023-44487)",
+			"stage", "listener", "client", g.remote, "resets", n, "completed", g.completed.Load())
+		go g.conn.Close()
+	})
+}
