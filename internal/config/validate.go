@@ -853,7 +853,7 @@ func (v *validator) viewerCertificate(c *ViewerCertificate, p string) {
 		c.CloudFrontDefaultCertificate = true
 	}
 	v.enum(at(p, "minimumProtocolVersion"), &c.MinimumProtocolVersion, viewertls.DefaultPolicy, viewertls.PolicyNames()...)
-	v.enum(at(p, "sslSupportMethod"), &c.SSLSupportMethod, "sni-only", "sni-only", "vip")
+	v.enum(at(p, "sslSupportMethod"), &c.SSLSupportMethod, SSLSupportSNIOnly, SSLSupportSNIOnly, SSLSupportVIP)
 }
 
 func (v *validator) logging(l *Logging, p string) {

@@ -384,8 +384,8 @@ func (p *PoP) buildBehavior(cfg *config.Config, d *dist, bc *config.CacheBehavio
 		}
 		b.rhp = newRespPolicy(rc)
 	}
-	b.forwardHost = listHas(b.policy.CacheKey.Headers, "Host") ||
-		(b.orp != nil && (listHas(b.orp.Headers, "Host") || b.orp.Headers.Behavior == "allViewer"))
+	b.forwardHost = b.policy.CacheKey.Headers.Names("Host") ||
+		(b.orp != nil && (b.orp.Headers.Names("Host") || b.orp.Headers.Behavior == config.KeyAllViewer))
 	return b, nil
 }
 
@@ -394,18 +394,6 @@ func deref(p *int64, def int64) int64 {
 		return def
 	}
 	return *p
-}
-
-func listHas(l config.KeyList, name string) bool {
-	if l.Behavior != "whitelist" {
-		return false
-	}
-	for _, it := range l.Items {
-		if strings.EqualFold(it, name) {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *PoP) originSettings(oc *config.Origin) (origin.Settings, error) {
