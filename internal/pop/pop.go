@@ -109,13 +109,13 @@ type PoP struct {
 // New returns a PoP serving cfg.
 func New(cfg *config.Config, opts Options) (*PoP, error) {
 	if opts.ID == "" {
-		opts.ID = "LOCAL1"
+		opts.ID = config.DefaultPoPID
 	}
 	if opts.MemoryCacheSize <= 0 {
-		opts.MemoryCacheSize = 256 << 20
+		opts.MemoryCacheSize = int64(config.DefaultMemoryCacheSize)
 	}
 	if opts.MaxObjectSize <= 0 {
-		opts.MaxObjectSize = 64 << 20
+		opts.MaxObjectSize = int64(config.DefaultMaxObjectSize)
 	}
 	if opts.FetchTimeout <= 0 {
 		opts.FetchTimeout = 10 * time.Minute
@@ -127,7 +127,7 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 		opts.Now = time.Now
 	}
 	if opts.WebSocketIdleTimeout <= 0 {
-		opts.WebSocketIdleTimeout = DefaultWebSocketIdleTimeout
+		opts.WebSocketIdleTimeout = config.DefaultWebSocketIdleTimeout
 	}
 	p := &PoP{
 		opts:  opts,
@@ -166,7 +166,7 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 	}
 	if opts.DiskDir != "" {
 		if opts.DiskCacheSize <= 0 {
-			opts.DiskCacheSize = 1 << 30
+			opts.DiskCacheSize = int64(config.DefaultDiskCacheSize)
 		}
 		if opts.PromoteSize <= 0 {
 			opts.PromoteSize = 512 << 10
@@ -343,8 +343,8 @@ func (p *PoP) buildBehavior(cfg *config.Config, d *dist, bc *config.CacheBehavio
 	}
 	b.ttls = cache.TTLs{
 		Min:     time.Duration(b.policy.MinTTL) * time.Second,
-		Default: time.Duration(deref(b.policy.DefaultTTL, 86400)) * time.Second,
-		Max:     time.Duration(deref(b.policy.MaxTTL, 31536000)) * time.Second,
+		Default: time.Duration(deref(b.policy.DefaultTTL, config.DefaultCachePolicyTTL)) * time.Second,
+		Max:     time.Duration(deref(b.policy.MaxTTL, config.DefaultCachePolicyMaxTTL)) * time.Second,
 	}
 	b.bypass = b.ttls.Max == 0
 	targetID := bc.TargetOriginID
