@@ -167,16 +167,6 @@ func (g *Group) Users() int {
 	return n
 }
 
-// Forget releases key so the next request starts a new flight (used when a
-// flight turns out not to be shareable).
-func (g *Group) Forget(key string, f *Flight) {
-	g.mu.Lock()
-	if g.m[key] == f {
-		delete(g.m, key)
-	}
-	g.mu.Unlock()
-}
-
 type errPanic struct{ v any }
 
 func (e errPanic) Error() string { return "cache: fetch panicked" }

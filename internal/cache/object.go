@@ -99,12 +99,6 @@ func (o *Object) Validators() (etag, lastModified string) {
 	return o.Header.Get("Etag"), o.Header.Get("Last-Modified")
 }
 
-// HasValidators reports whether o can be revalidated with a conditional request.
-func (o *Object) HasValidators() bool {
-	e, lm := o.Validators()
-	return e != "" || lm != ""
-}
-
 // MergeHeaders returns the stored header updated by a 304 response (RFC 9111
 // 3.2): the 304's fields replace the stored ones, except framing fields.
 func MergeHeaders(stored, h304 http.Header) http.Header {

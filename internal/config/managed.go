@@ -78,20 +78,20 @@ func managedCachePolicy(id string) *CachePolicy {
 	none := keyList(KeyNone)
 	switch id {
 	case ManagedCachingOptimized:
-		return &CachePolicy{ID: id, Comment: "Default policy: long TTLs, minimal cache key, gzip and brotli", MinTTL: 1, DefaultTTL: ptr[int64](86400), MaxTTL: ptr[int64](31536000),
+		return &CachePolicy{ID: id, Comment: "Default policy: long TTLs, minimal cache key, gzip and brotli", MinTTL: 1, DefaultTTL: ptr(DefaultCachePolicyTTL), MaxTTL: ptr(DefaultCachePolicyMaxTTL),
 			CacheKey: CacheKeyConfig{Headers: none, Cookies: none, QueryStrings: none, EnableAcceptEncodingGzip: true, EnableAcceptEncodingBrotli: true}}
 	case ManagedCachingDisabled:
 		return &CachePolicy{ID: id, Comment: "Caching disabled", MinTTL: 0, DefaultTTL: ptr[int64](0), MaxTTL: ptr[int64](0),
 			CacheKey: CacheKeyConfig{Headers: none, Cookies: none, QueryStrings: none}}
 	case ManagedCachingOptimizedForUncompressedObjects:
-		return &CachePolicy{ID: id, Comment: "As CachingOptimized, without compressed variants", MinTTL: 1, DefaultTTL: ptr[int64](86400), MaxTTL: ptr[int64](31536000),
+		return &CachePolicy{ID: id, Comment: "As CachingOptimized, without compressed variants", MinTTL: 1, DefaultTTL: ptr(DefaultCachePolicyTTL), MaxTTL: ptr(DefaultCachePolicyMaxTTL),
 			CacheKey: CacheKeyConfig{Headers: none, Cookies: none, QueryStrings: none}}
 	case ManagedUseOriginCacheControlHeaders, ManagedUseOriginCacheControlHeadersQueryStrings:
 		qs := none
 		if id == ManagedUseOriginCacheControlHeadersQueryStrings {
 			qs = keyList(KeyAll)
 		}
-		return &CachePolicy{ID: id, Comment: "Honours the origin's Cache-Control; no TTL of its own", MinTTL: 0, DefaultTTL: ptr[int64](0), MaxTTL: ptr[int64](31536000),
+		return &CachePolicy{ID: id, Comment: "Honours the origin's Cache-Control; no TTL of its own", MinTTL: 0, DefaultTTL: ptr[int64](0), MaxTTL: ptr(DefaultCachePolicyMaxTTL),
 			CacheKey: CacheKeyConfig{
 				Headers:                    keyList(KeyWhitelist, "Host", "Origin", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"),
 				Cookies:                    keyList(KeyAll),

@@ -489,6 +489,12 @@ type ViewerCertificate struct {
 	SSLSupportMethod             string `json:"sslSupportMethod"`             // sni-only (default) | vip
 }
 
+// SSL support methods.
+const (
+	SSLSupportSNIOnly = "sni-only"
+	SSLSupportVIP     = "vip"
+)
+
 // Logging configures access logs.
 type Logging struct {
 	Enabled        bool   `json:"enabled"`

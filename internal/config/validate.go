@@ -127,12 +127,12 @@ func notOneOf(val string, allowed []string) string {
 
 func (v *validator) pop(p *PoP, path string) {
 	if p.ID == "" {
-		p.ID = "LOCAL1"
+		p.ID = DefaultPoPID
 	} else if !idPattern.MatchString(p.ID) {
 		v.add(at(path, "id"), "%q is not a valid PoP id (letters, digits, '_' and '-')", p.ID)
 	}
 	if p.Listen == "" {
-		p.Listen = "127.0.0.1:8080"
+		p.Listen = DefaultListen
 	} else {
 		v.hostPort(at(path, "listen"), p.Listen)
 	}
@@ -146,22 +146,22 @@ func (v *validator) pop(p *PoP, path string) {
 	case p.TLSCertificateFile == "" && p.TLSKeyFile != "":
 		v.add(at(path, "tlsCertificateFile"), "required with tlsKeyFile")
 	}
-	v.size(at(path, "memoryCacheSize"), &p.MemoryCacheSize, 256*MiB, 1*MiB, MaxMemoryCacheSize)
-	v.size(at(path, "maxObjectSize"), &p.MaxObjectSize, 64*MiB, 1, MaxMemoryCacheSize)
-	v.size(at(path, "maxHeaderBytes"), &p.MaxHeaderBytes, 32*KiB, 1*KiB, 1*MiB)
+	v.size(at(path, "memoryCacheSize"), &p.MemoryCacheSize, DefaultMemoryCacheSize, 1*MiB, MaxMemoryCacheSize)
+	v.size(at(path, "maxObjectSize"), &p.MaxObjectSize, DefaultMaxObjectSize, 1, MaxMemoryCacheSize)
+	v.size(at(path, "maxHeaderBytes"), &p.MaxHeaderBytes, DefaultMaxHeaderBytes, 1*KiB, 1*MiB)
 	if p.MaxObjectSize > p.MemoryCacheSize && p.MemoryCacheSize > 0 {
 		v.add(at(path, "maxObjectSize"), "%s is larger than memoryCacheSize (%s)", p.MaxObjectSize, p.MemoryCacheSize)
 	}
-	v.duration(at(path, "readHeaderTimeout"), &p.ReadHeaderTimeout, 10*time.Second, time.Millisecond, 10*time.Minute)
-	v.duration(at(path, "idleTimeout"), &p.IdleTimeout, 60*time.Second, time.Millisecond, 24*time.Hour)
-	v.duration(at(path, "webSocketIdleTimeout"), &p.WebSocketIdleTimeout, 10*time.Minute, time.Millisecond, 24*time.Hour)
-	v.duration(at(path, "requestBodyTimeout"), &p.RequestBodyTimeout, 60*time.Second, time.Millisecond, time.Hour)
-	v.duration(at(path, "viewerWriteTimeout"), &p.ViewerWriteTimeout, 20*time.Second, 100*time.Millisecond, 10*time.Minute)
+	v.duration(at(path, "readHeaderTimeout"), &p.ReadHeaderTimeout, DefaultReadHeaderTimeout, time.Millisecond, 10*time.Minute)
+	v.duration(at(path, "idleTimeout"), &p.IdleTimeout, DefaultIdleTimeout, time.Millisecond, 24*time.Hour)
+	v.duration(at(path, "webSocketIdleTimeout"), &p.WebSocketIdleTimeout, DefaultWebSocketIdleTimeout, time.Millisecond, 24*time.Hour)
+	v.duration(at(path, "requestBodyTimeout"), &p.RequestBodyTimeout, DefaultRequestBodyTimeout, time.Millisecond, time.Hour)
+	v.duration(at(path, "viewerWriteTimeout"), &p.ViewerWriteTimeout, DefaultViewerWriteTimeout, 100*time.Millisecond, 10*time.Minute)
 	for _, c := range []struct {
 		name    string
 		n       *int
 		def, hi int
-	}{{"maxConnectionsPerAddress", &p.MaxConnectionsPerAddress, 256, 1_000_000}, {"maxConnections", &p.MaxConnections, 50_000, 10_000_000}} {
+	}{{"maxConnectionsPerAddress", &p.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddress, 1_000_000}, {"maxConnections", &p.MaxConnections, DefaultMaxConnections, 10_000_000}} {
 		if *c.n == 0 {
 			*c.n = c.def
 		}
@@ -172,7 +172,7 @@ func (v *validator) pop(p *PoP, path string) {
 	if p.MaxConnectionsPerAddress > p.MaxConnections {
 		v.add(at(path, "maxConnectionsPerAddress"), "%d is larger than maxConnections (%d)", p.MaxConnectionsPerAddress, p.MaxConnections)
 	}
-	v.size(at(path, "diskCacheSize"), &p.DiskCacheSize, 1*GiB, 1*MiB, MaxDiskCacheSize)
+	v.size(at(path, "diskCacheSize"), &p.DiskCacheSize, DefaultDiskCacheSize, 1*MiB, MaxDiskCacheSize)
 }
 
 // hostPort checks a listen address, host:port (the host may be empty).
@@ -870,7 +870,7 @@ func (v *validator) viewerCertificate(c *ViewerCertificate, p string) {
 		c.CloudFrontDefaultCertificate = true
 	}
 	v.enum(at(p, "minimumProtocolVersion"), &c.MinimumProtocolVersion, viewertls.DefaultPolicy, viewertls.PolicyNames()...)
-	v.enum(at(p, "sslSupportMethod"), &c.SSLSupportMethod, "sni-only", "sni-only", "vip")
+	v.enum(at(p, "sslSupportMethod"), &c.SSLSupportMethod, SSLSupportSNIOnly, SSLSupportSNIOnly, SSLSupportVIP)
 }
 
 func (v *validator) logging(l *Logging, p string) {
@@ -884,13 +884,13 @@ func (v *validator) cachePolicy(cp *CachePolicy, p string) {
 	v.seconds(at(p, "minTTL"), cp.MinTTL)
 	defDefault, defMax := false, false
 	if cp.DefaultTTL == nil {
-		cp.DefaultTTL = ptr(max(86400, cp.MinTTL))
+		cp.DefaultTTL = ptr(max(DefaultCachePolicyTTL, cp.MinTTL))
 		defDefault = true
 	} else {
 		v.seconds(at(p, "defaultTTL"), *cp.DefaultTTL)
 	}
 	if cp.MaxTTL == nil {
-		cp.MaxTTL = ptr(max(31536000, *cp.DefaultTTL))
+		cp.MaxTTL = ptr(max(DefaultCachePolicyMaxTTL, *cp.DefaultTTL))
 		defMax = true
 	} else {
 		v.seconds(at(p, "maxTTL"), *cp.MaxTTL)

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 // testServer is a Server on 127.0.0.1:0 that counts handler calls and
@@ -126,15 +128,11 @@ func readResponse(t testing.TB, br *bufio.Reader, method string) (*http.Response
 }
 
 // waitFor polls cond until it holds or the timeout passes.
+// waitFor is testutil.WaitFor (kept so other tests of this package read
+// the same).
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, timeout, what, cond)
 }
 
 func testContext(t testing.TB) context.Context {

@@ -244,42 +244,66 @@ type reqMeta struct {
 // parseRequest parses a head returned by readHead into req: Method, URL,
 // Proto*, Header, Host, ContentLength, TransferEncoding, Close, RequestURI
 // and Trailer. Body, RemoteAddr, TLS and the context are the caller's.
+// Like net/http's readRequest, it goes in three steps: the request line,
+// the field lines, then the framing the fields declare.
 //
 // vals, if long enough, backs the header map's one-element value slices.
 func (p *parser) parseRequest(s string, req *http.Request, vals []string) (reqMeta, *reqError) {
-	var meta reqMeta
+	rest, absAuthority, err := parseRequestLine(s, req)
+	if err != nil {
+		return reqMeta{}, err
+	}
+	f, err := p.parseFields(rest, req, vals)
+	if err != nil {
+		return reqMeta{}, err
+	}
+	if f.hosts == 0 && req.ProtoMinor == 1 {
+		return reqMeta{}, errMissingHost
+	}
+	req.Host = f.host
+	if absAuthority != "" {
+		if f.hosts == 1 && !strings.EqualFold(absAuthority, f.host) {
+			return reqMeta{}, errHostMismatch
+		}
+		req.Host = req.URL.Host
+	}
+	return framing(req, &f)
+}
 
-	// Request line.
+// parseRequestLine parses the request line at the start of s into req's
+// Method, RequestURI, URL and Proto*, and returns the field lines after it
+// and the authority of an absolute-form target ("" for the other forms).
+func parseRequestLine(s string, req *http.Request) (rest, absAuthority string, err *reqError) {
 	nl := strings.IndexByte(s, '\n')
 	if nl < 1 || s[nl-1] != '\r' {
-		return meta, errBareLF
+		return "", "", errBareLF
 	}
 	line := s[:nl-1]
-	rest := s[nl+1:]
+	rest = s[nl+1:]
 
 	sp := strings.IndexByte(line, ' ')
 	if sp < 0 {
-		return meta, errRequestLine
+		return "", "", errRequestLine
 	}
 	method := line[:sp]
 	if !validToken(method) {
 		if strings.IndexByte(method, '\r') >= 0 {
-			return meta, errBareCR
+			return "", "", errBareCR
 		}
-		return meta, errMethod
+		return "", "", errMethod
 	}
 	line = line[sp+1:]
 	sp = strings.IndexByte(line, ' ')
 	if sp <= 0 {
-		return meta, errRequestLine
+		return "", "", errRequestLine
 	}
 	target, version := line[:sp], line[sp+1:]
 	for i := 0; i < len(target); i++ {
 		if !targetTable[target[i]] {
 			if target[i] == '\r' {
-				return meta, errBareCR
+				return "", "", errBareCR
 			}
-			return meta, errTarget
+			return "", "", errTarget
 		}
 	}
 	switch version {
@@ -289,69 +313,75 @@ func (p *parser) parseRequest(s string, req *http.Request, vals []string) (reqMe
 		req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/1.0", 1, 0
 	default:
 		if len(version) == 8 && version[:5] == "HTTP/" && isDigit(version[5]) && version[6] == '.' && isDigit(version[7]) {
-			return meta, errVersionUnsupported
+			return "", "", errVersionUnsupported
 		}
 		if strings.IndexByte(version, '\r') >= 0 {
-			return meta, errBareCR
+			return "", "", errBareCR
 		}
-		return meta, errVersion
+		return "", "", errVersion
 	}
 	if method == "CONNECT" {
-		return meta, errConnect
+		return "", "", errConnect
 	}
 	req.Method = method
 	req.RequestURI = target
 
-	var absAuthority string // authority of an absolute-form target
 	switch {
 	case target[0] == '/':
 		u, err := url.ParseRequestURI(target)
 		if err != nil {
-			return meta, errTarget
+			return "", "", errTarget
 		}
 		req.URL = u
 	case target == "*":
 		if method != http.MethodOptions {
-			return meta, errAsterisk
+			return "", "", errAsterisk
 		}
 		req.URL = &url.URL{Path: "*"}
 	default:
 		auth, ok := absoluteAuthority(target)
 		if !ok || auth == "" || !validAuthority(auth) {
-			return meta, errTarget
+			return "", "", errTarget
 		}
 		u, err := url.ParseRequestURI(target)
 		if err != nil || u.User != nil || u.Opaque != "" {
-			return meta, errTarget
+			return "", "", errTarget
 		}
 		req.URL = u
 		absAuthority = auth
 	}
+	return rest, absAuthority, nil
+}
 
-	// Field lines.
+// fieldSummary is what the field lines declare that framing and Host
+// checks need.
+type fieldSummary struct {
+	hosts       int
+	host        string
+	cls         int
+	cl          string
+	tes         int
+	expects     int
+	expect      string
+	close       bool
+	keepAlive   bool
+	trailerDecl bool
+}
+
+// parseFields parses the field lines of rest (up to the empty line) into
+// req.Header, except Host and Transfer-Encoding, which it summarizes.
+func (p *parser) parseFields(rest string, req *http.Request, vals []string) (f fieldSummary, _ *reqError) {
 	hint := strings.Count(rest, "\n")
 	hdr := make(http.Header, hint)
 	strs := vals // one backing array for the one-element value slices
 	if len(strs) < hint {
 		strs = make([]string, hint)
 	}
-	var (
-		fields      int
-		hosts       int
-		host        string
-		cls         int
-		cl          string
-		tes         int
-		expects     int
-		expect      string
-		close       bool
-		keepAlive   bool
-		trailerDecl bool
-	)
+	fields := 0
 	for {
 		nl := strings.IndexByte(rest, '\n')
 		if nl < 1 || rest[nl-1] != '\r' {
-			return meta, errBareLF
+			return f, errBareLF
 		}
 		line := rest[:nl-1]
 		rest = rest[nl+1:]
@@ -360,48 +390,48 @@ func (p *parser) parseRequest(s string, req *http.Request, vals []string) (reqMe
 		}
 		fields++
 		if fields > p.maxHeaders {
-			return meta, errTooManyFields
+			return f, errTooManyFields
 		}
 		name, value, err := splitField(line)
 		if err != nil {
-			return meta, err
+			return f, err
 		}
 		key := canonicalKey(name)
 		switch key {
 		case "Host":
-			hosts++
-			if hosts > 1 {
-				return meta, errManyHosts
+			f.hosts++
+			if f.hosts > 1 {
+				return f, errManyHosts
 			}
 			if !validAuthority(value) {
-				return meta, errBadHost
+				return f, errBadHost
 			}
-			host = value
+			f.host = value
 			continue // net/http removes Host from the map
 		case "Content-Length":
-			cls++
-			if cls > 1 {
-				if value != cl {
-					return meta, errConflictingCL
+			f.cls++
+			if f.cls > 1 {
+				if value != f.cl {
+					return f, errConflictingCL
 				}
 				continue // an identical repeat counts as one
 			}
-			cl = value
+			f.cl = value
 		case "Transfer-Encoding":
-			tes++
-			if tes > 1 || !strings.EqualFold(value, "chunked") {
-				return meta, errTECoding
+			f.tes++
+			if f.tes > 1 || !strings.EqualFold(value, "chunked") {
+				return f, errTECoding
 			}
 			continue // net/http moves it to Request.TransferEncoding
 		case "Expect":
-			expects++
-			expect = value
+			f.expects++
+			f.expect = value
 		case "Connection":
 			c, k := connectionTokens(value)
-			close = close || c
-			keepAlive = keepAlive || k
+			f.close = f.close || c
+			f.keepAlive = f.keepAlive || k
 		case "Trailer":
-			trailerDecl = true
+			f.trailerDecl = true
 		}
 		vv := hdr[key]
 		if vv == nil && len(strs) > 0 {
@@ -413,53 +443,49 @@ func (p *parser) parseRequest(s string, req *http.Request, vals []string) (reqMe
 		hdr[key] = vv
 	}
 	req.Header = hdr
+	return f, nil
+}
 
-	if hosts == 0 && req.ProtoMinor == 1 {
-		return meta, errMissingHost
-	}
-	req.Host = host
-	if absAuthority != "" {
-		if hosts == 1 && !strings.EqualFold(absAuthority, host) {
-			return meta, errHostMismatch
-		}
-		req.Host = req.URL.Host
-	}
-
-	// Framing (RFC 9112 section 6).
+// framing applies what the fields declare about the message (RFC 9112
+// section 6): chunked or Content-Length, Expect, Close, and the trailer
+// declaration.
+func framing(req *http.Request, f *fieldSummary) (reqMeta, *reqError) {
+	var meta reqMeta
 	switch {
-	case tes > 0:
+	case f.tes > 0:
 		if req.ProtoMinor == 0 {
 			return meta, errTE10
 		}
-		if cls > 0 {
+		if f.cls > 0 {
 			return meta, errCLAndTE
 		}
 		meta.chunked = true
 		req.ContentLength = -1
 		req.TransferEncoding = []string{"chunked"}
-	case cls > 0:
-		n, ok := parseContentLength(cl)
+	case f.cls > 0:
+		n, ok := parseContentLength(f.cl)
 		if !ok {
 			return meta, errBadCL
 		}
 		req.ContentLength = n
 	}
 
-	if expects > 0 {
-		if expects > 1 || !strings.EqualFold(expect, "100-continue") {
+	if f.expects > 0 {
+		if f.expects > 1 || !strings.EqualFold(f.expect, "100-continue") {
 			return meta, errExpectation
 		}
 		meta.expectContinue = req.ProtoMinor == 1 && req.ContentLength != 0
 	}
 
 	if req.ProtoMinor == 0 {
-		req.Close = close || !keepAlive
+		req.Close = f.close || !f.keepAlive
 	} else {
-		req.Close = close
+		req.Close = f.close
 	}
 
-	if trailerDecl && meta.chunked {
+	if f.trailerDecl && meta.chunked {
 		// As net/http: the declaration moves from Header to Trailer.
+		hdr := req.Header
 		decl := hdr["Trailer"]
 		delete(hdr, "Trailer")
 		for _, v := range decl {

@@ -4,16 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -23,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 func TestRefusals(t *testing.T) {
@@ -599,7 +595,7 @@ func TestHijack(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	cert, pool := selfSigned(t)
+	cert, pool := testutil.TLSCert(t, "localhost")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -632,34 +628,6 @@ func TestTLS(t *testing.T) {
 	if raw := readToEOF(t, c); statusOf(raw) != 400 {
 		t.Fatalf("plain HTTP to TLS: %q", raw)
 	}
-}
-
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IsCA:         true,
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
 func TestPanics(t *testing.T) {
@@ -1051,7 +1019,7 @@ func TestContextsAndLimits(t *testing.T) {
 // Shutdown asks the handed-off connection to finish (RegisterOnShutdown) and
 // waits for it.
 func TestTLSNextProto(t *testing.T) {
-	cert, pool := selfSigned(t)
+	cert, pool := testutil.TLSCert(t, "localhost")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -1116,7 +1084,7 @@ func TestTLSNextProto(t *testing.T) {
 // The handshake of a connection that would be handed off is bounded by
 // ReadHeaderTimeout too: a client that never finishes it is dropped.
 func TestTLSHandshakeTimeout(t *testing.T) {
-	cert, _ := selfSigned(t)
+	cert, _ := testutil.TLSCert(t, "localhost")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -644,6 +644,28 @@ func TestCachePolicyKeysAndForwarding(t *testing.T) {
 	expectXCache(t, c, "Miss")
 }
 
+// TestOriginRequestPolicyAddsToExcludingKey: the origin gets the query
+// parameters and cookies the cache key or the origin request policy
+// selects; with allExcept on both sides, a name is withheld only when both
+// exclude it.
+func TestOriginRequestPolicyAddsToExcludingKey(t *testing.T) {
+	w := newWorld(t, func(rw http.ResponseWriter, r *http.Request) {
+		io.WriteString(rw, "q="+r.URL.RawQuery+" c="+r.Header.Get("Cookie"))
+	}, func(c *config.Config) {
+		ae := func(items ...string) config.KeyList {
+			return config.KeyList{Behavior: config.KeyAllExcept, Items: items}
+		}
+		c.CachePolicies[0].CacheKey.QueryStrings = ae("a", "b")
+		c.CachePolicies[0].CacheKey.Cookies = ae("a", "b")
+		c.OriginRequestPolicies = []config.OriginRequestPolicy{{ID: "r", QueryStrings: ae("b", "c"), Cookies: ae("b", "c")}}
+		c.Distributions[0].DefaultCacheBehavior.OriginRequestPolicyID = "r"
+	})
+	r := w.get("/u?a=1&b=2&c=3&d=4", "Cookie", "a=1; b=2; c=3; d=4")
+	if want := "q=a=1&c=3&d=4 c=a=1; c=3; d=4"; r.body != want {
+		t.Fatalf("origin saw %q, want %q", r.body, want)
+	}
+}
+
 func TestMethodNotAllowed(t *testing.T) {
 	w := newWorld(t, func(rw http.ResponseWriter, r *http.Request) { io.WriteString(rw, "x") },
 		func(c *config.Config) {

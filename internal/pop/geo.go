@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/geo"
 )
 
@@ -30,14 +31,14 @@ func (p *PoP) geoRestriction(ex *exchange) error {
 	g := ex.dist.cfg.Restrictions.GeoRestriction
 	country := ex.geo.Country
 	switch g.RestrictionType {
-	case "whitelist":
+	case config.GeoWhitelist:
 		if country == "" {
 			return &Error{Status: http.StatusForbidden, Source: FromViewer, Reason: "geo-restricted: the viewer's country is unknown" + p.noGeoDB()}
 		}
 		if !slices.Contains(g.Locations, country) {
 			return &Error{Status: http.StatusForbidden, Source: FromViewer, Reason: "geo-restricted: not served in " + country}
 		}
-	case "blacklist":
+	case config.GeoBlacklist:
 		if country != "" && slices.Contains(g.Locations, country) {
 			return &Error{Status: http.StatusForbidden, Source: FromViewer, Reason: "geo-restricted: not served in " + country}
 		}

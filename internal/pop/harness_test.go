@@ -16,6 +16,7 @@ import (
 
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/h1"
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 // clock is a test clock: real time plus an offset the test moves forward.
@@ -194,15 +195,10 @@ func expectXCache(t *testing.T, r response, want string) {
 	}
 }
 
+// waitFor is testutil.WaitFor.
 func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, d, "the condition", cond)
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -35,7 +35,7 @@ func (p *PoP) cacheKey(ex *exchange) string {
 	ex.query = p.originQuery(ex)
 	sb.WriteString(keyQuery(ex.rawQuery, ck.QueryStrings))
 	sb.WriteByte(0x1f)
-	if ck.Headers.Behavior == "whitelist" {
+	if ck.Headers.Behavior == config.KeyWhitelist {
 		for _, name := range ck.Headers.Items {
 			sb.WriteString(strings.ToLower(name))
 			sb.WriteByte('=')
@@ -50,7 +50,7 @@ func (p *PoP) cacheKey(ex *exchange) string {
 		}
 	}
 	sb.WriteByte(0x1f)
-	if ck.Cookies.Behavior != "none" && ck.Cookies.Behavior != "" {
+	if !ck.Cookies.None() {
 		sb.WriteString(filterCookies(ex.r, ck.Cookies))
 	}
 	sb.WriteByte(0x1f)
@@ -62,7 +62,7 @@ func (p *PoP) cacheKey(ex *exchange) string {
 // policy, decoded and re-encoded canonically, sorted. normalizing twice gives
 // the same string.
 func keyQuery(raw string, l config.KeyList) string {
-	if raw == "" || l.Behavior == "none" || l.Behavior == "" {
+	if raw == "" || l.None() {
 		return ""
 	}
 	type kv struct{ k, v string }
@@ -79,7 +79,7 @@ func keyQuery(raw string, l config.KeyList) string {
 		if err1 != nil || err2 != nil {
 			dk, dv = k, v // undecodable: keep the bytes as they are
 		}
-		if !selected(l, dk) {
+		if !l.Selects(dk) {
 			continue
 		}
 		params = append(params, kv{dk, dv})
@@ -102,18 +102,6 @@ func keyQuery(raw string, l config.KeyList) string {
 	return sb.String()
 }
 
-func selected(l config.KeyList, name string) bool {
-	switch l.Behavior {
-	case "all", "allViewer", "allViewerAndWhitelistCloudFront":
-		return true
-	case "whitelist":
-		return slices.Contains(l.Items, name)
-	case "allExcept":
-		return !slices.Contains(l.Items, name)
-	}
-	return false
-}
-
 // originQuery is the query string forwarded: what the cache key holds plus
 // what the origin request policy adds, normalized.
 func (p *PoP) originQuery(ex *exchange) string {
@@ -123,53 +111,16 @@ func (p *PoP) originQuery(ex *exchange) string {
 	}
 	l := ex.beh.policy.CacheKey.QueryStrings
 	if orp := ex.beh.orp; orp != nil {
-		l = unionList(l, orp.QueryStrings)
+		l = l.Union(orp.QueryStrings)
 	}
 	return keyQuery(raw, l)
-}
-
-// unionList selects a name when either list does.
-func unionList(a, b config.KeyList) config.KeyList {
-	if a.Behavior == "all" || b.Behavior == "all" {
-		return config.KeyList{Behavior: "all"}
-	}
-	if a.Behavior == "none" || a.Behavior == "" {
-		return b
-	}
-	if b.Behavior == "none" || b.Behavior == "" {
-		return a
-	}
-	if a.Behavior == "whitelist" && b.Behavior == "whitelist" {
-		return config.KeyList{Behavior: "whitelist", Items: append(slices.Clone(a.Items), b.Items...)}
-	}
-	// allExcept with anything: a name is excluded only if both exclude it.
-	ex := map[string]bool{}
-	for _, l := range []config.KeyList{a, b} {
-		if l.Behavior == "allExcept" {
-			for _, it := range l.Items {
-				ex[it] = true
-			}
-		}
-	}
-	for _, l := range []config.KeyList{a, b} {
-		if l.Behavior == "whitelist" {
-			for _, it := range l.Items {
-				delete(ex, it)
-			}
-		}
-	}
-	out := config.KeyList{Behavior: "allExcept"}
-	for k := range ex {
-		out.Items = append(out.Items, k)
-	}
-	return out
 }
 
 // filterCookies returns the selected cookies as a sorted Cookie header value.
 func filterCookies(r *http.Request, l config.KeyList) string {
 	var parts []string
 	for _, c := range r.Cookies() {
-		if selected(l, c.Name) {
+		if l.Selects(c.Name) {
 			parts = append(parts, c.Name+"="+c.Value)
 		}
 	}
@@ -346,16 +297,12 @@ func (p *PoP) forwardHeader(ex *exchange, pass bool) http.Header {
 		orpHeaders = orp.Headers
 	}
 	explicit := func(name string) bool {
-		return ck.Behavior == "whitelist" && containsFold(ck.Items, name) ||
-			orpHeaders.Behavior == "whitelist" && containsFold(orpHeaders.Items, name)
+		return ck.Names(name) || orpHeaders.Names(name)
 	}
 	// twin: a policy names another spelling of name's filterName.
 	twin := func(name string) bool {
 		for _, l := range []config.KeyList{ck, orpHeaders} {
-			if l.Behavior != "whitelist" && l.Behavior != "allViewerAndWhitelistCloudFront" {
-				continue
-			}
-			for _, it := range l.Items {
+			for _, it := range l.Named() {
 				if sameFilterName(it, name) && !strings.EqualFold(it, name) {
 					return true
 				}
@@ -365,7 +312,7 @@ func (p *PoP) forwardHeader(ex *exchange, pass bool) http.Header {
 	}
 	allViewer := pass
 	switch orpHeaders.Behavior {
-	case "allViewer", "allViewerAndWhitelistCloudFront", "allExcept":
+	case config.KeyAllViewer, config.KeyAllViewerAndWhitelistCloudFront, config.KeyAllExcept:
 		allViewer = true
 	}
 	for name, vv := range in {
@@ -386,7 +333,7 @@ func (p *PoP) forwardHeader(ex *exchange, pass bool) http.Header {
 			continue // normalized below
 		}
 		if allViewer || explicit(name) {
-			if orpHeaders.Behavior == "allExcept" && !explicit(name) && slices.ContainsFunc(orpHeaders.Items, func(it string) bool { return sameFilterName(it, name) }) {
+			if orpHeaders.Behavior == config.KeyAllExcept && !explicit(name) && slices.ContainsFunc(orpHeaders.Items, func(it string) bool { return sameFilterName(it, name) }) {
 				continue
 			}
 			out[name] = vv
@@ -405,9 +352,9 @@ func (p *PoP) forwardHeader(ex *exchange, pass bool) http.Header {
 	} else {
 		l := ex.beh.policy.CacheKey.Cookies
 		if orp := ex.beh.orp; orp != nil {
-			l = unionList(l, orp.Cookies)
+			l = l.Union(orp.Cookies)
 		}
-		if l.Behavior != "none" && l.Behavior != "" {
+		if !l.None() {
 			if c := filterCookies(ex.r, l); c != "" {
 				out.Set("Cookie", c)
 			}
@@ -418,14 +365,11 @@ func (p *PoP) forwardHeader(ex *exchange, pass bool) http.Header {
 	}
 	// Viewer-location headers: Strata's values, when the key or the policy names them.
 	var names []string
-	if ck := ex.beh.policy.CacheKey.Headers; ck.Behavior == "whitelist" {
+	if ck := ex.beh.policy.CacheKey.Headers; ck.Behavior == config.KeyWhitelist {
 		names = append(names, ck.Items...)
 	}
 	if orp := ex.beh.orp; orp != nil {
-		switch orp.Headers.Behavior {
-		case "whitelist", "allViewerAndWhitelistCloudFront":
-			names = append(names, orp.Headers.Items...)
-		}
+		names = append(names, orp.Headers.Named()...)
 	}
 	for _, n := range names {
 		if n = filterName(n); isViewerHeader(n) {
@@ -455,13 +399,4 @@ func (p *PoP) forwardHeader(ex *exchange, pass bool) http.Header {
 	}
 	out.Set("X-Strata-Request-Id", ex.id)
 	return out
-}
-
-func containsFold(list []string, s string) bool {
-	for _, it := range list {
-		if strings.EqualFold(it, s) {
-			return true
-		}
-	}
-	return false
 }

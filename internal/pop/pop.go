@@ -123,13 +123,13 @@ type PoP struct {
 // New returns a PoP serving cfg.
 func New(cfg *config.Config, opts Options) (*PoP, error) {
 	if opts.ID == "" {
-		opts.ID = "LOCAL1"
+		opts.ID = config.DefaultPoPID
 	}
 	if opts.MemoryCacheSize <= 0 {
-		opts.MemoryCacheSize = 256 << 20
+		opts.MemoryCacheSize = int64(config.DefaultMemoryCacheSize)
 	}
 	if opts.MaxObjectSize <= 0 {
-		opts.MaxObjectSize = 64 << 20
+		opts.MaxObjectSize = int64(config.DefaultMaxObjectSize)
 	}
 	if opts.FetchTimeout <= 0 {
 		opts.FetchTimeout = 10 * time.Minute
@@ -141,10 +141,10 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 		opts.Now = time.Now
 	}
 	if opts.WebSocketIdleTimeout <= 0 {
-		opts.WebSocketIdleTimeout = DefaultWebSocketIdleTimeout
+		opts.WebSocketIdleTimeout = config.DefaultWebSocketIdleTimeout
 	}
 	if opts.RequestBodyTimeout <= 0 {
-		opts.RequestBodyTimeout = 60 * time.Second
+		opts.RequestBodyTimeout = config.DefaultRequestBodyTimeout
 	}
 	p := &PoP{
 		opts:  opts,
@@ -186,7 +186,7 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 	}
 	if opts.DiskDir != "" {
 		if opts.DiskCacheSize <= 0 {
-			opts.DiskCacheSize = 1 << 30
+			opts.DiskCacheSize = int64(config.DefaultDiskCacheSize)
 		}
 		if opts.PromoteSize <= 0 {
 			opts.PromoteSize = 512 << 10
@@ -368,8 +368,8 @@ func (p *PoP) buildBehavior(cfg *config.Config, d *dist, bc *config.CacheBehavio
 	}
 	b.ttls = cache.TTLs{
 		Min:     time.Duration(b.policy.MinTTL) * time.Second,
-		Default: time.Duration(deref(b.policy.DefaultTTL, 86400)) * time.Second,
-		Max:     time.Duration(deref(b.policy.MaxTTL, 31536000)) * time.Second,
+		Default: time.Duration(deref(b.policy.DefaultTTL, config.DefaultCachePolicyTTL)) * time.Second,
+		Max:     time.Duration(deref(b.policy.MaxTTL, config.DefaultCachePolicyMaxTTL)) * time.Second,
 	}
 	b.bypass = b.ttls.Max == 0
 	b.staleIfError = -1
@@ -413,8 +413,8 @@ func (p *PoP) buildBehavior(cfg *config.Config, d *dist, bc *config.CacheBehavio
 		}
 		b.rhp = newRespPolicy(rc)
 	}
-	b.forwardHost = listHas(b.policy.CacheKey.Headers, "Host") ||
-		(b.orp != nil && (listHas(b.orp.Headers, "Host") || b.orp.Headers.Behavior == "allViewer"))
+	b.forwardHost = b.policy.CacheKey.Headers.Names("Host") ||
+		(b.orp != nil && (b.orp.Headers.Names("Host") || b.orp.Headers.Behavior == config.KeyAllViewer))
 	return b, nil
 }
 
@@ -423,18 +423,6 @@ func deref(p *int64, def int64) int64 {
 		return def
 	}
 	return *p
-}
-
-func listHas(l config.KeyList, name string) bool {
-	if l.Behavior != "whitelist" {
-		return false
-	}
-	for _, it := range l.Items {
-		if strings.EqualFold(it, name) {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *PoP) originSettings(oc *config.Origin) (origin.Settings, error) {

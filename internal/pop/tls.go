@@ -167,7 +167,7 @@ func (p *PoP) buildTLS(cfg *config.Config, s *snapshot) error {
 		if d == s.fallback {
 			fallback = base
 		}
-		if t.noSNI == nil && d.cfg.ViewerCertificate.SSLSupportMethod == "vip" {
+		if t.noSNI == nil && d.cfg.ViewerCertificate.SSLSupportMethod == config.SSLSupportVIP {
 			t.noSNI = forAliases
 		}
 	}

@@ -219,14 +219,14 @@ func TestSDKECDSA(t *testing.T) {
 
 // TestSDKOverHTTP drives a real server: the resource URL is rebuilt from
 // what arrives on the socket (raw path, Host, raw query), the viewer address
-// from the connection, and refusals are CloudFront's 403 XML.
+// from the connection; a refusal carries its reason.
 func TestSDKOverHTTP(t *testing.T) {
 	v := testVerifier(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		ip, _ := netip.ParseAddr(host)
 		if err := v.Check(r, ResourceURL(r, "http"), ip, testNow); err != nil {
-			WriteError(w, r, err)
+			http.Error(w, string(ReasonOf(err)), http.StatusForbidden)
 			return
 		}
 		fmt.Fprintf(w, "ok %s?%s", r.URL.EscapedPath(), StripSigningParams(r.URL.RawQuery))
@@ -262,13 +262,13 @@ func TestSDKOverHTTP(t *testing.T) {
 		t.Errorf("canned URL: %d %q", code, body)
 	}
 	tampered := strings.Replace(signed, "lang=en", "lang=fr", 1)
-	if code, body := get(tampered, nil); code != 403 || !strings.Contains(body, "<Code>AccessDenied</Code>") {
+	if code, body := get(tampered, nil); code != 403 || !strings.Contains(body, string(ReasonBadSignature)) {
 		t.Errorf("tampered URL: %d %q", code, body)
 	}
-	if code, body := get(srv.URL+"/videos/x.mp4", nil); code != 403 || !strings.Contains(body, "<Code>MissingKey</Code>") {
+	if code, body := get(srv.URL+"/videos/x.mp4", nil); code != 403 || !strings.Contains(body, string(ReasonMissing)) {
 		t.Errorf("unsigned: %d %q", code, body)
 	}
-	if code, body := get(strings.Replace(signed, kidB, "KNOTTRUSTED", 1), nil); code != 403 || !strings.Contains(body, "<Code>InvalidKey</Code>") {
+	if code, body := get(strings.Replace(signed, kidB, "KNOTTRUSTED", 1), nil); code != 403 || !strings.Contains(body, string(ReasonUnknownKey)) {
 		t.Errorf("unknown key: %d %q", code, body)
 	}
 

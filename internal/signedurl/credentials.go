@@ -35,16 +35,6 @@ type signingValues struct {
 	hasKeyID, hasHA                       bool
 }
 
-// credentialsOf finds and decodes the credentials of r: the query's signing
-// parameters when there are any, else the signed cookies.
-func credentialsOf(r *http.Request) (*credentials, error) {
-	sv, err := rawValuesOf(r)
-	if err != nil {
-		return nil, err
-	}
-	return sv.decode()
-}
-
 // memoKey identifies a request's raw credentials (and, for a canned
 // policy, the resource URL the signature covers) for the accepted memo.
 func (sv *signingValues) memoKey(resourceURL string) string {

@@ -192,14 +192,6 @@ func (v *Verifier) Check(r *http.Request, resourceURL string, clientIP netip.Add
 	return p.allows(resourceURL, clientIP, now)
 }
 
-func (v *Verifier) verify(c *credentials, resourceURL string, clientIP netip.Addr, now time.Time) error {
-	p, err := v.verifyPolicy(c, resourceURL)
-	if err != nil {
-		return err
-	}
-	return p.allows(resourceURL, clientIP, now)
-}
-
 // verifyPolicy checks the signature and returns the policy it signs.
 func (v *Verifier) verifyPolicy(c *credentials, resourceURL string) (*policy, error) {
 	pub, ok := v.keys[c.keyID]

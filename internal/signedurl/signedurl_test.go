@@ -436,27 +436,7 @@ func TestMatchResourceLong(t *testing.T) {
 	}
 }
 
-func TestErrorResponses(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		code string
-	}{
-		{&Error{Reason: ReasonMissing}, "MissingKey"},
-		{&Error{Reason: ReasonUnknownKey}, "InvalidKey"},
-		{&Error{Reason: ReasonExpired}, "AccessDenied"},
-		{&Error{Reason: ReasonBadSignature}, "AccessDenied"},
-	} {
-		w := httptest.NewRecorder()
-		WriteError(w, httptest.NewRequest("GET", "/", nil), tc.err)
-		if w.Code != 403 || !strings.Contains(w.Body.String(), "<Code>"+tc.code+"</Code>") || w.Header().Get("Content-Type") != "text/xml" {
-			t.Errorf("%v: %d %q", tc.err, w.Code, w.Body)
-		}
-		w = httptest.NewRecorder()
-		WriteError(w, httptest.NewRequest("HEAD", "/", nil), tc.err)
-		if w.Code != 403 || w.Body.Len() != 0 {
-			t.Errorf("HEAD: %d %q", w.Code, w.Body)
-		}
-	}
+func TestReasonOf(t *testing.T) {
 	if ReasonOf(nil) != "" || ReasonOf(http.ErrNoCookie) != "" {
 		t.Error("ReasonOf of a non-refusal")
 	}

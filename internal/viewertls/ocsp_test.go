@@ -11,21 +11,12 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
+	"github.com/strata-cdn/strata/internal/testutil"
 	"github.com/strata-cdn/strata/internal/viewertls"
 	"github.com/strata-cdn/strata/internal/viewertls/ocsptest"
 )
 
 // waitFor polls cond for up to 20 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 type fixture struct {
 	r    *ocsptest.Responder
 	s    *viewertls.Stapler
@@ -79,7 +70,7 @@ func (f *fixture) checkGood(t *testing.T, staple []byte) *ocsp.Response {
 func TestStapleGood(t *testing.T) {
 	f := newFixture(t, false, 0)
 	st := f.track(t)
-	waitFor(t, "a staple", func() bool { return st.Certificate().OCSPStaple != nil })
+	testutil.WaitFor(t, 20*time.Second, "a staple", func() bool { return st.Certificate().OCSPStaple != nil })
 	f.checkGood(t, st.Certificate().OCSPStaple)
 	c, _ := st.GetCertificate(nil)
 	if c.Leaf != nil && !c.Leaf.Equal(f.leaf) {
@@ -122,7 +113,7 @@ func TestStapleRefusedAnswers(t *testing.T) {
 			f := newFixture(t, false, 0)
 			f.r.Set(m, time.Hour)
 			st := f.track(t)
-			waitFor(t, "a fetch", func() bool { return st.Fetches() >= 1 })
+			testutil.WaitFor(t, 20*time.Second, "a fetch", func() bool { return st.Fetches() >= 1 })
 			if st.Certificate().OCSPStaple != nil {
 				t.Fatal("stapled")
 			}
@@ -136,9 +127,9 @@ func TestStapleRefresh(t *testing.T) {
 	f := newFixture(t, false, 0)
 	f.r.Set(ocsptest.Good, 2*time.Second)
 	st := f.track(t)
-	waitFor(t, "a staple", func() bool { return st.Certificate().OCSPStaple != nil })
+	testutil.WaitFor(t, 20*time.Second, "a staple", func() bool { return st.Certificate().OCSPStaple != nil })
 	first := f.checkGood(t, st.Certificate().OCSPStaple)
-	waitFor(t, "a newer staple", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "a newer staple", func() bool {
 		s := st.Certificate().OCSPStaple
 		return s != nil && f.checkGood(t, s).ThisUpdate.After(first.ThisUpdate)
 	})
@@ -147,23 +138,23 @@ func TestStapleRefresh(t *testing.T) {
 	}
 	f.r.Set(ocsptest.Revoked, 2*time.Second)
 	n := st.Fetches()
-	waitFor(t, "the revoked answer", func() bool { return st.Fetches() >= n+2 })
+	testutil.WaitFor(t, 20*time.Second, "the revoked answer", func() bool { return st.Fetches() >= n+2 })
 	if st.Certificate().OCSPStaple != nil {
 		t.Fatal("still stapled after a Revoked answer")
 	}
 	f.r.Set(ocsptest.Good, 2*time.Second)
-	waitFor(t, "a staple again", func() bool { return st.Certificate().OCSPStaple != nil })
+	testutil.WaitFor(t, 20*time.Second, "a staple again", func() bool { return st.Certificate().OCSPStaple != nil })
 }
 
 // A failed refresh keeps the last good staple until its nextUpdate.
 func TestStapleKeptOnFailure(t *testing.T) {
 	f := newFixture(t, false, 50*time.Millisecond) // refresh even an hour-long answer
 	st := f.track(t)
-	waitFor(t, "a staple", func() bool { return st.Certificate().OCSPStaple != nil })
+	testutil.WaitFor(t, 20*time.Second, "a staple", func() bool { return st.Certificate().OCSPStaple != nil })
 	good := st.Certificate().OCSPStaple
 	f.r.Set(ocsptest.ServerError, time.Hour)
 	n := st.Fetches()
-	waitFor(t, "failed fetches", func() bool { return st.Fetches() >= n+2 })
+	testutil.WaitFor(t, 20*time.Second, "failed fetches", func() bool { return st.Fetches() >= n+2 })
 	if !bytes.Equal(st.Certificate().OCSPStaple, good) {
 		t.Fatal("the last good staple was not kept before its nextUpdate")
 	}

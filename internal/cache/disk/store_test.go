@@ -14,30 +14,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/strata-cdn/strata/internal/testutil"
 )
-
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 type testStore struct {
 	*Store
 	opts Options
-	logs *syncBuffer
+	logs *testutil.SyncBuffer
 }
 
 func openStore(t testing.TB, opts Options) *testStore {
@@ -45,7 +29,7 @@ func openStore(t testing.TB, opts Options) *testStore {
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	}

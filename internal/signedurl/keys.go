@@ -3,39 +3,9 @@ package signedurl
 import (
 	"errors"
 	"fmt"
-	"net/http"
-	"strconv"
 
 	"github.com/strata-cdn/strata/internal/config"
 )
-
-// ErrorBody returns CloudFront's 403 body for a refusal: MissingKey when
-// there is no key pair id, InvalidKey for a key that is not trusted, and
-// AccessDenied otherwise (the detail is not shown to the viewer).
-func ErrorBody(err error) []byte {
-	code, msg := "AccessDenied", "Access denied"
-	switch ReasonOf(err) {
-	case ReasonMissing:
-		code, msg = "MissingKey", "Missing Key-Pair-Id query parameter or cookie value"
-	case ReasonUnknownKey:
-		code, msg = "InvalidKey", "Unknown Key"
-	}
-	return []byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + code + `</Code><Message>` + msg + `</Message></Error>`)
-}
-
-// WriteError answers a refused request as CloudFront does: 403 with an XML
-// body (no body for HEAD).
-func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	body := ErrorBody(err)
-	h := w.Header()
-	h.Set("Content-Type", "text/xml")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusForbidden)
-	if r == nil || r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
-}
 
 // KeysFromConfig returns the keys of the key groups named by trusted (a
 // cache behavior's trustedKeyGroups), each key once, for [NewVerifier].
