@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/strata-cdn/strata/internal/cache"
+	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/signedurl"
 )
@@ -261,9 +262,9 @@ func (p *PoP) viewerProtocol(ex *exchange) error {
 		return nil
 	}
 	switch ex.beh.cfg.ViewerProtocolPolicy {
-	case "https-only":
+	case config.ViewerProtocolHTTPSOnly:
 		return viewerError(http.StatusForbidden, "HTTPS is required")
-	case "redirect-to-https":
+	case config.ViewerProtocolRedirectToHTTPS:
 		code := http.StatusMovedPermanently
 		if ex.r.Method != http.MethodGet && ex.r.Method != http.MethodHead {
 			code = http.StatusTemporaryRedirect
