@@ -3,7 +3,6 @@ package pop
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -162,5 +161,3 @@ func clientFromForwarded(xff string) string {
 	}
 	return strings.TrimSpace(xff)
 }
-
-var errNoUpstream = errors.New("pop: no upstream")
