@@ -34,10 +34,6 @@ import (
 // close handshake: a close frame one way, its echo the other way); an error
 // closes both at once.
 
-// DefaultWebSocketIdleTimeout is CloudFront's: a connection on which nothing
-// moved for 10 minutes is closed.
-const DefaultWebSocketIdleTimeout = 10 * time.Minute
-
 // wsCloseGrace is how long the other side may still send after one side
 // closed cleanly.
 const wsCloseGrace = 5 * time.Second
