@@ -25,6 +25,7 @@ import (
 	"github.com/strata-cdn/strata/internal/control/wire"
 	"github.com/strata-cdn/strata/internal/h1"
 	"github.com/strata-cdn/strata/internal/pop"
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -201,17 +202,6 @@ func (n *node) get(t *testing.T, path string) (int, string, string) {
 	return resp.StatusCode, string(b), resp.Header.Get("X-Cache")
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestConfigAndInvalidationsReachEveryPoP(t *testing.T) {
 	var version atomic.Int32
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -252,7 +242,7 @@ func TestConfigAndInvalidationsReachEveryPoP(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []*node{a, b} {
-		waitFor(t, 5*time.Second, "the distribution at "+n.url, func() bool { s, _, _ := n.get(t, "/x"); return s == 200 })
+		testutil.WaitFor(t, 5*time.Second, "the distribution at "+n.url, func() bool { s, _, _ := n.get(t, "/x"); return s == 200 })
 		n.get(t, "/x")
 		if _, body, xc := n.get(t, "/x"); body != "v0" || xc != "Hit from strata" {
 			t.Fatalf("%s: %q %q", n.url, body, xc)
@@ -290,7 +280,7 @@ func TestConfigAndInvalidationsReachEveryPoP(t *testing.T) {
 	// A refused configuration leaves the running one serving, and says so.
 	bad := []byte(`{"id":"site","origins":[{"id":"web","url":"` + origin.URL + `"}],"defaultCacheBehavior":{"targetOriginId":"nowhere"}}`)
 	kvs[wire.BucketDistributions].Put(context.Background(), "site", bad)
-	waitFor(t, 5*time.Second, "a heartbeat reporting the refused config", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "a heartbeat reporting the refused config", func() bool {
 		for {
 			select {
 			case h := <-beats:
@@ -355,12 +345,12 @@ func TestInertFieldsLogged(t *testing.T) {
 	// The version of a snapshot is the sum of the buckets' revisions: here,
 	// the revision of the one distribution.
 	rev := put("one")
-	waitFor(t, 5*time.Second, "the first snapshot", func() bool { return n.agent.Version() == rev })
+	testutil.WaitFor(t, 5*time.Second, "the first snapshot", func() bool { return n.agent.Version() == rev })
 	if !strings.Contains(logs.String(), line) {
 		t.Fatalf("no warning about priceClass in the log:\n%s", logs.String())
 	}
 	rev = put("two")
-	waitFor(t, 5*time.Second, "the second snapshot", func() bool { return n.agent.Version() == rev })
+	testutil.WaitFor(t, 5*time.Second, "the second snapshot", func() bool { return n.agent.Version() == rev })
 	if got := strings.Count(logs.String(), line); got != 1 {
 		t.Errorf("the warning was logged %d times, want once:\n%s", got, logs.String())
 	}
@@ -373,7 +363,7 @@ func TestInertFieldsLogged(t *testing.T) {
 	var logs2 lockedBuffer
 	n2 := startNodeLog(t, auth, "BBB1", ns.ClientURL(), &config.Config{Distributions: []config.Distribution{dist("local", config.PriceClass100)}},
 		slog.New(slog.NewTextHandler(&logs2, nil)))
-	waitFor(t, 5*time.Second, "the snapshot at the second PoP", func() bool { return n2.agent.Version() == rev })
+	testutil.WaitFor(t, 5*time.Second, "the snapshot at the second PoP", func() bool { return n2.agent.Version() == rev })
 	if strings.Contains(logs2.String(), line) {
 		t.Errorf("the warnings of the local configuration were logged again:\n%s", logs2.String())
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 func TestDistributionLifecycle(t *testing.T) {
@@ -267,7 +268,7 @@ func TestAuth(t *testing.T) {
 	if err != nil || second == "" || second == e.token {
 		t.Fatalf("CreateToken = %q, %v", second, err)
 	}
-	waitFor(t, 2*time.Second, "the new token to be accepted", func() bool {
+	testutil.WaitFor(t, 2*time.Second, "the new token to be accepted", func() bool {
 		resp, _ := e.do("GET", "/pops", nil, "Authorization", "Bearer "+second)
 		return resp.StatusCode == http.StatusOK
 	})

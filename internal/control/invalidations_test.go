@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/strata-cdn/strata/internal/control/wire"
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 func TestInvalidationCompletesWhenEveryPoPAcks(t *testing.T) {
@@ -21,7 +22,7 @@ func TestInvalidationCompletesWhenEveryPoPAcks(t *testing.T) {
 
 	e.heartbeat("FRA1")
 	e.heartbeat("IAD1")
-	waitFor(t, 2*time.Second, "two healthy PoPs", func() bool { return len(e.srv.healthyPoPs(e.clock.Now())) == 2 })
+	testutil.WaitFor(t, 2*time.Second, "two healthy PoPs", func() bool { return len(e.srv.healthyPoPs(e.clock.Now())) == 2 })
 
 	req := map[string]any{"paths": []string{"/a.html", "/images/*"}, "tags": []string{"product-42"}, "callerReference": "deploy-1"}
 	resp, data = e.do("POST", "/distributions/shop/invalidations", req)
@@ -78,14 +79,14 @@ func TestInvalidationCompletesWhenEveryPoPAcks(t *testing.T) {
 	// One expected PoP, and one that was not expected: still in progress.
 	ack("FRA1")
 	ack("SIN1")
-	waitFor(t, 2*time.Second, "two acks recorded", func() bool { return len(get().Acked) == 2 })
+	testutil.WaitFor(t, 2*time.Second, "two acks recorded", func() bool { return len(get().Acked) == 2 })
 	if got := get(); got.Status != wire.StatusInProgress || got.CompleteTime != nil {
 		t.Fatalf("after FRA1 and SIN1: %+v", got)
 	}
 	e.clock.Advance(time.Second)
 	ack("IAD1")
 	ack("IAD1") // a repeat changes nothing
-	waitFor(t, 2*time.Second, "completion", func() bool { return get().Status == wire.StatusCompleted })
+	testutil.WaitFor(t, 2*time.Second, "completion", func() bool { return get().Status == wire.StatusCompleted })
 	got := get()
 	if got.CompleteTime == nil || !got.CompleteTime.Equal(e.clock.Now()) || len(got.Acked) != 3 {
 		t.Errorf("completed: %+v", got)
@@ -173,7 +174,7 @@ func TestAcksWhileControlPlaneDown(t *testing.T) {
 	resp, data := e.do("POST", "/distributions", distribution("shop", "o1"))
 	e.want(resp, data, http.StatusCreated, nil)
 	e.heartbeat("FRA1")
-	waitFor(t, 2*time.Second, "FRA1 healthy", func() bool {
+	testutil.WaitFor(t, 2*time.Second, "FRA1 healthy", func() bool {
 		for _, p := range e.srv.PoPs() {
 			if p.PoP == "FRA1" && p.Healthy {
 				return true
@@ -197,7 +198,7 @@ func TestAcksWhileControlPlaneDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv2.Close()
-	waitFor(t, 5*time.Second, "the invalidation completed after the restart", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "the invalidation completed after the restart", func() bool {
 		e, err := srv2.store.invalidations.Get(context.Background(), inv.ID)
 		if err != nil {
 			return false

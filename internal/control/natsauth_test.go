@@ -19,6 +19,7 @@ import (
 
 	"github.com/strata-cdn/strata/internal/control/wire"
 	"github.com/strata-cdn/strata/internal/devca"
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 // asyncErrors collects the errors the server reports on a connection
@@ -145,7 +146,7 @@ func TestPoPIdentityCannotWriteConfigOrReadTokens(t *testing.T) {
 		"$JS.API.STREAM.PURGE.KV_" + wire.BucketDistributions,
 		"$JS.API.STREAM.DELETE.KV_" + wire.BucketDistributions,
 	} {
-		waitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
+		testutil.WaitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
 	}
 	after, err := e.srv.Store().Get(e.ctx, k, "site")
 	if err != nil || after.Revision != before.Revision || string(after.Value) != string(before.Value) {
@@ -168,18 +169,18 @@ func TestPoPIdentityCannotWriteConfigOrReadTokens(t *testing.T) {
 		"$JS.API.DIRECT.GET.KV_" + wire.BucketTokens,
 		"$JS.API.CONSUMER.CREATE.KV_" + wire.BucketTokens,
 	} {
-		waitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
+		testutil.WaitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
 	}
 	// Nor subscribe to everything, nor to another identity's replies.
 	for _, subject := range []string{">", "_INBOX.>", InboxPrefix(RoleControl, "") + ".>", InboxPrefix(RolePoP, "IAD1") + ".>"} {
 		nc.SubscribeSync(subject)
 		nc.Flush()
-		waitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
+		testutil.WaitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
 	}
 	// Nor publish an invalidation.
 	nc.Publish(wire.SubjectInvalidation+".site", []byte(`{"id":"IEVIL","distributionId":"site","paths":["/*"]}`))
 	nc.Flush()
-	waitFor(t, 2*time.Second, "a permission violation for an invalidation", func() bool { return errs.violation(wire.SubjectInvalidation + ".site") })
+	testutil.WaitFor(t, 2*time.Second, "a permission violation for an invalidation", func() bool { return errs.violation(wire.SubjectInvalidation + ".site") })
 }
 
 func TestPoPCannotSpeakForAnotherPoP(t *testing.T) {
@@ -195,14 +196,14 @@ func TestPoPCannotSpeakForAnotherPoP(t *testing.T) {
 	nc.Publish(wire.SubjectAck, mustJSON(t, wire.Ack{InvalidationID: "I1", PoP: "IAD1"}))
 	nc.Flush()
 	for _, subject := range []string{wire.SubjectHeartbeat + ".IAD1", wire.SubjectAck + ".IAD1", wire.SubjectAck} {
-		waitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
+		testutil.WaitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
 	}
 	// ...and its own subject with another PoP's name in the body is dropped
 	// by the control plane, while its own heartbeat counts.
 	nc.Publish(wire.SubjectHeartbeat+".FRA1", hb("IAD1"))
 	nc.Publish(wire.SubjectHeartbeat+".FRA1", hb("FRA1"))
 	nc.Flush()
-	waitFor(t, 2*time.Second, "FRA1 healthy", func() bool { return len(e.srv.healthyPoPs(e.clock.Now())) > 0 })
+	testutil.WaitFor(t, 2*time.Second, "FRA1 healthy", func() bool { return len(e.srv.healthyPoPs(e.clock.Now())) > 0 })
 	if got := e.srv.healthyPoPs(e.clock.Now()); len(got) != 1 || got[0] != "FRA1" {
 		t.Fatalf("healthy PoPs %v, want [FRA1]", got)
 	}
@@ -211,7 +212,7 @@ func TestPoPCannotSpeakForAnotherPoP(t *testing.T) {
 	// subscription, tells when it was handled.
 	e.publish(wire.SubjectHeartbeat+".IAD1", map[string]any{"id": "site", "origins": []any{}})
 	e.heartbeat("LHR1")
-	waitFor(t, 2*time.Second, "LHR1 healthy", func() bool { return len(e.srv.healthyPoPs(e.clock.Now())) > 1 })
+	testutil.WaitFor(t, 2*time.Second, "LHR1 healthy", func() bool { return len(e.srv.healthyPoPs(e.clock.Now())) > 1 })
 	if got := e.srv.healthyPoPs(e.clock.Now()); len(got) != 2 || got[1] != "LHR1" {
 		t.Fatalf("healthy PoPs %v, want [FRA1 LHR1]", got)
 	}
@@ -223,7 +224,7 @@ func TestPoPAckForAnotherPoPIsDropped(t *testing.T) {
 	e.want(resp, data, http.StatusCreated, nil)
 	e.heartbeat("FRA1")
 	e.heartbeat("IAD1")
-	waitFor(t, 2*time.Second, "two healthy PoPs", func() bool { return len(e.srv.healthyPoPs(e.clock.Now())) == 2 })
+	testutil.WaitFor(t, 2*time.Second, "two healthy PoPs", func() bool { return len(e.srv.healthyPoPs(e.clock.Now())) == 2 })
 	resp, data = e.do("POST", "/distributions/shop/invalidations", map[string]any{"paths": []string{"/a"}})
 	var inv wire.Invalidation
 	e.want(resp, data, http.StatusCreated, &inv)
@@ -237,7 +238,7 @@ func TestPoPAckForAnotherPoPIsDropped(t *testing.T) {
 		}
 	}
 	var got wire.Invalidation
-	waitFor(t, 5*time.Second, "FRA1's ack recorded", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "FRA1's ack recorded", func() bool {
 		resp, data := e.do("GET", "/distributions/shop/invalidations/"+inv.ID, nil)
 		e.want(resp, data, http.StatusOK, &got)
 		_, ok := got.Acked["FRA1"]
@@ -259,7 +260,7 @@ func TestDNSIdentityOnlyReads(t *testing.T) {
 	for _, subject := range []string{wire.SubjectHeartbeat + ".ns1", wire.SubjectAck + ".ns1", "$KV." + wire.BucketDistributions + ".x"} {
 		nc.Publish(subject, []byte("{}"))
 		nc.Flush()
-		waitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
+		testutil.WaitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
 	}
 	if _, _, err := e.auth.UserJWT(RolePoP, "bad.id"); err == nil {
 		t.Error("a PoP id with a dot (a subject separator) was accepted")
@@ -443,7 +444,7 @@ func TestRevokedCredentialsAreRefused(t *testing.T) {
 	if err := auth.ApplyRevocations(ns); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the revoked PoP's connection closed", live.IsClosed)
+	testutil.WaitFor(t, 5*time.Second, "the revoked PoP's connection closed", live.IsClosed)
 	if nc, err := connect(ns.ClientURL(), old); err == nil {
 		nc.Close()
 		t.Fatal("revoked credentials connected")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/strata-cdn/strata/internal/control/wire"
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 func TestPoPHealth(t *testing.T) {
@@ -26,7 +27,7 @@ func TestPoPHealth(t *testing.T) {
 
 	e.heartbeat("IAD1")
 	e.heartbeat("FRA1")
-	waitFor(t, 2*time.Second, "two PoPs", func() bool { return len(pops()) == 2 })
+	testutil.WaitFor(t, 2*time.Second, "two PoPs", func() bool { return len(pops()) == 2 })
 	got := pops()
 	want := PoPStatus{PoP: "FRA1", Tier: "edge", Location: "FRA", Region: "eu", URL: "http://FRA1.test",
 		ConfigVersion: 7, LastHeartbeat: e.clock.Now(), Healthy: true}
@@ -44,14 +45,14 @@ func TestPoPHealth(t *testing.T) {
 		t.Errorf("healthy after UnhealthyAfter of silence: %+v", got)
 	}
 	e.heartbeat("FRA1")
-	waitFor(t, 2*time.Second, "FRA1 healthy again", func() bool { return pops()[0].Healthy })
+	testutil.WaitFor(t, 2*time.Second, "FRA1 healthy again", func() bool { return pops()[0].Healthy })
 	if got := pops(); got[1].Healthy {
 		t.Errorf("IAD1 healthy without a heartbeat: %+v", got[1])
 	}
 
 	// The PoPs are in the bucket: another control plane knows them, as
 	// unhealthy until they speak.
-	waitFor(t, 2*time.Second, "the pops bucket", func() bool {
+	testutil.WaitFor(t, 2*time.Second, "the pops bucket", func() bool {
 		keys, _ := e.srv.store.pops.Keys(e.ctx)
 		return len(keys) == 2
 	})
@@ -76,25 +77,25 @@ func TestHeartbeatWritesAreThrottled(t *testing.T) {
 		return entry.Revision()
 	}
 	e.heartbeat("FRA1")
-	waitFor(t, 2*time.Second, "the first heartbeat stored", func() bool { return rev() != 0 })
+	testutil.WaitFor(t, 2*time.Second, "the first heartbeat stored", func() bool { return rev() != 0 })
 	first := rev()
 	e.clock.Advance(time.Second)
 	e.heartbeat("FRA1")
 	e.heartbeat("IAD1") // a marker: handled after the FRA1 heartbeat before it
-	waitFor(t, 2*time.Second, "IAD1", func() bool { return len(e.srv.PoPs()) == 2 })
+	testutil.WaitFor(t, 2*time.Second, "IAD1", func() bool { return len(e.srv.PoPs()) == 2 })
 	if rev() != first {
 		t.Errorf("a heartbeat 1s after the last write was written")
 	}
 	e.clock.Advance(popStoreInterval)
 	e.heartbeat("FRA1")
-	waitFor(t, 2*time.Second, "the heartbeat after the interval stored", func() bool { return rev() > first })
+	testutil.WaitFor(t, 2*time.Second, "the heartbeat after the interval stored", func() bool { return rev() > first })
 }
 
 func TestIPRanges(t *testing.T) {
 	e := newEnv(t, "", "")
 	e.publish(wire.SubjectHeartbeat+".FRA1", wire.Heartbeat{PoP: "FRA1", Region: "eu", URL: "http://127.0.2.1:8080", Egress: "127.0.2.1", Time: e.clock.Now()})
 	e.publish(wire.SubjectHeartbeat+".IAD1", wire.Heartbeat{PoP: "IAD1", Region: "na", URL: "http://[::1]:8080", Time: e.clock.Now()})
-	waitFor(t, 2*time.Second, "two PoPs", func() bool { return len(e.srv.PoPs()) == 2 })
+	testutil.WaitFor(t, 2*time.Second, "two PoPs", func() bool { return len(e.srv.PoPs()) == 2 })
 	resp, err := http.Get(e.api.URL + "/ip-ranges.json") // public: no token
 	if err != nil {
 		t.Fatal(err)
