@@ -14,14 +14,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 // startRun runs runWorld until the test ends, and waits until its banner
 // holds until (or runWorld returns).
-func startRun(t *testing.T, f runFlags, until string) (out *syncBuffer, done chan error) {
+func startRun(t *testing.T, f runFlags, until string) (out *testutil.SyncBuffer, done chan error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out = &syncBuffer{}
+	out = &testutil.SyncBuffer{}
 	done = make(chan error, 1)
 	go func() { done <- runWorld(ctx, f, slog.New(slog.NewTextHandler(io.Discard, nil)), out) }()
 	t.Cleanup(func() {
@@ -182,7 +184,7 @@ func TestTokenPrintedWhenStartFails(t *testing.T) {
 	os.WriteFile(filepath.Join(dataDir, "tls"), []byte("not a folder"), 0o644) // the development CA cannot be made
 	f := runFlags{origin: "http://127.0.0.1:1", listen: "127.0.0.1:0", httpsPort: 0, dataDir: dataDir,
 		control: controlFlags{apiListen: "127.0.0.1:0", natsListen: "127.0.0.1:0"}}
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	err := runWorld(context.Background(), f, slog.New(slog.NewTextHandler(io.Discard, nil)), &out)
 	if err == nil {
 		t.Fatal("start-up did not fail")

@@ -14,29 +14,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/strata-cdn/strata/internal/devca"
+	"github.com/strata-cdn/strata/internal/testutil"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var (
 	httpsRE = regexp.MustCompile(`HTTPS \(HTTP/3, HTTP/2 and HTTP/1\.1\) on https://(\S+)`)
@@ -46,10 +29,10 @@ var (
 
 // runQuick runs `strata run --origin …` (no control plane) until the
 // returned stop is called, and returns its HTTPS address and CA file.
-func runQuick(t *testing.T, origin, dataDir string, log *syncBuffer) (addr, ca string, stop func()) {
+func runQuick(t *testing.T, origin, dataDir string, log *testutil.SyncBuffer) (addr, ca string, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	f := runFlags{origin: origin, listen: "127.0.0.1:0", popPort: 0, httpsPort: 0, dataDir: dataDir,
 		defaultTTL: time.Hour, noControl: true}
 	done := make(chan error, 1)
@@ -109,7 +92,7 @@ func TestRunDevelopmentCA(t *testing.T) {
 	}))
 	defer origin.Close()
 	dataDir := t.TempDir()
-	log := &syncBuffer{}
+	log := &testutil.SyncBuffer{}
 
 	addr, caFile, stop := runQuick(t, origin.URL, dataDir, log)
 	if caFile != filepath.Join(dataDir, "tls", "ca.pem") {

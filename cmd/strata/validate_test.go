@@ -12,6 +12,7 @@ import (
 
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/geo"
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 // TestValidateWarnsAboutInertFields: a valid configuration that sets a
@@ -62,7 +63,7 @@ distributions:
     defaultCacheBehavior: {targetOriginId: web}
 `)
 	ctx, cancel := context.WithCancel(context.Background())
-	log, out := &syncBuffer{}, &syncBuffer{}
+	log, out := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- runWorld(ctx, runFlags{config: cfg, dataDir: t.TempDir(), httpsPort: -1, noControl: true}, slog.New(slog.NewTextHandler(log, nil)), out)

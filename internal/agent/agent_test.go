@@ -297,25 +297,6 @@ func TestConfigAndInvalidationsReachEveryPoP(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log destination that the test reads while the agent
-// writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestInertFieldsLogged: a snapshot that sets a field nothing acts on yet
 // is logged with the field's path, once, not again with every snapshot
 // that keeps it.
@@ -325,7 +306,7 @@ func TestInertFieldsLogged(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	kvs := setupStore(t, js)
-	var logs lockedBuffer
+	var logs testutil.SyncBuffer
 	n := startNodeLog(t, auth, "AAA1", ns.ClientURL(), &config.Config{}, slog.New(slog.NewTextHandler(&logs, nil)))
 
 	dist := func(comment, priceClass string) config.Distribution {
@@ -360,7 +341,7 @@ func TestInertFieldsLogged(t *testing.T) {
 
 	// A PoP whose local configuration (reported when the process loaded
 	// it) has the same warnings does not repeat them.
-	var logs2 lockedBuffer
+	var logs2 testutil.SyncBuffer
 	n2 := startNodeLog(t, auth, "BBB1", ns.ClientURL(), &config.Config{Distributions: []config.Distribution{dist("local", config.PriceClass100)}},
 		slog.New(slog.NewTextHandler(&logs2, nil)))
 	testutil.WaitFor(t, 5*time.Second, "the snapshot at the second PoP", func() bool { return n2.agent.Version() == rev })

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 // spillFDs counts this process's open descriptors on spill files in dir
@@ -329,7 +330,7 @@ func TestSpillUnknownLength(t *testing.T) {
 func TestSpillFailureFallsBackToMemory(t *testing.T) {
 	content := randString(3 << 20)
 	spill := filepath.Join(t.TempDir(), "spill")
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	w := newWorldOpts(t, func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cache-Control", "max-age=60")
 		rw.Header().Set("Content-Length", strconv.Itoa(len(content)))

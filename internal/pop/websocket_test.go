@@ -35,6 +35,7 @@ import (
 
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/h1"
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 // wsWorld is one PoP, served by the h1 listener (plain or TLS), in front of
@@ -45,7 +46,7 @@ type wsWorld struct {
 	url    string // ws://… or wss://…
 	origin *httptest.Server
 	client *http.Client // trusts the PoP's certificate
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 	hits   atomic.Int64 // requests that reached the origin
 	last   atomic.Pointer[http.Request]
 }
@@ -60,7 +61,7 @@ type wsOptions struct {
 
 func newWSWorld(t *testing.T, h http.HandlerFunc, o wsOptions) *wsWorld {
 	t.Helper()
-	w := &wsWorld{t: t, logs: &syncBuffer{}}
+	w := &wsWorld{t: t, logs: &testutil.SyncBuffer{}}
 	counted := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.hits.Add(1)
 		w.last.Store(r.Clone(context.Background()))
@@ -150,23 +151,6 @@ func testCertificate(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // accessLine waits for the access log line of the WebSocket at path.
