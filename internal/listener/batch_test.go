@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 // countConn counts the writes that reach the socket.
@@ -45,7 +47,7 @@ func (l *countListener) Accept() (net.Conn, error) {
 // TLS after the handshake; peer closes the client's end of the pipe.
 func tlsPipe(t *testing.T) (srv *batchConn, client *tls.Conn, raw *atomic.Int64, peer net.Conn) {
 	t.Helper()
-	cert, pool := testCert(t)
+	cert, pool := testutil.TLSCert(t, "127.0.0.1")
 	a, b := net.Pipe()
 	raw = new(atomic.Int64)
 	// No session tickets: nothing but what the test writes follows the

@@ -14,6 +14,8 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 // syncLog collects log output written from the server's goroutines.
@@ -30,7 +32,7 @@ func (l *syncLog) Write(p []byte) (int, error) {
 // refused with the TLS alert no_application_protocol, and the log says
 // why; a name that offers it is served over HTTP/3.
 func TestHTTP3RefusedWithALPNAlert(t *testing.T) {
-	cert, pool := testCert(t)
+	cert, pool := testutil.TLSCert(t, "127.0.0.1")
 	logs := &syncLog{ch: make(chan string, 100)}
 	s, err := New(Options{
 		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "over "+r.Proto) }),

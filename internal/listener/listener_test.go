@@ -3,7 +3,6 @@ package listener
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"log/slog"
 	"net"
@@ -12,37 +11,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-cdn/strata/internal/devca"
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 func start(t *testing.T, h http.Handler) (*Server, string, *http.Client) {
 	return startOn(t, h, nil)
 }
 
-// testCert is a certificate for 127.0.0.1 from a fresh development CA, and
-// the pool that trusts it.
-func testCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	dir := t.TempDir()
-	ca, _, err := devca.Ensure(dir, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, kf, _, err := ca.EnsureLeaf(dir, "leaf", []string{"127.0.0.1"}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.LoadX509KeyPair(cf, kf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, ca.Pool()
-}
-
 // startOn serves h over TLS on a loopback listener, wrapped by wrap if set.
 func startOn(t *testing.T, h http.Handler, wrap func(net.Listener) net.Listener) (*Server, string, *http.Client) {
 	t.Helper()
-	cert, pool := testCert(t)
+	cert, pool := testutil.TLSCert(t, "127.0.0.1")
 	s, err := New(Options{Handler: h, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
 		ReadHeaderTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 // An HTTP/2 rapid reset (HEADERS + RST_STREAM in a loop on one TLS
@@ -22,7 +24,7 @@ import (
 func TestRapidReset(t *testing.T) {
 	const streams = 2000
 	var calls atomic.Int64
-	cert, _ := testCert(t)
+	cert, _ := testutil.TLSCert(t, "127.0.0.1")
 	s, err := New(Options{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			calls.Add(1) // an origin fetch of some milliseconds

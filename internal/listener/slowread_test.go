@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 // smallSendBuffer keeps the kernel's send buffer of accepted connections
@@ -36,7 +38,7 @@ func TestWriteTimeoutHTTP2(t *testing.T) {
 		err error
 	}
 	done := make(chan result, 1)
-	cert, _ := testCert(t)
+	cert, _ := testutil.TLSCert(t, "127.0.0.1")
 	s, err := New(Options{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			buf := make([]byte, 32<<10)

@@ -4,20 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -107,7 +102,7 @@ func newWSWorld(t *testing.T, h http.HandlerFunc, o wsOptions) *wsWorld {
 	tr := &http.Transport{}
 	scheme := "ws"
 	if o.viewerTLS {
-		cert, pool := testCertificate(t)
+		cert, pool := testutil.TLSCert(t, "127.0.0.1")
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
 		scheme = "wss"
@@ -119,38 +114,6 @@ func newWSWorld(t *testing.T, h http.HandlerFunc, o wsOptions) *wsWorld {
 	w.url = scheme + "://" + ln.Addr().String()
 	w.client = &http.Client{Transport: tr}
 	return w
-}
-
-// testCertificate makes a self-signed certificate for 127.0.0.1 and a pool
-// that trusts it.
-func testCertificate(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "strata websocket test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
 // accessLine waits for the access log line of the WebSocket at path.
