@@ -32,7 +32,7 @@ const (
 type Options struct {
 	NC     *nats.Conn          // required: heartbeats and acks arrive on it
 	JS     jetstream.JetStream // default: jetstream.New(NC)
-	Logger *slog.Logger        // default: discarded
+	Logger *slog.Logger        // default: slog.Default()
 	Now    func() time.Time    // clock for heartbeat ages and timestamps; default time.Now
 }
 
@@ -100,7 +100,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		stop:        func() {},
 	}
 	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+		s.log = slog.Default()
 	}
 	s.log = s.log.With("stage", "control")
 	if s.now == nil {

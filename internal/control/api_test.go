@@ -259,7 +259,7 @@ func TestAuth(t *testing.T) {
 
 	// A token made by another control plane on the same NATS works here
 	// once the watch delivers it.
-	other, err := New(e.ctx, Options{NC: e.nc})
+	other, err := New(e.ctx, Options{NC: e.nc, Logger: quietLog})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -18,6 +19,9 @@ import (
 
 	"github.com/strata-cdn/strata/internal/control/wire"
 )
+
+// quietLog keeps the servers the tests start out of the test output.
+var quietLog = slog.New(slog.DiscardHandler)
 
 // fakeClock is a clock that moves only when told.
 type fakeClock struct {
@@ -82,7 +86,7 @@ func newEnv(t testing.TB, dir, token string) *env {
 	if e.js, err = jetstream.New(e.nc); err != nil {
 		t.Fatal(err)
 	}
-	if e.srv, err = New(ctx, Options{NC: e.nc, JS: e.js, Now: e.clock.Now}); err != nil {
+	if e.srv, err = New(ctx, Options{NC: e.nc, JS: e.js, Now: e.clock.Now, Logger: quietLog}); err != nil {
 		t.Fatal(err)
 	}
 	e.api = httptest.NewServer(e.srv.Handler())

@@ -193,7 +193,7 @@ func TestAcksWhileControlPlaneDown(t *testing.T) {
 	if _, err := e.js.Publish(e.ctx, wire.SubjectAck, mustJSON(t, wire.Ack{InvalidationID: inv.ID, PoP: "FRA1", Time: time.Now()})); err != nil {
 		t.Fatal(err)
 	}
-	srv2, err := New(e.ctx, Options{NC: e.nc, JS: e.js, Now: e.clock.Now})
+	srv2, err := New(e.ctx, Options{NC: e.nc, JS: e.js, Now: e.clock.Now, Logger: quietLog})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func TestPoPHealth(t *testing.T) {
 		keys, _ := e.srv.store.pops.Keys(e.ctx)
 		return len(keys) == 2
 	})
-	other, err := New(e.ctx, Options{NC: e.nc, Now: e.clock.Now})
+	other, err := New(e.ctx, Options{NC: e.nc, Now: e.clock.Now, Logger: quietLog})
 	if err != nil {
 		t.Fatal(err)
 	}
