@@ -381,6 +381,7 @@ func runSetup(ctx context.Context, o options, name string, all []config.Topology
 	defer cancel()
 	issued := make([]bool, len(wl.keys))
 	var next, sent, failures atomic.Int64
+	var cut atomic.Bool
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -396,6 +397,10 @@ func runSetup(ctx context.Context, o options, name string, all []config.Topology
 				sent.Add(1)
 				k := int(wl.keys[i])
 				if msg := get(rctx, client, urls[wl.edges[i]]+strconv.Itoa(k), expect(k), buf); msg != "" {
+					if rctx.Err() != nil {
+						cut.Store(true) // cut off by the time bound: incomplete, not a viewer failure
+						return
+					}
 					failures.Add(1)
 					mu.Lock()
 					if len(res.FailureSamples) < 10 {
@@ -408,7 +413,7 @@ func runSetup(ctx context.Context, o options, name string, all []config.Topology
 	}
 	wg.Wait()
 	res.Wall = time.Since(start)
-	res.Incomplete = rctx.Err() != nil && sent.Load() < int64(len(wl.keys))
+	res.Incomplete = cut.Load() || rctx.Err() != nil && sent.Load() < int64(len(wl.keys))
 	tr.CloseIdleConnections()
 
 	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -11,10 +10,11 @@ import (
 // the same code as the command, and checks what the tiers promise, by
 // counting requests at the origin.
 func TestOffloadOrdering(t *testing.T) {
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	o := options{PoPs: 6, Keys: 500, S: 1, Requests: 3000, Conc: 16, Seed: 42, Timeout: 30 * time.Second}
-	rep, err := run(ctx, o)
+	// A set-up takes about a second on an idle 2-core machine; the bound
+	// (per set-up) only catches a hang, so a loaded machine does not hit
+	// it. What is checked is counted in requests, never in time.
+	o := options{PoPs: 6, Keys: 500, S: 1, Requests: 3000, Conc: 16, Seed: 42, Timeout: 3 * time.Minute}
+	rep, err := run(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

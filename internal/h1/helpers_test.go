@@ -100,7 +100,7 @@ func dial(t testing.TB, addr string) net.Conn {
 // test if it does not within the deadline.
 func readToEOF(t testing.TB, c net.Conn) []byte {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	b, err := io.ReadAll(c)
 	if err != nil && !errors.Is(err, net.ErrClosed) && !isReset(err) {
 		t.Fatalf("reading to EOF: %v (got %q)", err, b)
