@@ -42,6 +42,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // conn is one client connection, served by one goroutine.
 type conn struct {
 	srv        *Server
+	wdl        writeDeadline // the progress deadline of writes (connWriter, sendfile)
 	rwc        net.Conn
 	remoteAddr string
 	tlsState   *tls.ConnectionState
@@ -327,6 +328,7 @@ func (c *conn) bodyEOF() {
 }
 
 func (c *conn) hijack() {
+	c.wdl.reset()
 	c.rwc.SetWriteDeadline(time.Time{}) // the hijacker's to set
 	c.hijacked.Store(true)
 	c.state.Store(stateHijacked)
@@ -397,7 +399,7 @@ func (w connWriter) Write(p []byte) (int, error) {
 	var n int
 	for len(p) > 0 {
 		step := min(len(p), WriteChunk)
-		w.c.rwc.SetWriteDeadline(time.Now().Add(w.c.srv.writeTimeout()))
+		w.c.wdl.arm(w.c.rwc, w.c.srv.writeTimeout())
 		m, err := w.c.rwc.Write(p[:step])
 		n += m
 		if err != nil {
@@ -408,6 +410,26 @@ func (w connWriter) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// writeDeadline arms a connection's write deadline for a step of a
+// response. Setting a deadline costs a timer update in the runtime's poller,
+// too much for every small response of a keep-alive connection; so it is
+// moved forward only when less than 3/4 of the timeout is left: each step
+// gets at least 3/4 of Server.WriteTimeout to be taken, and at most all of
+// it. Code that sets the connection's write deadline otherwise calls reset.
+type writeDeadline struct{ at int64 } // unix nanos; 0: none set by us
+
+func (d *writeDeadline) arm(c interface{ SetWriteDeadline(time.Time) error }, timeout time.Duration) {
+	now := time.Now()
+	if d.at-now.UnixNano() >= int64(timeout-timeout/4) {
+		return
+	}
+	t := now.Add(timeout)
+	c.SetWriteDeadline(t)
+	d.at = t.UnixNano()
+}
+
+func (d *writeDeadline) reset() { d.at = 0 }
 
 // writeFailed ends the connection after a failed write: the client is
 // gone or, on a write timeout, too slow (logged at Debug).

@@ -563,7 +563,7 @@ func (w *response) sendFile(lr *io.LimitedReader) (n int64, handled bool, err er
 	// (Server.WriteTimeout).
 	for err == nil && lr.N > 0 {
 		step := &io.LimitedReader{R: lr.R, N: min(lr.N, FileWriteChunk)}
-		tcp.SetWriteDeadline(time.Now().Add(c.srv.writeTimeout()))
+		c.wdl.arm(tcp, c.srv.writeTimeout())
 		var m int64
 		m, err = tcp.ReadFrom(step)
 		n += m
@@ -618,7 +618,10 @@ func (w *response) SetReadDeadline(t time.Time) error { return w.c.rwc.SetReadDe
 
 // SetWriteDeadline sets the connection's write deadline (for
 // http.ResponseController).
-func (w *response) SetWriteDeadline(t time.Time) error { return w.c.rwc.SetWriteDeadline(t) }
+func (w *response) SetWriteDeadline(t time.Time) error {
+	w.c.wdl.reset()
+	return w.c.rwc.SetWriteDeadline(t)
+}
 
 // EnableFullDuplex is a no-op: the server never discards the request body
 // while the handler runs, so reading and writing may always interleave.

@@ -55,8 +55,10 @@ type Server struct {
 	// WriteTimeout is a progress deadline, not a total one (nginx's
 	// send_timeout, per step): every step of a response write, at most
 	// WriteChunk bytes (FileWriteChunk for a file sent with sendfile),
-	// must be taken by the connection within WriteTimeout, else the
-	// connection is closed and the request's context cancelled. A client
+	// must be taken by the connection within WriteTimeout (at least 3/4 of
+	// it: the deadline is moved forward only when less than that is left,
+	// see writeDeadline), else the connection is closed and the request's
+	// context cancelled. A client
 	// that reads slower than WriteChunk per WriteTimeout (16 KiB per 20 s,
 	// 800 B/s, by default) is cut once the socket buffers between it and
 	// the server are full; a large response to a slow but steady client

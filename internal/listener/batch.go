@@ -45,6 +45,7 @@ type batchConn struct {
 	// bytes must be taken within it, else the connection is closed. Zero:
 	// none.
 	writeTimeout time.Duration
+	wdl          int64       // the write deadline armWrite set, unix nanos (writer goroutine only)
 	closing      atomic.Bool // Close set its drain deadline: no step extends it
 }
 
@@ -106,6 +107,20 @@ func (c *batchConn) writeOut() {
 	c.mu.Unlock()
 }
 
+// armWrite moves the write deadline forward, only when less than 3/4 of
+// writeTimeout is left (as h1 does: a deadline costs a timer update; each
+// step gets between 3/4 of writeTimeout and all of it). Only the writer
+// goroutine calls it.
+func (c *batchConn) armWrite() {
+	now := time.Now()
+	if c.wdl-now.UnixNano() >= int64(c.writeTimeout-c.writeTimeout/4) {
+		return
+	}
+	t := now.Add(c.writeTimeout)
+	c.Conn.SetWriteDeadline(t)
+	c.wdl = t.UnixNano()
+}
+
 // writeSteps writes b in steps of h1.WriteChunk, each with its own write
 // deadline when writeTimeout is set. It runs without c.mu.
 func (c *batchConn) writeSteps(b []byte) error {
@@ -116,7 +131,7 @@ func (c *batchConn) writeSteps(b []byte) error {
 	for len(b) > 0 {
 		step := min(len(b), h1.WriteChunk)
 		if !c.closing.Load() {
-			c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+			c.armWrite()
 		}
 		if _, err := c.Conn.Write(b[:step]); err != nil {
 			return err
