@@ -159,6 +159,24 @@ type command struct {
 	stderr io.Writer
 }
 
+// readFile reads the --file a command requires; nil and the exit code
+// when it is missing or cannot be read (said on stderr).
+func (c *command) readFile(file string) ([]byte, int) {
+	if file == "" {
+		fmt.Fprintf(c.stderr, "strata %s: --file F is required\n", c.name)
+		return nil, 2
+	}
+	data, err := readInputFile(file)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "strata %s: %v\n", c.name, err)
+		return nil, 1
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return data, 0
+}
+
 func newCommand(name string, stderr io.Writer) *command {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -220,14 +238,9 @@ func (k resourceKind) create(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "strata %s: unexpected argument %q\n", c.name, pos[0])
 		return 2
 	}
-	if *file == "" {
-		fmt.Fprintf(stderr, "strata %s: --file F is required\n", c.name)
-		return 2
-	}
-	data, err := readInputFile(*file)
-	if err != nil {
-		fmt.Fprintf(stderr, "strata %s: %v\n", c.name, err)
-		return 1
+	data, code := c.readFile(*file)
+	if data == nil {
+		return code
 	}
 	cl, ok := c.client()
 	if !ok {
@@ -252,14 +265,9 @@ func (k resourceKind) update(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	if *file == "" {
-		fmt.Fprintf(stderr, "strata %s: --file F is required\n", c.name)
-		return 2
-	}
-	data, err := readInputFile(*file)
-	if err != nil {
-		fmt.Fprintf(stderr, "strata %s: %v\n", c.name, err)
-		return 1
+	data, code := c.readFile(*file)
+	if data == nil {
+		return code
 	}
 	v, code := checkResourceFile(cl, k, c.name, *file, data, id, stderr)
 	if v == nil {
