@@ -161,7 +161,8 @@ func (v *validator) pop(p *PoP, path string) {
 		name    string
 		n       *int
 		def, hi int
-	}{{"maxConnectionsPerAddress", &p.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddress, 1_000_000}, {"maxConnections", &p.MaxConnections, DefaultMaxConnections, 10_000_000}} {
+	}{{"maxConnectionsPerAddress", &p.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddress, 1_000_000}, {"maxConnections", &p.MaxConnections, DefaultMaxConnections, 10_000_000},
+		{"newConnectionsPerAddress", &p.NewConnectionsPerAddress, DefaultNewConnectionsPerAddress, 1_000_000}} {
 		if *c.n == 0 {
 			*c.n = c.def
 		}
