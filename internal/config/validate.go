@@ -29,36 +29,15 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) validate() Errors {
-	v := &validator{cfg: c}
+	v := &validator{cfg: c, hosts: map[string]string{}}
 	v.pop(&c.PoP, "pop")
-
-	v.ids("cachePolicies", len(c.CachePolicies), func(i int) string { return c.CachePolicies[i].ID }, true)
-	for i := range c.CachePolicies {
-		v.cachePolicy(&c.CachePolicies[i], idx("cachePolicies", i))
-	}
-	v.ids("originRequestPolicies", len(c.OriginRequestPolicies), func(i int) string { return c.OriginRequestPolicies[i].ID }, true)
-	for i := range c.OriginRequestPolicies {
-		v.originRequestPolicy(&c.OriginRequestPolicies[i], idx("originRequestPolicies", i))
-	}
-	v.ids("responseHeadersPolicies", len(c.ResponseHeadersPolicies), func(i int) string { return c.ResponseHeadersPolicies[i].ID }, true)
-	for i := range c.ResponseHeadersPolicies {
-		v.responseHeadersPolicy(&c.ResponseHeadersPolicies[i], idx("responseHeadersPolicies", i))
-	}
-	v.ids("publicKeys", len(c.PublicKeys), func(i int) string { return c.PublicKeys[i].ID }, false)
-	for i := range c.PublicKeys {
-		v.publicKey(&c.PublicKeys[i], idx("publicKeys", i))
-	}
-	v.ids("keyGroups", len(c.KeyGroups), func(i int) string { return c.KeyGroups[i].ID }, false)
-	for i := range c.KeyGroups {
-		v.keyGroup(&c.KeyGroups[i], idx("keyGroups", i))
-	}
-
 	v.topology(&c.Topology, "topology")
-
-	v.ids("distributions", len(c.Distributions), func(i int) string { return c.Distributions[i].ID }, false)
-	hosts := map[string]string{} // hostname -> path of the field that claimed it first
-	for i := range c.Distributions {
-		v.distribution(&c.Distributions[i], idx("distributions", i), hosts)
+	for _, k := range Kinds {
+		n := k.Len(c)
+		v.ids(k.Field, n, func(i int) string { return k.Item(c, i).ResourceID() }, k.Managed)
+		for i := range n {
+			k.ops.validate(v, k.Item(c, i), k.path(i))
+		}
 	}
 	return v.errs
 }
@@ -66,6 +45,9 @@ func (c *Config) validate() Errors {
 type validator struct {
 	cfg  *Config
 	errs Errors
+	// hosts are the hostnames claimed by the distributions so far, with
+	// the path of the field that claimed each one first.
+	hosts map[string]string
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -189,7 +171,8 @@ func (v *validator) hostPort(path, addr string) bool {
 	return true
 }
 
-func (v *validator) distribution(d *Distribution, p string, hosts map[string]string) {
+func (v *validator) distribution(d *Distribution, p string) {
+	hosts := v.hosts
 	// claim records that the field at path serves host; note explains
 	// where a default value came from.
 	claim := func(host, path, note string) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -424,7 +425,7 @@ func invalidFields(k Kind, code string, es config.Errors) *APIError {
 	for _, fe := range es {
 		e.Errors = append(e.Errors, FieldError{Path: fe.Path, Message: fe.Msg})
 	}
-	what := k.singular()
+	what := k.Singular
 	switch {
 	case code == CodeResourceInUse:
 		e.Message = fmt.Sprintf("the %s is still in use: without it, the configuration is not valid", what)
@@ -441,11 +442,24 @@ func invalidFields(k Kind, code string, es config.Errors) *APIError {
 // returns the resource as it would be stored (with its defaults filled in),
 // or the problems found. The caller holds configMu.
 func (s *Server) validateChange(ctx context.Context, k Kind, id string, value json.RawMessage) (json.RawMessage, config.Errors, error) {
-	snap, err := s.store.Snapshot(ctx)
+	stored, err := s.store.Snapshot(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	doc, ids, err := snap.document(k, id, value)
+	// The changed resource comes first in its section, so that problems in
+	// it are reported at <section>[0], the path the client knows.
+	snap := maps.Clone(stored)
+	bucket := wire.ConfigBucket(k)
+	snap[bucket] = nil
+	if value != nil {
+		snap[bucket] = append(snap[bucket], Resource{ID: id, Value: value})
+	}
+	for _, r := range stored[bucket] {
+		if r.ID != id {
+			snap[bucket] = append(snap[bucket], r)
+		}
+	}
+	doc, err := snap.Document(nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -455,7 +469,9 @@ func (s *Server) validateChange(ctx context.Context, k Kind, id string, value js
 		if errors.As(err, &es) {
 			for i := range es {
 				es[i].Line = 0 // lines of the rendered document mean nothing to the client
-				es[i].Msg += otherResource(es[i].Path, ids, k, value != nil)
+				if value == nil || !(es[i].Path == k.Field+"[0]" || strings.HasPrefix(es[i].Path, k.Field+"[0].") || strings.HasPrefix(es[i].Path, k.Field+"[0][")) {
+					es[i].Msg += snap.Name(es[i].Path)
+				}
 			}
 			return nil, es, nil
 		}
@@ -464,30 +480,8 @@ func (s *Server) validateChange(ctx context.Context, k Kind, id string, value js
 	if value == nil {
 		return nil, nil, nil
 	}
-	_, item := k.section(cfg)
-	b, err := json.Marshal(item(0))
+	b, err := json.Marshal(k.Item(cfg, 0))
 	return b, nil, err
-}
-
-// otherResource names the stored resource that a problem's path points
-// into, " (distribution \"shop\")", when it is not the changed one (whose
-// path the client knows: <section>[0]).
-func otherResource(path string, ids map[string][]string, k Kind, changed bool) string {
-	field, rest, ok := strings.Cut(path, "[")
-	if !ok {
-		return ""
-	}
-	n, _, _ := strings.Cut(rest, "]")
-	i, err := strconv.Atoi(n)
-	if err != nil || i < 0 || i >= len(ids[field]) || (changed && field == k.Field && i == 0) {
-		return ""
-	}
-	for _, kind := range Kinds {
-		if kind.Field == field {
-			return fmt.Sprintf(" (%s %q)", kind.singular(), ids[field][i])
-		}
-	}
-	return ""
 }
 
 func (s *Server) createResource(k Kind) handlerFunc {
@@ -496,7 +490,7 @@ func (s *Server) createResource(k Kind) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if id == "" && k.Bucket == wire.BucketDistributions {
+		if id == "" && k.GeneratedID {
 			id = newID("E")
 			obj["id"] = id
 		}
