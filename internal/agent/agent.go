@@ -238,21 +238,10 @@ func (a *Agent) take(state map[string]map[string]jetstream.KeyValueEntry, revs m
 	m[ev.entry.Key()] = ev.entry
 }
 
-// apply builds a whole configuration from the buckets and the local file's
-// pop and topology sections, as the control plane builds it
-// (wire.Snapshot.Parse: the strict decoder, which refuses unknown fields,
-// and validation), and swaps it into the PoP.
+// apply builds a whole configuration from the buckets and the local file
+// (build), and swaps it into the PoP.
 func (a *Agent) apply(state map[string]map[string]jetstream.KeyValueEntry) error {
-	snap := wire.Snapshot{}
-	for bucket, entries := range state {
-		items := make([]wire.Item, 0, len(entries))
-		for k, e := range entries {
-			items = append(items, wire.Item{ID: k, Revision: e.Revision(), Value: e.Value()})
-		}
-		slices.SortFunc(items, func(x, y wire.Item) int { return strings.Compare(x.ID, y.ID) })
-		snap[bucket] = items
-	}
-	cfg, err := snap.Parse(a.o.Base, "control plane configuration")
+	cfg, err := build(state, a.o.Base)
 	if err != nil {
 		return err
 	}
@@ -268,6 +257,23 @@ func (a *Agent) apply(state map[string]map[string]jetstream.KeyValueEntry) error
 		a.warned = ws
 	}
 	return nil
+}
+
+// build makes the configuration of the buckets' entries (by bucket, then
+// key) and base's pop and topology sections as the control plane makes it
+// (wire.Snapshot.Parse: the strict decoder, which refuses unknown fields,
+// then validation).
+func build(state map[string]map[string]jetstream.KeyValueEntry, base *config.Config) (*config.Config, error) {
+	snap := wire.Snapshot{}
+	for bucket, entries := range state {
+		items := make([]wire.Item, 0, len(entries))
+		for k, e := range entries {
+			items = append(items, wire.Item{ID: k, Revision: e.Revision(), Value: e.Value()})
+		}
+		slices.SortFunc(items, func(x, y wire.Item) int { return strings.Compare(x.ID, y.ID) })
+		snap[bucket] = items
+	}
+	return snap.Parse(base, "control plane configuration")
 }
 
 // consumeInvalidations applies each invalidation once, through the PoP's
