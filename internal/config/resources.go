@@ -44,7 +44,8 @@ type Kind struct {
 }
 
 type kindOps struct {
-	refs     []string // Fields of the kinds its resources may refer to
+	refs     []string        // Fields of the kinds its resources may refer to
+	new      func() Resource // a new, zero resource
 	len      func(c *Config) int
 	item     func(c *Config, i int) Resource
 	add      func(c *Config, r Resource) bool   // appends; false: r is not of the kind
@@ -93,6 +94,7 @@ func kind[T any, PT interface {
 }](k Kind, section func(*Config) *[]T, validate func(*validator, PT, string), refs ...string) Kind {
 	k.ops = &kindOps{
 		refs: refs,
+		new:  func() Resource { return PT(new(T)) },
 		len:  func(c *Config) int { return len(*section(c)) },
 		item: func(c *Config, i int) Resource { return PT(&(*section(c))[i]) },
 		add: func(c *Config, r Resource) bool {
