@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,7 +18,8 @@ import (
 //
 // On failure the error wraps [Errors]. Problems in the resource have paths
 // relative to it ("" for the whole, "origins[0].url") and lines of data.
-// Problems the change causes in other resources of refs (a distribution
+// A path of another resource in a message is followed by that resource's
+// name. Problems the change causes in other resources of refs (a distribution
 // that names a policy the new version of which refuses it) have their path
 // in the configuration, no line, and a message that names that resource:
 // ` (distribution "shop")`.
@@ -51,6 +53,7 @@ func ParseResourceWithID(k Kind, data []byte, refs *Config, id string) (Resource
 			if rel, ok := relative(e.Path, prefix); ok {
 				if !shadowed(rel, bad) {
 					e.Path, e.Line = rel, lineOf(rel, lines)
+					e.Msg = c.namePaths(e.Msg)
 					errs = append(errs, e)
 				}
 				continue
@@ -110,6 +113,17 @@ func relative(path, prefix string) (string, bool) {
 	}
 	rel := path[len(prefix):]
 	return strings.TrimPrefix(rel, "."), true
+}
+
+// pathInMessage is a field path in a message ("already used by
+// distributions[0].aliases[2]").
+var pathInMessage = regexp.MustCompile(`\b[A-Za-z]+\[\d+\](?:[.\[][A-Za-z0-9\]]+)*`)
+
+// namePaths names, in a message about one resource, the resource of c that
+// each path of the message points into: the indices of the configuration it
+// joined mean nothing to the one who wrote the resource.
+func (c *Config) namePaths(msg string) string {
+	return pathInMessage.ReplaceAllStringFunc(msg, func(p string) string { return p + c.nameAt(p) })
 }
 
 // nameAt names the resource of c that path points into,

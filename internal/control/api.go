@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -438,50 +437,62 @@ func invalidFields(k Kind, code string, es config.Errors) *APIError {
 }
 
 // validateChange validates the whole configuration as it would be after
-// the resource id of kind k is replaced by value (or deleted, for nil). It
-// returns the resource as it would be stored (with its defaults filled in),
-// or the problems found. The caller holds configMu.
+// the resource id of kind k is replaced by value (or deleted, for nil), with
+// config.ParseResource (config.CheckRemoval). It returns the resource as it
+// would be stored (with its defaults filled in), or the problems found: the
+// resource's own at <section>[0] (the path the client knows), those of
+// other resources at their path, naming them. The caller holds configMu.
 func (s *Server) validateChange(ctx context.Context, k Kind, id string, value json.RawMessage) (json.RawMessage, config.Errors, error) {
-	stored, err := s.store.Snapshot(ctx)
+	refs, err := s.store.Config(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	// The changed resource comes first in its section, so that problems in
-	// it are reported at <section>[0], the path the client knows.
-	snap := maps.Clone(stored)
-	bucket := wire.ConfigBucket(k)
-	snap[bucket] = nil
-	if value != nil {
-		snap[bucket] = append(snap[bucket], Resource{ID: id, Value: value})
+	var r config.Resource
+	if value == nil {
+		err = config.CheckRemoval(k, id, refs)
+	} else {
+		r, err = config.ParseResource(k, value, refs)
 	}
-	for _, r := range stored[bucket] {
-		if r.ID != id {
-			snap[bucket] = append(snap[bucket], r)
-		}
-	}
-	doc, err := snap.Document(nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg, err := config.Parse(doc, "")
 	if err != nil {
 		var es config.Errors
-		if errors.As(err, &es) {
-			for i := range es {
-				es[i].Line = 0 // lines of the rendered document mean nothing to the client
-				if value == nil || !(es[i].Path == k.Field+"[0]" || strings.HasPrefix(es[i].Path, k.Field+"[0].") || strings.HasPrefix(es[i].Path, k.Field+"[0][")) {
-					es[i].Msg += snap.Name(es[i].Path)
-				}
-			}
-			return nil, es, nil
+		if !errors.As(err, &es) {
+			return nil, nil, err
 		}
-		return nil, nil, err
+		for i := range es {
+			es[i].Line = 0 // lines of the body mean little to an API client
+			if value != nil && !inOtherResource(es[i].Path) {
+				es[i].Path = resourcePath(k.Field+"[0]", es[i].Path)
+			}
+		}
+		return nil, es, nil
 	}
 	if value == nil {
 		return nil, nil, nil
 	}
-	b, err := json.Marshal(k.Item(cfg, 0))
+	b, err := json.Marshal(r)
 	return b, nil, err
+}
+
+// inOtherResource reports whether a path of config.ParseResource's problems
+// is in another resource (it starts with a section: "distributions[2]...").
+func inOtherResource(path string) bool {
+	field, _, ok := strings.Cut(path, "[")
+	if !ok {
+		return false
+	}
+	_, isKind := config.KindByField(field)
+	return isKind
+}
+
+// resourcePath joins a resource's path and a path relative to it.
+func resourcePath(prefix, rel string) string {
+	switch {
+	case rel == "":
+		return prefix
+	case strings.HasPrefix(rel, "["):
+		return prefix + rel
+	}
+	return prefix + "." + rel
 }
 
 func (s *Server) createResource(k Kind) handlerFunc {
