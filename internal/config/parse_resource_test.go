@@ -36,6 +36,7 @@ distributions:
 			want: []string{"defaultCacheBehavior.cachePolicyId (line 3)"}},
 		{name: "host of another resource", k: dist, data: "id: blog\naliases: [www.example.com]\norigins: [{id: o, url: \"https://o.example\"}]\ndefaultCacheBehavior: {targetOriginId: o}\n",
 			want: []string{`aliases[0] (line 2): "www.example.com" is already used by distributions[0].aliases[0] (distribution "shop")`}},
+		{name: "byte order mark, document markers", k: cp, data: "\ufeff---\nid: bom\n...\n"},
 		{name: "no id", k: cp, data: "defaultTTL: 5\n", want: []string{"id (line 1): required"}},
 		{name: "no id, given", k: cp, data: "defaultTTL: 5\n", id: "new"},
 		{name: "not a mapping", k: cp, data: "- a\n- b\n", want: []string{"line 1: expected a mapping (the fields of a cache policy), got a list"}},
