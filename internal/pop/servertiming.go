@@ -1,16 +1,11 @@
 package pop
 
 import (
-	"context"
-	"crypto/tls"
 	"net/http"
-	"net/http/httptrace"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/strata-cdn/strata/internal/cache"
 	"github.com/strata-cdn/strata/internal/respheaders"
 )
 
@@ -41,6 +36,10 @@ func (ex *exchange) policy() *respheaders.Policy {
 	}
 	return b.rhp
 }
+
+// timed reports whether upstream requests for b are measured: its policy
+// has Server-Timing on (origin.TraceUpstream).
+func (b *behavior) timed() bool { return b != nil && b.rhp != nil && b.rhp.ServerTiming() }
 
 // applyResponsePolicy is called by stampHeaders for every response, after
 // Strata's own headers are in h.
@@ -160,64 +159,4 @@ func (p *PoP) parentLayer() string {
 		return "REC"
 	}
 	return "Origin Shield"
-}
-
-// upstreamTrace measures one upstream request (net/http/httptrace). The
-// transport calls its hooks from several goroutines, so every field is
-// atomic: nanoseconds since base, 0 when unset.
-type upstreamTrace struct {
-	base                                   time.Time
-	dnsStart, dnsDone, connStart, connDone atomic.Int64
-	gotConn, wrote, firstByte              atomic.Int64
-	reused                                 atomic.Bool
-}
-
-// traceUpstream returns ctx with a trace when the behavior's policy has
-// Server-Timing on (nothing is measured otherwise).
-func traceUpstream(ctx context.Context, b *behavior) (context.Context, *upstreamTrace) {
-	if b == nil || b.rhp == nil || !b.rhp.ServerTiming() {
-		return ctx, nil
-	}
-	t := &upstreamTrace{base: time.Now()}
-	mark := func(f *atomic.Int64) { f.Store(int64(time.Since(t.base)) + 1) }
-	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		DNSStart: func(httptrace.DNSStartInfo) { mark(&t.dnsStart) },
-		DNSDone:  func(httptrace.DNSDoneInfo) { mark(&t.dnsDone) },
-		ConnectStart: func(string, string) {
-			t.connStart.CompareAndSwap(0, int64(time.Since(t.base))+1)
-		},
-		ConnectDone:          func(string, string, error) { mark(&t.connDone) },
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { mark(&t.connDone) },
-		GotConn:              func(i httptrace.GotConnInfo) { t.reused.Store(i.Reused); mark(&t.gotConn) },
-		WroteRequest:         func(httptrace.WroteRequestInfo) { mark(&t.wrote) },
-		GotFirstResponseByte: func() { mark(&t.firstByte) },
-	}), t
-}
-
-// result is what was measured; the zero value for a nil trace.
-func (t *upstreamTrace) result() cache.UpstreamTiming {
-	if t == nil {
-		return cache.UpstreamTiming{}
-	}
-	u := cache.UpstreamTiming{Measured: true}
-	span := func(from, to int64) time.Duration {
-		if from == 0 || to == 0 || to < from {
-			return 0
-		}
-		return time.Duration(to - from)
-	}
-	if !t.reused.Load() {
-		u.DNS = span(t.dnsStart.Load(), t.dnsDone.Load())
-		from := t.dnsDone.Load()
-		if from == 0 {
-			from = t.connStart.Load()
-		}
-		u.Connect = span(from, t.connDone.Load())
-	}
-	from := t.wrote.Load()
-	if from == 0 {
-		from = t.gotConn.Load()
-	}
-	u.FirstByte = span(from, t.firstByte.Load())
-	return u
 }
