@@ -128,43 +128,6 @@ func filterCookies(r *http.Request, l config.KeyList) string {
 	return strings.Join(parts, "; ")
 }
 
-// acceptEncoding normalizes Accept-Encoding to the encodings the policy keys
-// on ("br,gzip", "gzip", "br" or ""), as CloudFront does.
-func acceptEncoding(h http.Header, ck *config.CacheKeyConfig) string {
-	if !ck.EnableAcceptEncodingGzip && !ck.EnableAcceptEncodingBrotli {
-		return ""
-	}
-	var gz, br bool
-	for _, v := range h["Accept-Encoding"] {
-		for _, item := range strings.Split(v, ",") {
-			name, params, _ := strings.Cut(strings.TrimSpace(item), ";")
-			if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok && isZeroQ(q) {
-				continue
-			}
-			switch strings.ToLower(strings.TrimSpace(name)) {
-			case "gzip":
-				gz = true
-			case "br":
-				br = true
-			}
-		}
-	}
-	switch {
-	case br && gz && ck.EnableAcceptEncodingBrotli && ck.EnableAcceptEncodingGzip:
-		return "br,gzip"
-	case br && ck.EnableAcceptEncodingBrotli:
-		return "br"
-	case gz && ck.EnableAcceptEncodingGzip:
-		return "gzip"
-	}
-	return ""
-}
-
-func isZeroQ(q string) bool {
-	q = strings.TrimSpace(q)
-	return q == "0" || strings.TrimRight(q, "0") == "0." || q == "0."
-}
-
 // Header names with "_". CGI, WSGI, PHP and Rack origins turn a field name
 // into HTTP_NAME with "-" and "_" alike, so X_Forwarded_Host reaches them as
 // X-Forwarded-Host. Unless the distribution opts in

@@ -1,7 +1,6 @@
 package pop
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 
@@ -56,26 +55,6 @@ func TestCleanPath(t *testing.T) {
 		if _, ok := cleanPath(bad); ok {
 			t.Errorf("cleanPath(%q) accepted", bad)
 		}
-	}
-}
-
-func TestAcceptEncodingNormalized(t *testing.T) {
-	ck := &config.CacheKeyConfig{EnableAcceptEncodingGzip: true, EnableAcceptEncodingBrotli: true}
-	tests := map[string]string{
-		"gzip, deflate, br":     "br,gzip",
-		"GZIP":                  "gzip",
-		"br;q=1.0, gzip;q=0":    "br",
-		"gzip;q=0.000":          "",
-		"identity":              "",
-		"deflate, gzip;q=0.5  ": "gzip",
-	}
-	for in, want := range tests {
-		if got := acceptEncoding(http.Header{"Accept-Encoding": {in}}, ck); got != want {
-			t.Errorf("acceptEncoding(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := acceptEncoding(http.Header{"Accept-Encoding": {"gzip, br"}}, &config.CacheKeyConfig{}); got != "" {
-		t.Errorf("policy without encodings keyed %q", got)
 	}
 }
 
