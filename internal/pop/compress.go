@@ -160,17 +160,3 @@ func varyListsEncoding(h http.Header) bool {
 	}
 	return false
 }
-
-// keyEncodings are the values the last segment of a cache key takes: the
-// normalized Accept-Encoding without compress (acceptEncoding), the chosen
-// encoding with it (keyEncoding).
-var keyEncodings = []string{"", "gzip", "br", "br,gzip", "enc=identity", "enc=gzip", "enc=br", "enc=zstd"}
-
-// deleteEncodings removes what is stored for key in every encoding variant
-// (an unsafe request invalidates the URI for every viewer, RFC 9111 4.4).
-func (p *PoP) deleteEncodings(key string) {
-	i := strings.LastIndexByte(key, 0x1f)
-	for _, enc := range keyEncodings {
-		p.store.Delete(key[:i+1] + enc)
-	}
-}
