@@ -35,9 +35,10 @@ type exchange struct {
 	dist *dist
 	beh  *behavior
 
-	key      string      // cache key (cached methods only)
+	key      string      // cache key (cached methods only): ck.String()
+	ck       cacheKey    // its fields (key.go)
 	fwd      http.Header // headers for the origin, built once (see forwardHeader)
-	query    string      // query string for the origin
+	query    string      // query string for the origin (originQuery, set with the behavior)
 	xcache   string
 	status   string // Cache-Status entry
 	err      error
@@ -81,6 +82,11 @@ func (p *PoP) finish(ex *exchange) {
 	p.logExchange(ex)
 	*ex = exchange{}
 	exchangePool.Put(ex)
+}
+
+// setKey makes ex a cached request of key k.
+func (ex *exchange) setKey(k cacheKey) {
+	ex.ck, ex.key = k, k.String()
 }
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
@@ -147,14 +153,19 @@ func (p *PoP) pipeline(ex *exchange) error {
 	}
 
 	// 11–14. cache key, lookup, collapse, fetch. A WebSocket handshake is
-	// never cached: it goes to the origin like pass (websocket.go).
-	if isUpgrade(ex.r) {
+	// never cached: it goes to the origin like pass (websocket.go). The
+	// origin's query is settled here, once the behavior and the query
+	// without signing parameters are known (key.go).
+	upgrade := isUpgrade(ex.r)
+	cached := !upgrade && !ex.beh.bypass && ex.beh.cfg.CachesMethod(ex.r.Method)
+	ex.query = originQuery(ex, cached)
+	if upgrade {
 		return p.websocket(ex)
 	}
-	if ex.beh.bypass || !ex.beh.cfg.CachesMethod(ex.r.Method) {
+	if !cached {
 		return p.pass(ex)
 	}
-	ex.key = p.cacheKey(ex)
+	ex.setKey(p.cacheKey(ex))
 	p.refreshSignalled(ex) // a child tier's refresh after an unsafe request (unsafe.go)
 	return p.serveCached(ex)
 	// 15. custom error responses: errorpages.go, from deliver and renderError.
