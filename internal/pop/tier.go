@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/strata-cdn/strata/internal/origin"
+	topo "github.com/strata-cdn/strata/internal/topology" // pop's tests declare a type topology
 )
 
 // Tiers. An edge's cacheable misses go to its parent, the regional edge
@@ -16,10 +17,10 @@ import (
 // CloudFront sends them. A parent that cannot be reached is skipped for a
 // while and the fetch goes to the origin (origin.Upstream keeps its health).
 
-// Tier names.
+// Tier names: topology's (the one declaration).
 const (
-	TierEdge     = "edge"
-	TierRegional = "regional"
+	TierEdge     = topo.TierEdge
+	TierRegional = topo.TierRegional
 )
 
 // Peer is another PoP of the network.
