@@ -108,8 +108,8 @@ type PoP struct {
 	store              *cache.Store
 	flights            cache.Group
 	snap               atomic.Pointer[snapshot]
-	parent             *upstream
-	shields            map[string]*upstream
+	parent             *origin.Upstream
+	shields            map[string]*origin.Upstream
 	purges             purgeLog
 	tunnels            tunnelSet // open WebSockets (websocket.go)
 	tlsBase            *tls.Config
@@ -168,18 +168,18 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 		return nil, fmt.Errorf("regional PoP %s: no tier secret to tell its child tiers from viewers, whom it refuses", opts.ID)
 	}
 	if opts.Parent != nil {
-		up, err := newUpstream(*opts.Parent, opts.Egress, opts.TierCABundle)
+		up, err := origin.NewUpstream(opts.Parent.ID, opts.Parent.URL, opts.Egress, opts.TierCABundle)
 		if err != nil {
 			return nil, fmt.Errorf("parent %s: %w", opts.Parent.ID, err)
 		}
 		p.parent = up
 	}
-	p.shields = map[string]*upstream{}
+	p.shields = map[string]*origin.Upstream{}
 	for rc, peer := range opts.Shields {
 		if peer == nil || peer.ID == opts.ID {
 			continue
 		}
-		up, err := newUpstream(*peer, opts.Egress, opts.TierCABundle)
+		up, err := origin.NewUpstream(peer.ID, peer.URL, opts.Egress, opts.TierCABundle)
 		if err != nil {
 			return nil, fmt.Errorf("shield %s: %w", peer.ID, err)
 		}
@@ -511,10 +511,10 @@ func (p *PoP) Close() {
 	}
 	p.stapler.Close()
 	if p.parent != nil {
-		p.parent.o.Close()
+		p.parent.Close()
 	}
 	for _, u := range p.shields {
-		u.o.Close()
+		u.Close()
 	}
 	if d := p.store.Disk(); d != nil {
 		d.Close()
