@@ -26,7 +26,7 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("config", "", "configuration file (YAML or JSON) with a topology")
 	dataDir := fs.String("data-dir", defaultDataDir(), "folder for the PoP's disk cache")
 	natsURL := fs.String("nats", "", "the control plane's NATS (tls://host:4222[,…]): configuration and invalidations come from there")
-	var nf natsClientFlags
+	var nf control.NATSClient
 	addNATSClientFlags(fs, &nf, "this PoP (the control plane writes <its data dir>/nats-creds/pop-<ID>.creds; `strata nats-creds pop ID` makes one)")
 	var logFormat, logLevel string
 	addLogFlags(fs, &logFormat, &logLevel)
@@ -58,11 +58,11 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 	}
 	var natsOpts []nats.Option
 	if *natsURL != "" {
-		if natsOpts, err = nf.options(*natsURL, control.RolePoP, *id, log); err != nil {
+		if natsOpts, err = nf.Options(*natsURL, control.RolePoP, *id, log); err != nil {
 			fmt.Fprintln(stderr, "strata pop:", err)
 			return 1
 		}
-	} else if nf.creds != "" || nf.ca != "" {
+	} else if nf.Creds != "" || nf.CA != "" {
 		fmt.Fprintln(stderr, "strata pop: --nats-creds and --nats-ca need --nats")
 		return 2
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/control"
 	"github.com/strata-cdn/strata/internal/demo"
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/topology"
@@ -205,9 +206,9 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 	// The control plane first: this configuration's distributions and
 	// policies are written into its store (those created through the API
 	// stay), and the PoPs take their configuration from the store.
-	var cp *controlPlane
+	var cp *control.Plane
 	if !f.noControl {
-		if cp, err = startControlPlane(ctx, f.dataDir, f.control, cfg, true, log); err != nil {
+		if cp, err = control.StartPlane(ctx, planeOptions(f.dataDir, f.control, cfg, true, log)); err != nil {
 			return err
 		}
 		defer cp.Close()
@@ -240,7 +241,7 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		return err
 	}
 	if cp != nil {
-		as, err := startAgents(ctx, cp.localURL, cp.agentOptions, w, cfg, log)
+		as, err := startAgents(ctx, cp.LocalURL, cp.AgentOptions, w, cfg, log)
 		if err != nil {
 			w.Close()
 			return err
@@ -462,7 +463,7 @@ type cliHint struct {
 	path    string
 }
 
-func printControl(out io.Writer, cp *controlPlane, dataDir string, h cliHint) {
+func printControl(out io.Writer, cp *control.Plane, dataDir string, h cliHint) {
 	fmt.Fprintf(out, "\nControl plane API on %s, NATS on %s\n", cp.APIURL, cp.NATSURL)
 	printToken(out, cp, dataDir)
 	dd := ""
@@ -477,10 +478,10 @@ func printControl(out io.Writer, cp *controlPlane, dataDir string, h cliHint) {
 }
 
 // printToken shows the API token created by this start (once).
-func printToken(out io.Writer, cp *controlPlane, dataDir string) {
+func printToken(out io.Writer, cp *control.Plane, dataDir string) {
 	if cp.NewToken != "" {
 		fmt.Fprintf(out, "API token (shown once; also saved for the CLI in %s):\n  %s\n",
-			filepath.Join(dataDir, "control.json"), cp.NewToken)
+			filepath.Join(dataDir, control.LocalFile), cp.NewToken)
 	}
 }
 
