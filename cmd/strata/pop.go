@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/strata-cdn/strata/internal/agent"
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/control"
 	"github.com/strata-cdn/strata/internal/world"
@@ -87,7 +88,7 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *natsURL != "" {
-		as, err := startAgents(ctx, *natsURL, func(string) ([]nats.Option, error) { return natsOpts, nil }, w, cfg, log)
+		as, err := agent.StartAll(ctx, *natsURL, func(string) ([]nats.Option, error) { return natsOpts, nil }, w, cfg, log)
 		if err != nil {
 			w.Close()
 			fmt.Fprintln(stderr, "strata pop:", err)

@@ -18,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/strata-cdn/strata/internal/agent"
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/control"
 	"github.com/strata-cdn/strata/internal/demo"
@@ -241,13 +242,13 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		return err
 	}
 	if cp != nil {
-		as, err := startAgents(ctx, cp.LocalURL, cp.AgentOptions, w, cfg, log)
+		as, err := agent.StartAll(ctx, cp.LocalURL, cp.AgentOptions, w, cfg, log)
 		if err != nil {
 			w.Close()
 			return err
 		}
 		defer as.Close()
-		if err := as.waitReady(ctx, 30*time.Second); err != nil {
+		if err := as.WaitReady(ctx, 30*time.Second); err != nil {
 			w.Close()
 			return err
 		}
