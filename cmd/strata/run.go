@@ -146,7 +146,7 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		}
 		logWarnings(log, f.config, cfg)
 	case f.origin != "":
-		if cfg, err = quickConfig(f.origin, f.defaultTTL); err != nil {
+		if cfg, err = demo.QuickConfig(f.origin, f.defaultTTL); err != nil {
 			return err
 		}
 		defaultDist = "quick"
@@ -162,7 +162,7 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		go srv.Serve(ln)
 		defer srv.Close()
 		demoURL = "http://" + ln.Addr().String()
-		if cfg, err = demoConfig(demoURL); err != nil {
+		if cfg, err = demo.Config(demoURL); err != nil {
 			return err
 		}
 		defaultDist = "demo"
@@ -503,57 +503,4 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-var allMethods = []string{"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"}
-
-// quickConfig is one distribution in front of one origin, CloudFront's TTLs,
-// every query string in the key, every viewer header but Host forwarded.
-func quickConfig(originURL string, defaultTTL time.Duration) (*config.Config, error) {
-	ttl := int64(defaultTTL / time.Second)
-	if defaultTTL < 0 || ttl > config.MaxSeconds {
-		return nil, fmt.Errorf("--default-ttl: %s is out of range 0..%s (100 years)", defaultTTL, time.Duration(config.MaxSeconds)*time.Second)
-	}
-	maxTTL := max(ttl, 31536000)
-	cfg := &config.Config{
-		Distributions: []config.Distribution{{
-			ID:          "quick",
-			Comment:     "strata run --origin",
-			HTTPVersion: config.HTTPVersion2And3,
-			Origins:     []config.Origin{{ID: "origin", URL: originURL}},
-			DefaultCacheBehavior: config.CacheBehavior{
-				TargetOriginID:        "origin",
-				AllowedMethods:        allMethods,
-				CachePolicyID:         "quick",
-				OriginRequestPolicyID: "Managed-AllViewerExceptHostHeader",
-				Compress:              true,
-			},
-		}},
-		CachePolicies: []config.CachePolicy{{
-			ID: "quick", MinTTL: 0, DefaultTTL: &ttl, MaxTTL: &maxTTL,
-			CacheKey: config.CacheKeyConfig{
-				QueryStrings:               config.KeyList{Behavior: "all"},
-				EnableAcceptEncodingGzip:   true,
-				EnableAcceptEncodingBrotli: true,
-			},
-		}},
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("--origin: %w", err)
-	}
-	return cfg, nil
-}
-
-// demoConfig is the distribution `strata run` serves with no arguments.
-func demoConfig(originURL string) (*config.Config, error) {
-	cfg, err := quickConfig(originURL, 24*time.Hour)
-	if err != nil {
-		return nil, err
-	}
-	d := &cfg.Distributions[0]
-	d.ID, d.DomainName, d.Comment = "demo", "demo.strata.localhost", "the built-in demo"
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
 }
