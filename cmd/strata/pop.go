@@ -67,18 +67,13 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "strata pop: --nats-creds and --nats-ca need --nats")
 		return 2
 	}
-	dev, err := ensureDevTLS(*dataDir, cfg, nil, log)
+	dev, err := world.EnsureDevTLS(*dataDir, cfg, nil, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "strata pop:", err)
 		return 1
 	}
 	wo := world.Options{Config: cfg, Only: *id, DataDir: *dataDir, Logger: log, SetMemoryLimit: true}
-	if dev != nil {
-		wo.DefaultCertFile, wo.DefaultKeyFile = dev.CertFile, dev.KeyFile
-		if cfg.Topology.CABundle == "" {
-			wo.TierCABundle = dev.CAFile
-		}
-	}
+	wo.UseDevTLS(dev)
 	w, err := world.Start(wo)
 	if err != nil {
 		fmt.Fprintln(stderr, "strata pop:", err)

@@ -226,17 +226,12 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 	if httpsFront != "" {
 		extra = append(extra, httpsFront)
 	}
-	dev, err := ensureDevTLS(f.dataDir, cfg, extra, log)
+	dev, err := world.EnsureDevTLS(f.dataDir, cfg, extra, log)
 	if err != nil {
 		return err
 	}
 	wo := world.Options{Config: cfg, DefaultDistribution: defaultDist, DataDir: f.dataDir, Logger: log, SetMemoryLimit: true}
-	if dev != nil {
-		wo.DefaultCertFile, wo.DefaultKeyFile = dev.CertFile, dev.KeyFile
-		if cfg.Topology.CABundle == "" {
-			wo.TierCABundle = dev.CAFile
-		}
-	}
+	wo.UseDevTLS(dev)
 	w, err := world.Start(wo)
 	if err != nil {
 		return err
@@ -336,7 +331,7 @@ func layOut(cfg *config.Config, f *runFlags) (front, httpsFront string, err erro
 	case f.listen == "":
 		return "", "", nil // a configured world has no front door unless asked for
 	}
-	if f.httpsPort >= 0 && (f.config == "" || len(httpsListens(cfg)) > 0) {
+	if f.httpsPort >= 0 && (f.config == "" || len(world.HTTPSListens(cfg)) > 0) {
 		httpsFront = besidePort(front, f.httpsPort)
 	}
 	return front, httpsFront, nil
@@ -349,7 +344,7 @@ type banner struct {
 	demoURL, netFile string
 	f                runFlags
 	cfg              *config.Config
-	dev              *devTLS
+	dev              *world.DevTLS
 	dist             string // the distribution the examples use ("" = none)
 	freePorts        bool
 }
@@ -451,7 +446,7 @@ func (b banner) printHTTPS(out io.Writer) {
 
 // printDevAliases says which aliases the development certificate covers,
 // and that it is for development only.
-func printDevAliases(out io.Writer, dev *devTLS) {
+func printDevAliases(out io.Writer, dev *world.DevTLS) {
 	if len(dev.Aliases) > 0 {
 		fmt.Fprintf(out, "Its development certificate also covers the aliases %s (development only: give those distributions a viewerCertificate for real viewers)\n", strings.Join(dev.Aliases, ", "))
 	}
