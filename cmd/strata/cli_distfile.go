@@ -291,7 +291,7 @@ func referencedResources(c *apiClient, sections []string) (string, error) {
 				Resource json.RawMessage `json:"resource"`
 			} `json:"items"`
 		}
-		if _, _, err := c.getJSON(k.path, &list); err != nil {
+		if _, _, err := c.GetJSON(k.path, &list); err != nil {
 			return "", err
 		}
 		res := make([]json.RawMessage, 0, len(list.Items))

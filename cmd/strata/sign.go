@@ -384,7 +384,7 @@ func cmdKeys(args []string, stdout, stderr io.Writer) int {
 		// Registered first: when the control plane refuses the key,
 		// no file is left behind.
 		pk := config.PublicKey{ID: *id, Name: *name, EncodedKey: string(pubPEM)}
-		_, h, body, err := api.do(http.MethodPost, publicKeyKind.path, pk, "")
+		_, h, body, err := api.Do(http.MethodPost, publicKeyKind.path, pk, "")
 		if err != nil {
 			return printError(stderr, api, err)
 		}
