@@ -90,6 +90,9 @@ func kindByCommand(name string) (resourceKind, bool) {
 
 func (k resourceKind) itemPath(id string) string { return k.path + "/" + url.PathEscape(id) }
 
+// collection is the kind's collection of the API (client.Distributions, …).
+func (k resourceKind) collection() string { return strings.TrimPrefix(k.path, "/") }
+
 // plural names several resources: "cache policies".
 func (k resourceKind) plural() string {
 	if m, ok := strings.CutSuffix(k.what, "y"); ok {
@@ -251,11 +254,11 @@ func (k resourceKind) create(args []string, stdout, stderr io.Writer) int {
 	if v == nil {
 		return code
 	}
-	_, h, body, err := cl.Do(http.MethodPost, k.path, v, "")
+	res, err := cl.Create(k.collection(), v)
 	if err != nil {
 		return printError(stderr, cl, err)
 	}
-	return k.printChanged(stdout, stderr, c.cf.asJSON, "created", body, h)
+	return k.printChanged(stdout, stderr, c.cf.asJSON, "created", res)
 }
 
 func (k resourceKind) update(args []string, stdout, stderr io.Writer) int {
@@ -278,11 +281,11 @@ func (k resourceKind) update(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return printError(stderr, cl, err)
 	}
-	_, h, body, err := cl.Do(http.MethodPut, k.itemPath(id), v, etag)
+	res, err := cl.Update(k.collection(), id, v, etag)
 	if err != nil {
 		return k.printConflict(stderr, cl, err, id, etag)
 	}
-	return k.printChanged(stdout, stderr, c.cf.asJSON, "updated", body, h)
+	return k.printChanged(stdout, stderr, c.cf.asJSON, "updated", res)
 }
 
 func (k resourceKind) delete(args []string, stdout, stderr io.Writer) int {
@@ -400,8 +403,8 @@ func (k resourceKind) print(w io.Writer, raw json.RawMessage, etag string) error
 }
 
 // printChanged prints the resource a create or update returned.
-func (k resourceKind) printChanged(stdout, stderr io.Writer, asJSON bool, verb string, body []byte, h http.Header) int {
-	ws := client.Warnings(h)
+func (k resourceKind) printChanged(stdout, stderr io.Writer, asJSON bool, verb string, res client.Result) int {
+	ws, body := res.Warnings, res.Body
 	if asJSON {
 		printWarnings(stderr, ws)
 		return printJSONResult(stdout, stderr, body)
@@ -413,7 +416,7 @@ func (k resourceKind) printChanged(stdout, stderr io.Writer, asJSON bool, verb s
 		return printError(stderr, nil, fmt.Errorf("unexpected response: %v", err))
 	}
 	fmt.Fprintf(stdout, "%s %s %s\n\n", verb, k.what, v.ID)
-	if err := k.print(stdout, body, h.Get("ETag")); err != nil {
+	if err := k.print(stdout, body, res.ETag); err != nil {
 		return printError(stderr, nil, fmt.Errorf("unexpected response: %v", err))
 	}
 	printNotActedOn(stdout, ws)
