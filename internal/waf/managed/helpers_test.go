@@ -2,11 +2,11 @@ package managed
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -45,7 +45,8 @@ func inputFrom(r *http.Request, limit int) (Input, error) {
 
 // wafHandler answers 403 when any of the groups blocks, else 200, and
 // lists the rules that matched (all of them, blocking or not) in
-// X-Matched-Rules and the blocking groups' detections in X-Blocked-By.
+// X-Matched-Rules and the blocking groups' detections in X-Blocked-By, and
+// writes a ModSecurity-like log line per matched rule as the body.
 func wafHandler(t testing.TB, gs ...*Group) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		in, err := inputFrom(r, gs[0].Options().BodyLimit)
@@ -54,10 +55,12 @@ func wafHandler(t testing.TB, gs ...*Group) http.Handler {
 			return
 		}
 		var all, blockedBy []string
+		var log strings.Builder
 		for _, g := range gs {
 			res := g.Evaluate(in)
 			for _, m := range res.Matches {
 				all = append(all, m.Rule)
+				fmt.Fprintf(&log, "[id %q] [msg %q] [data %q] [severity %q]\n", m.Rule, m.Msg, m.Data, m.Severity)
 			}
 			if res.Blocked {
 				for _, m := range res.Detections {
@@ -72,9 +75,8 @@ func wafHandler(t testing.TB, gs ...*Group) http.Handler {
 		w.Header().Set("X-Blocked-By", strings.Join(blockedBy, " "))
 		if len(blockedBy) > 0 {
 			w.WriteHeader(http.StatusForbidden)
-			return
 		}
-		io.WriteString(w, "ok "+strconv.Itoa(len(in.Body)))
+		io.WriteString(w, log.String())
 	})
 }
 

@@ -84,6 +84,9 @@ type Options struct {
 	// detectionOnly runs Coraza with SecRuleEngine DetectionOnly: every
 	// rule runs and nothing interrupts (the CRS regression runner).
 	detectionOnly bool
+	// extra directives go after CRS's setup, before its rules (the CRS
+	// regression runner's rule 900005).
+	extra string
 }
 
 // Input is the part of a request a group inspects.
@@ -207,7 +210,7 @@ func (o Options) normalize() (Options, groupDef, error) {
 }
 
 func (o Options) key() string {
-	return fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%t\x00%s", o.Vendor, o.Name, o.ParanoiaLevel, o.BodyLimit, o.detectionOnly, strings.Join(o.ExcludedRules, ","))
+	return fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%t\x00%s\x00%s", o.Vendor, o.Name, o.ParanoiaLevel, o.BodyLimit, o.detectionOnly, strings.Join(o.ExcludedRules, ","), o.extra)
 }
 
 // baseDirectives is Coraza's recommended configuration
@@ -264,6 +267,7 @@ func build(o Options, def groupDef) (*Group, error) {
 	fmt.Fprintf(&d, "SecRequestBodyLimit %d\nSecRequestBodyInMemoryLimit %d\n", o.BodyLimit, o.BodyLimit)
 	d.WriteString("Include @crs-setup.conf.example\n")
 	fmt.Fprintf(&d, "SecAction \"id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level=%d\"\n", o.ParanoiaLevel)
+	d.WriteString(o.extra)
 	d.WriteString("Include @owasp_crs/REQUEST-901-INITIALIZATION.conf\n")
 	d.WriteString("Include @owasp_crs/REQUEST-905-COMMON-EXCEPTIONS.conf\n")
 	files, err := ruleFiles(def.files)
