@@ -22,8 +22,9 @@ import (
 // crsTestingDirectives is the setup CRS's regression tests expect (rule
 // 900005 of CRS's tests/regression README, as coraza's own runner has it):
 // every rule at paranoia level 4, detection only, the argument and file
-// size limits the tests are written for.
-const crsTestingDirectives = `SecAction "id:900005,phase:1,nolog,pass,ctl:ruleEngine=DetectionOnly,ctl:ruleRemoveById=910000,setvar:tx.blocking_paranoia_level=4,setvar:tx.crs_validate_utf8_encoding=1,setvar:tx.arg_name_length=100,setvar:tx.arg_length=400,setvar:tx.total_arg_length=64000,setvar:tx.max_num_args=255,setvar:tx.max_file_size=64100,setvar:tx.combined_file_sizes=65535"
+// size limits the tests are written for, and CRS's default allowed
+// methods (a managed group allows CloudFront's seven).
+const crsTestingDirectives = `SecAction "id:900005,phase:1,nolog,pass,ctl:ruleEngine=DetectionOnly,ctl:ruleRemoveById=910000,setvar:tx.blocking_paranoia_level=4,setvar:tx.crs_validate_utf8_encoding=1,setvar:tx.arg_name_length=100,setvar:tx.arg_length=400,setvar:tx.total_arg_length=64000,setvar:tx.max_num_args=255,setvar:tx.max_file_size=64100,setvar:tx.combined_file_sizes=65535,setvar:'tx.allowed_methods=GET HEAD POST OPTIONS'"
 `
 
 // outcome of one stage.

@@ -30,6 +30,9 @@ const (
 type groupDef struct {
 	files []int
 	tags  []string // empty: every rule of the files
+	// drop lists CRS rules of the files that the AWS group has no
+	// counterpart for and that would block ordinary CDN traffic.
+	drop  []int
 	about string
 }
 
@@ -43,6 +46,10 @@ var groups = map[string]map[string]groupDef{
 		// GenericLFI, GenericRFI, RestrictedExtensions, CrossSiteScripting.
 		"AWSManagedRulesCommonRuleSet": {
 			files: []int{911, 913, 920, 921, 922, 930, 931, 934, 941, 943},
+			// 920420: CRS's request Content-Type allow-list (form, multipart,
+			// XML, JSON); AWS's group has none, and a CDN carries uploads
+			// of any type (PUT of application/octet-stream to S3).
+			drop:  []int{920420},
 			about: "method and protocol enforcement, scanners, multipart, LFI, RFI, SSRF and generic attacks, XSS, session fixation",
 		},
 		// AWS: SQLi_QUERYARGUMENTS, SQLi_BODY, SQLi_COOKIE, SQLi_URIPATH.
@@ -195,7 +202,7 @@ func groupRules(def groupDef) (in, out []int, err error) {
 		if !r.detection() || !slices.Contains(def.files, r.file) {
 			continue
 		}
-		if len(def.tags) > 0 && !slices.ContainsFunc(r.tags, func(t string) bool { return slices.Contains(def.tags, t) }) {
+		if slices.Contains(def.drop, id) || len(def.tags) > 0 && !slices.ContainsFunc(r.tags, func(t string) bool { return slices.Contains(def.tags, t) }) {
 			out = append(out, id)
 			continue
 		}

@@ -216,12 +216,17 @@ func (o Options) key() string {
 // baseDirectives is Coraza's recommended configuration
 // (@coraza.conf-recommended) for requests only, with the body limits set
 // by build and the body parse error rules logging instead of denying
-// (Evaluate decides, knowing whether the body was cut).
+// (Evaluate decides, knowing whether the body was cut), and rule 200007:
+// a body of any other type is inspected raw, as REQUEST_BODY, like
+// ModSecurity does, instead of Coraza's default of parsing it as a form
+// (which turns the bytes of a binary upload into argument names, and
+// CRS's null-byte rule 920270 blocks it).
 const baseDirectives = `
 SecRequestBodyAccess On
 SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\+|/)|text/)xml" "id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
 SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
 SecRule REQUEST_HEADERS:Content-Type "^application/[a-z0-9.-]+[+]json" "id:200006,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
+SecRule REQBODY_PROCESSOR "!@rx ." "id:200007,phase:1,t:none,pass,nolog,ctl:requestBodyProcessor=RAW"
 SecRequestBodyJsonDepthLimit 1024
 SecRequestBodyLimitAction ProcessPartial
 SecRule REQBODY_ERROR "!@eq 0" "id:200002,phase:2,t:none,log,pass,msg:'Failed to parse request body.',logdata:'%{reqbody_error_msg}',severity:2"
@@ -267,6 +272,10 @@ func build(o Options, def groupDef) (*Group, error) {
 	fmt.Fprintf(&d, "SecRequestBodyLimit %d\nSecRequestBodyInMemoryLimit %d\n", o.BodyLimit, o.BodyLimit)
 	d.WriteString("Include @crs-setup.conf.example\n")
 	fmt.Fprintf(&d, "SecAction \"id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level=%d\"\n", o.ParanoiaLevel)
+	// The methods a CloudFront cache behavior can allow (CRS allows GET
+	// HEAD POST OPTIONS only): PUT, PATCH and DELETE are ordinary API
+	// traffic; TRACE, CONNECT, WebDAV and made-up methods stay refused.
+	d.WriteString("SecAction \"id:900200,phase:1,pass,t:none,nolog,setvar:'tx.allowed_methods=GET HEAD POST OPTIONS PUT PATCH DELETE'\"\n")
 	d.WriteString(o.extra)
 	d.WriteString("Include @owasp_crs/REQUEST-901-INITIALIZATION.conf\n")
 	d.WriteString("Include @owasp_crs/REQUEST-905-COMMON-EXCEPTIONS.conf\n")
