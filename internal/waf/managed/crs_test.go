@@ -105,7 +105,7 @@ func replay(t *testing.T, addr string, st ftw.Stage) (outcome, string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
+	c.SetDeadline(time.Now().Add(2 * time.Minute)) // a hang guard: under -race on a loaded machine a 64 KiB body at paranoia level 4 takes tens of seconds
 	_, werr := c.Write(raw)
 	method, _, _ := strings.Cut(string(raw), " ")
 	resp, rerr := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
@@ -179,8 +179,8 @@ func recordedRate(t *testing.T, run string) (pass, total int) {
 }
 
 // shortSubset is the fixed representative subset run under -short and
-// -race: the first test of every file and every fifth test after it.
-func shortSubset(_ string, i int) bool { return i%5 == 0 }
+// -race: the first test of every file (one per CRS rule tested).
+func shortSubset(_ string, i int) bool { return i == 0 }
 
 // TestCRSRegression replays CRS's own regression tests (go-ftw YAML)
 // through the whole CRS at paranoia level 4 behind Strata's HTTP/1 server

@@ -361,7 +361,10 @@ func (g *Group) Evaluate(in Input) Result {
 		proto = "HTTP/1.1"
 	}
 	tx.ProcessURI(in.URI, in.Method, proto)
-	if in.Host != "" {
+	if in.Host != "" || in.Proto == "HTTP/1.1" {
+		// An HTTP/1.1 request has a Host field (servers refuse it
+		// otherwise), so an empty Host is an empty field (CRS 920290), not
+		// a missing one (920280).
 		tx.AddRequestHeader("Host", in.Host)
 		host := in.Host
 		if h, _, ok := strings.Cut(host, ":"); ok && !strings.HasPrefix(host, "[") {
