@@ -330,10 +330,16 @@ func (g *Group) Options() Options { return g.opts }
 // matched if the group blocks it, else nil.
 func (g *Group) Inspect(in Input) []Match {
 	r := g.Evaluate(in)
-	if !r.Blocked {
+	switch {
+	case !r.Blocked:
 		return nil
+	case len(r.Detections) > 0:
+		return r.Detections
+	case len(r.Matches) > 0:
+		return r.Matches // blocked by the evaluation alone (never seen)
 	}
-	return r.Detections
+	// Coraza failed on the request (its body buffer): fail closed.
+	return []Match{{Msg: "request refused by the WAF engine", Severity: "critical"}}
 }
 
 // Evaluate runs the group on a request and returns the whole outcome.

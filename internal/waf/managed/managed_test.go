@@ -351,3 +351,25 @@ func TestConcurrentInspect(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// FuzzEvaluate feeds viewer-controlled parts of a request to the SQLi group
+// (Coraza parses the URI, headers and body): no panic, the same answer for
+// the same request, and Inspect returns matches exactly when it blocks.
+func FuzzEvaluate(f *testing.F) {
+	f.Add("/?id=1%27%20OR%201=1--", "application/x-www-form-urlencoded", []byte("a=1&b=2"))
+	f.Add("/x?%zz=%", "application/json", []byte(`{"a":[1,{"b":"' or 1=1"}]}`))
+	f.Add("/%00/../a;b?c=d#e", "multipart/form-data; boundary=x", []byte("--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--x--\r\n"))
+	f.Add("*", "text/xml", []byte("<a><b>select * from t</b></a>"))
+	g := mustNew(f, Options{Vendor: "AWS", Name: "AWSManagedRulesSQLiRuleSet"})
+	f.Fuzz(func(t *testing.T, uri, ctype string, body []byte) {
+		in := Input{Method: "POST", URI: uri, Proto: "HTTP/1.1", Host: "a.example",
+			Header: http.Header{"Content-Type": {ctype}, "User-Agent": {"fuzz"}}, Body: body}
+		r1, r2 := g.Evaluate(in), g.Evaluate(in)
+		if r1.Blocked != r2.Blocked || len(r1.Matches) != len(r2.Matches) {
+			t.Fatalf("two answers for one request: %+v, %+v", r1, r2)
+		}
+		if m := g.Inspect(in); (m != nil) != r1.Blocked {
+			t.Fatalf("Inspect %v, Blocked %v", m, r1.Blocked)
+		}
+	})
+}
