@@ -29,16 +29,17 @@ func (p *PoP) deliverObject(ex *exchange, o *cache.Object, xcache, status string
 }
 
 // deliverFlight serves the result of a shared fetch.
-func (p *PoP) deliverFlight(ex *exchange, f *cache.Flight, leader bool) error {
-	ex.flight = f
-	if f.Err != nil {
-		return originFailure(f.Err)
+func (p *PoP) deliverFlight(ex *exchange, fl *flight, leader bool) error {
+	ex.flight = fl
+	if fl.Err != nil {
+		return originFailure(fl.Err)
 	}
-	if f.Info == "hit" { // the flight found the object stored after all
-		return p.deliverObject(ex, f.Object, "Hit from strata", "hit")
+	f := &fl.Value
+	if f.info == "hit" { // the flight found the object stored after all
+		return p.deliverObject(ex, fl.Object, "Hit from strata", "hit")
 	}
-	info := f.Info
-	if f.Object != nil && f.Body != nil && !strings.Contains(f.Info, "detail=stale-") {
+	info := f.info
+	if fl.Object != nil && fl.Body != nil && !strings.Contains(f.info, "detail=stale-") {
 		info += "; stored"
 	}
 	if !leader {
@@ -47,33 +48,33 @@ func (p *PoP) deliverFlight(ex *exchange, f *cache.Flight, leader bool) error {
 	xc := "Miss from strata"
 	var age time.Duration
 	switch {
-	case f.Status >= 400:
+	case f.status >= 400:
 		xc = "Error from strata"
-	case f.Info == "fwd=stale; fwd-status=304":
+	case f.info == "fwd=stale; fwd-status=304":
 		xc = "RefreshHit from strata"
-	case strings.Contains(f.Info, "detail=stale-"): // a stale copy in place of a fetch
+	case strings.Contains(f.info, "detail=stale-"): // a stale copy in place of a fetch
 		xc = "Hit from strata"
 	}
-	if f.Object != nil {
-		age = f.Object.Age(p.now())
+	if fl.Object != nil {
+		age = fl.Object.Age(p.now())
 	}
 	servedBy := originValue
 	switch {
-	case f.Upstream != "":
-		if v := f.Header[servedByHeader]; len(v) > 0 {
+	case f.upstream != "":
+		if v := f.header[servedByHeader]; len(v) > 0 {
 			servedBy = v
 		}
-	case strings.Contains(f.Info, "detail=stale-"):
+	case strings.Contains(f.info, "detail=stale-"):
 		servedBy = p.popValue
 	}
-	hdr := f.Header
-	if !leader && f.Object != nil {
+	hdr := f.header
+	if !leader && fl.Object != nil {
 		// Served to another viewer as it is stored: without the fields a
 		// qualified no-cache or private leaves to the first response only
 		// (RFC 9111 5.2.2.4, 5.2.2.7).
-		hdr = f.Object.Header
+		hdr = fl.Object.Header
 	}
-	return p.deliver(ex, f.Status, hdr, f.Body, age, xc, info, servedBy)
+	return p.deliver(ex, f.status, hdr, fl.Body, age, xc, info, servedBy)
 }
 
 // deliver writes a response from stored or streaming parts, answering range

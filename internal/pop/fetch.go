@@ -15,6 +15,29 @@ import (
 
 // Stages 12–14: cache lookup, collapsing, and the fetch.
 
+// fetched is what a fetch reports besides the body: the value of its
+// cache.Flight.
+type fetched struct {
+	status int
+	header http.Header
+	// shareable reports whether requests other than the one that started
+	// the fetch may use this response (it is storable: not private, no
+	// Set-Cookie, no Vary *). Waiters that cannot use it fetch for themselves.
+	shareable bool
+	// request is the header of the request that started the fetch, for
+	// Vary matching by waiters.
+	request  http.Header
+	info     string
+	upstream string        // the parent tier that answered, "" for the origin
+	timing   origin.Timing // the upstream request, when measured (Server-Timing)
+}
+
+// flight is a shared fetch (internal/cache collapses them).
+type flight = cache.Flight[fetched]
+
+// result is what a fetch publishes.
+type result = cache.Result[fetched]
+
 // serveCached answers a GET/HEAD (or cached OPTIONS) from the store, or
 // through one shared fetch per key.
 func (p *PoP) serveCached(ex *exchange) error {
@@ -48,7 +71,7 @@ func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 	fx := ex.detach()
 	hints := &interimSink{w: ex.w} // 1xx for this viewer if it leads the fetch (interim.go)
 	fx.r = ex.r.WithContext(hints.trace(ex.r.Context()))
-	f, leader := p.flights.JoinRelease(ex.key, func(publish func(*cache.Flight), release func()) {
+	f, leader := p.flights.Join(ex.key, func(publish func(result), release func()) {
 		p.fetch(fx, fwd, stale, publish, release)
 	})
 	defer func() { f.Done() }() // the flight this request ends up using
@@ -61,7 +84,7 @@ func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 		// Another viewer's response that we may not use (private, cookies,
 		// another variant): fetch for ourselves, uncollapsed.
 		f.Done()
-		f = cache.Start(func(publish func(*cache.Flight)) { p.fetch(fx, fwd, stale, publish, func() {}) })
+		f = cache.Start(func(publish func(result)) { p.fetch(fx, fwd, stale, publish, func() {}) })
 		if late, err = p.waitFlight(ex, f, stale); err != nil {
 			return errViewerGone
 		}
@@ -70,7 +93,7 @@ func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 	if late {
 		// The origin has not answered in time: the stale copy now, and the
 		// fetch goes on for the next viewer.
-		return p.deliverFlight(ex, staleFlight(stale, 0, "stale-if-error; origin-slow"), true)
+		return p.deliverFlight(ex, &flight{Result: staleFlight(stale, 0, "stale-if-error; origin-slow")}, true)
 	}
 	return p.deliverFlight(ex, f, leader)
 }
@@ -82,7 +105,7 @@ func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 // viewer should get the stale copy while the fetch goes on in the
 // background (CloudFront waits for its full origin timeout; a viewer should
 // not, when a copy is at hand).
-func (p *PoP) waitFlight(ex *exchange, f *cache.Flight, stale *cache.Object) (late bool, err error) {
+func (p *PoP) waitFlight(ex *exchange, f *flight, stale *cache.Object) (late bool, err error) {
 	ctx := ex.r.Context()
 	if stale == nil || !stale.StaleIfErrorOK(p.now(), ex.beh.staleIfError) {
 		return false, f.Wait(ctx)
@@ -108,15 +131,15 @@ func (p *PoP) waitFlight(ex *exchange, f *cache.Flight, stale *cache.Object) (la
 	}
 }
 
-func usable(f *cache.Flight, fwd http.Header) bool {
+func usable(f *flight, fwd http.Header) bool {
 	if f.Err != nil {
 		return true // the error is shared: the origin is failing for everyone
 	}
-	if !f.Shareable {
+	if !f.Value.shareable {
 		return false
 	}
 	if f.Object != nil && len(f.Object.VaryNames) > 0 {
-		return cache.SameVariant(f.Object.VaryNames, f.Request, fwd)
+		return cache.SameVariant(f.Object.VaryNames, f.Value.request, fwd)
 	}
 	return true
 }
@@ -126,7 +149,7 @@ func usable(f *cache.Flight, fwd http.Header) bool {
 func (p *PoP) revalidateInBackground(ex *exchange, stale *cache.Object) {
 	fwd := p.fwdHeader(ex)
 	fx := ex.detach()
-	f, _ := p.flights.JoinRelease(ex.key, func(publish func(*cache.Flight), release func()) {
+	f, _ := p.flights.Join(ex.key, func(publish func(result), release func()) {
 		p.fetch(fx, fwd, stale, publish, release)
 	})
 	f.Done() // this request does not read the flight
@@ -136,7 +159,7 @@ func (p *PoP) revalidateInBackground(ex *exchange, stale *cache.Object) {
 // started it (its own context and timeout), publishes the response as soon as
 // headers are known, then streams the body into the Body every waiter
 // follows, and stores the object when it is complete.
-func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish func(*cache.Flight), release func()) {
+func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish func(result), release func()) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ex.r.Context()), p.opts.FetchTimeout)
 	defer cancel()
 	beh, key := ex.beh, ex.key
@@ -146,8 +169,8 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	// released the key (the interleaving groupcache's load guards against).
 	if o := p.store.Get(key, func() http.Header { return fwd }); o != nil && o.Fresh(p.now()) {
 		o.Body.Share()
-		publish(&cache.Flight{Status: o.Status, Header: o.Header, Body: o.Body, Shareable: true,
-			Object: o, Request: fwd, Info: "hit"})
+		publish(result{Body: o.Body, Object: o,
+			Value: fetched{status: o.Status, header: o.Header, shareable: true, request: fwd, info: "hit"}})
 		return
 	}
 	hdr := fwd.Clone()
@@ -180,7 +203,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 			publish(staleFlight(stale, 0, "stale-if-error"))
 			return
 		}
-		publish(&cache.Flight{Err: err})
+		publish(result{Err: err})
 		return
 	}
 	defer resp.Body.Close()
@@ -201,8 +224,8 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		} else {
 			p.store.Delete(key)
 		}
-		publish(&cache.Flight{Status: stale.Status, Header: merged, Body: stale.Body,
-			Shareable: v.Store, Object: fresh, Request: fwd, Info: "fwd=stale; fwd-status=304", Upstream: via, Timing: trace.Result()})
+		publish(result{Body: stale.Body, Object: fresh, Value: fetched{status: stale.Status, header: merged,
+			shareable: v.Store, request: fwd, info: "fwd=stale; fwd-status=304", upstream: via, timing: trace.Result()}})
 		return
 	}
 	// An origin error (5xx) never replaces a stale copy: it is served in
@@ -263,8 +286,8 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	// has fields only the viewer who asked may see (qualified no-cache or
 	// private); a stored one goes to them as stored, without those fields.
 	shareable := v.Store || (v.Reason == "status" && len(v.StripFields) == 0)
-	publish(&cache.Flight{Status: resp.StatusCode, Header: h, Body: body,
-		Shareable: shareable, Object: obj, Request: fwd, Info: info, Upstream: via, Timing: trace.Result()})
+	publish(result{Body: body, Object: obj, Value: fetched{status: resp.StatusCode, header: h,
+		shareable: shareable, request: fwd, info: info, upstream: via, timing: trace.Result()}})
 
 	var dw *cache.DiskWrite
 	if obj != nil {
@@ -315,13 +338,13 @@ var errPurged = errors.New("pop: invalidated while in flight")
 
 // staleFlight serves the stale copy o in place of an origin's failure
 // (fwdStatus is the origin's 5xx, or 0 when it gave no response).
-func staleFlight(o *cache.Object, fwdStatus int, why string) *cache.Flight {
+func staleFlight(o *cache.Object, fwdStatus int, why string) result {
 	info := "fwd=stale; "
 	if fwdStatus != 0 {
 		info += "fwd-status=" + itoa(fwdStatus) + "; "
 	}
-	return &cache.Flight{Status: o.Status, Header: o.Header, Body: o.Body, Shareable: true,
-		Object: o, Info: info + "detail=" + why}
+	return result{Body: o.Body, Object: o,
+		Value: fetched{status: o.Status, header: o.Header, shareable: true, info: info + "detail=" + why}}
 }
 
 // copyBody streams src into body and the disk tier; past limit bytes the

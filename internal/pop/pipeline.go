@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/strata-cdn/strata/internal/cache"
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/origin"
@@ -57,7 +56,7 @@ type exchange struct {
 
 	// Stage 16 (servertiming.go): what Server-Timing reports, and the
 	// behavior whose policy a custom error page gets.
-	flight    *cache.Flight // the shared fetch whose result is served
+	flight    *flight       // the shared fetch whose result is served
 	timing    origin.Timing // a pass's upstream request
 	viewerBeh *behavior
 }

@@ -83,9 +83,9 @@ func (p *PoP) serverTiming(ex *exchange, fromOrigin []string, xcache string) []s
 
 	t, via, parentHit := ex.timing, "", false
 	if f := ex.flight; f != nil {
-		t, via = f.Timing, f.Upstream
+		t, via = f.Value.timing, f.Value.upstream
 		if via != "" {
-			x := f.Header.Get("X-Cache")
+			x := f.Value.header.Get("X-Cache")
 			parentHit = strings.HasPrefix(x, "Hit ") || strings.HasPrefix(x, "RefreshHit ")
 		}
 	}
