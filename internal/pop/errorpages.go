@@ -68,7 +68,7 @@ func (p *PoP) serveErrorPage(ex *exchange, status int) bool {
 	}
 	sub := &exchange{w: ex.w, r: pr, id: ex.id, start: ex.start, scheme: ex.scheme, client: ex.client,
 		host: ex.host, path: path, snap: ex.snap, dist: ex.dist, fromTier: ex.fromTier, errorPage: true,
-		pageStatus: status, headOnly: ex.r.Method == http.MethodHead, viewerBeh: ex.beh}
+		out: outcome{page: true}, pageStatus: status, headOnly: ex.r.Method == http.MethodHead, viewerBeh: ex.beh}
 	if c.ResponseCode != 0 {
 		sub.pageStatus = c.ResponseCode
 	}
@@ -84,6 +84,6 @@ func (p *PoP) serveErrorPage(ex *exchange, status int) bool {
 		p.log.Warn("custom error page unavailable", "stage", "errorpages", "page", path, "status", status, "err", err.Error())
 		return false
 	}
-	ex.xcache, ex.status = sub.xcache, sub.status
+	ex.out = sub.out
 	return true
 }

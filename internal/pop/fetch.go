@@ -26,10 +26,8 @@ type fetched struct {
 	shareable bool
 	// request is the header of the request that started the fetch, for
 	// Vary matching by waiters.
-	request  http.Header
-	info     string
-	upstream string        // the parent tier that answered, "" for the origin
-	timing   origin.Timing // the upstream request, when measured (Server-Timing)
+	request http.Header
+	out     outcome // how it was had
 }
 
 // flight is a shared fetch (internal/cache collapses them).
@@ -47,11 +45,11 @@ func (p *PoP) serveCached(ex *exchange) error {
 		switch {
 		case obj.Fresh(now):
 			defer obj.Body.Release() // a body read from disk is this request's
-			return p.deliverObject(ex, obj, "Hit from strata", "hit")
+			return p.deliverObject(ex, obj, decHit)
 		case obj.StaleWhileRevalidateOK(now):
 			obj.Body.Share() // the revalidation may hand it to other viewers
 			p.revalidateInBackground(ex, obj)
-			return p.deliverObject(ex, obj, "Hit from strata", "hit; fwd=stale")
+			return p.deliverObject(ex, obj, decStaleRevalidate)
 		}
 		obj.Body.Share()
 	}
@@ -93,7 +91,7 @@ func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 	if late {
 		// The origin has not answered in time: the stale copy now, and the
 		// fetch goes on for the next viewer.
-		return p.deliverFlight(ex, &flight{Result: staleFlight(stale, 0, "stale-if-error; origin-slow")}, true)
+		return p.deliverFlight(ex, &flight{Result: staleFlight(stale, 0, true)}, true)
 	}
 	return p.deliverFlight(ex, f, leader)
 }
@@ -170,7 +168,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	if o := p.store.Get(key, func() http.Header { return fwd }); o != nil && o.Fresh(p.now()) {
 		o.Body.Share()
 		publish(result{Body: o.Body, Object: o,
-			Value: fetched{status: o.Status, header: o.Header, shareable: true, request: fwd, info: "hit"}})
+			Value: fetched{status: o.Status, header: o.Header, shareable: true, request: fwd, out: outcome{kind: decHit}}})
 		return
 	}
 	hdr := fwd.Clone()
@@ -185,14 +183,18 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		}
 	}
 	reqTime := p.now()
-	resp, via, skipped, err := p.fetchUpstream(ctx, ex, hdr, false)
+	var out outcome // which upstream answered, which were skipped
+	resp, err := p.fetchUpstream(ctx, ex, hdr, false, &out)
+	via := out.up.via
 	p.refreshed(ex, via) // unsafe.go
 	if err == nil && via != "" && p.purgedSince(ex, resp.Header, originTime(true, resp.Header, reqTime, p.now())) {
 		// The parent has not applied an invalidation this PoP has: its copy
 		// is older than the purge. Ask the origin.
 		resp.Body.Close()
 		reqTime = p.now()
-		resp, via, skipped, err = p.fetchUpstream(ctx, ex, hdr, true)
+		out = outcome{}
+		resp, err = p.fetchUpstream(ctx, ex, hdr, true, &out)
+		via = out.up.via
 	}
 	if err != nil {
 		// An origin that cannot be reached or times out: a stale copy is
@@ -200,7 +202,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		// serves it), else the error goes to the viewer; the copy is kept.
 		if stale != nil && stale.StaleIfErrorOK(p.now(), beh.staleIfError) {
 			release() // a viewer arriving from now on asks the origin again
-			publish(staleFlight(stale, 0, "stale-if-error"))
+			publish(staleFlight(stale, 0, false))
 			return
 		}
 		publish(result{Err: err})
@@ -224,8 +226,10 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		} else {
 			p.store.Delete(key)
 		}
+		out.kind, out.status, out.fwdStatus, out.stored = decRefreshHit, stale.Status, resp.StatusCode, true
+		out.up.parentHit, out.up.timing = via != "" && parentCacheHit(merged), trace.Result()
 		publish(result{Body: stale.Body, Object: fresh, Value: fetched{status: stale.Status, header: merged,
-			shareable: v.Store, request: fwd, info: "fwd=stale; fwd-status=304", upstream: via, timing: trace.Result()}})
+			shareable: v.Store, request: fwd, out: out}})
 		return
 	}
 	// An origin error (5xx) never replaces a stale copy: it is served in
@@ -233,7 +237,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	keepStale := resp.StatusCode >= 500 && stale != nil
 	if keepStale && stale.StaleIfErrorOK(p.now(), beh.staleIfError) {
 		release()
-		publish(staleFlight(stale, resp.StatusCode, "stale-if-error"))
+		publish(staleFlight(stale, resp.StatusCode, false))
 		return
 	}
 
@@ -264,18 +268,11 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		obj = cache.NewObject(resp.StatusCode, h, body, reqTime, respTime, v)
 		obj.VaryNames = keyedVary(ex, obj.VaryNames)
 	}
-	fwdKind := "miss"
-	if stale != nil {
-		fwdKind = "stale"
-	}
-	info := "fwd=" + fwdKind + "; fwd-status=" + itoa(resp.StatusCode)
-	if skipped != "" {
-		info += "; detail=" + skipped
-	}
+	out.kind, out.status, out.fwdStatus, out.withStale = decMiss, resp.StatusCode, resp.StatusCode, stale != nil
+	out.stored = obj != nil
+	out.up.parentHit, out.up.timing = via != "" && parentCacheHit(h), trace.Result()
 	if !v.Store {
-		if v.Reason != "" {
-			info += "; detail=" + v.Reason
-		}
+		out.notStored = v.Reason
 		// The new response replaces the stale one, unless it is an error
 		// or a parent's own stale copy (no better than this one).
 		if stale != nil && !keepStale && !(via != "" && v.Reason == "stale on arrival") {
@@ -287,7 +284,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	// private); a stored one goes to them as stored, without those fields.
 	shareable := v.Store || (v.Reason == "status" && len(v.StripFields) == 0)
 	publish(result{Body: body, Object: obj, Value: fetched{status: resp.StatusCode, header: h,
-		shareable: shareable, request: fwd, info: info, upstream: via, timing: trace.Result()}})
+		shareable: shareable, request: fwd, out: out}})
 
 	var dw *cache.DiskWrite
 	if obj != nil {
@@ -337,14 +334,12 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 var errPurged = errors.New("pop: invalidated while in flight")
 
 // staleFlight serves the stale copy o in place of an origin's failure
-// (fwdStatus is the origin's 5xx, or 0 when it gave no response).
-func staleFlight(o *cache.Object, fwdStatus int, why string) result {
-	info := "fwd=stale; "
-	if fwdStatus != 0 {
-		info += "fwd-status=" + itoa(fwdStatus) + "; "
-	}
+// (fwdStatus is the origin's 5xx, or 0 when it gave no response; slow: it
+// has not answered in time).
+func staleFlight(o *cache.Object, fwdStatus int, slow bool) result {
+	out := outcome{kind: decStaleIfError, status: o.Status, fwdStatus: fwdStatus, slow: slow}
 	return result{Body: o.Body, Object: o,
-		Value: fetched{status: o.Status, header: o.Header, shareable: true, info: info + "detail=" + why}}
+		Value: fetched{status: o.Status, header: o.Header, shareable: true, out: out}}
 }
 
 // copyBody streams src into body and the disk tier; past limit bytes the
@@ -443,7 +438,7 @@ func (p *PoP) pass(ex *exchange) error {
 	resp, failover, err := p.doOrigin(ex, func() *http.Request {
 		return p.newOriginRequest(ctx, ex, ex.r.Method, h.Clone(), body)
 	})
-	ex.timing = trace.Result()
+	ex.out.up.timing = trace.Result() // for Server-Timing, also on an error
 	if err != nil {
 		if err := vb.failure(ex.r.Context()); err != nil {
 			return err // the viewer's body failed, not the origin
@@ -478,15 +473,8 @@ func (p *PoP) pass(ex *exchange) error {
 		delete(out, strataTargeted) // for Strata's tiers only (deliver.go)
 	}
 	src := compressPassed(ex, resp, out) // compress.go: may rewrite out and compress the body
-	xc := "Miss from strata"
-	if resp.StatusCode >= 400 {
-		xc = "Error from strata"
-	}
-	cs := "fwd=bypass; fwd-status=" + itoa(resp.StatusCode)
-	if failover != "" {
-		cs += "; detail=failover-" + failover
-	}
-	p.stampHeaders(ex, out, xc, cs)
+	ex.decide(outcome{kind: decPass, status: resp.StatusCode, fwdStatus: resp.StatusCode, failover: failover, up: ex.out.up})
+	p.stampHeaders(ex, out)
 	ex.w.WriteHeader(status)
 	if ex.r.Method == http.MethodHead || ex.headOnly {
 		return nil

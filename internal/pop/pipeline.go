@@ -14,7 +14,6 @@ import (
 
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/geo"
-	"github.com/strata-cdn/strata/internal/origin"
 	"github.com/strata-cdn/strata/internal/signedurl"
 )
 
@@ -38,8 +37,7 @@ type exchange struct {
 	ck       cacheKey    // its fields (key.go)
 	fwd      http.Header // headers for the origin, built once (see forwardHeader)
 	query    string      // query string for the origin (originQuery, set with the behavior)
-	xcache   string
-	status   string // Cache-Status entry
+	out      outcome     // what was decided about the response (outcome.go)
 	err      error
 	fromTier bool // sent by a child tier of this network (trusted hop header)
 
@@ -54,10 +52,8 @@ type exchange struct {
 	viewerHdr http.Header  // CloudFront-Viewer-* values, built when needed
 	rawQuery  string       // the viewer's query, without signed-URL parameters (stage 9)
 
-	// Stage 16 (servertiming.go): what Server-Timing reports, and the
-	// behavior whose policy a custom error page gets.
-	flight    *flight       // the shared fetch whose result is served
-	timing    origin.Timing // a pass's upstream request
+	// The behavior whose response headers policy a custom error page gets
+	// (servertiming.go).
 	viewerBeh *behavior
 }
 
@@ -291,7 +287,8 @@ func (p *PoP) viewerProtocol(ex *exchange) error {
 		}
 		h := ex.w.Header()
 		h.Set("Location", target)
-		p.stampHeaders(ex, h, "Redirect from strata", "")
+		ex.decide(outcome{kind: decRedirect})
+		p.stampHeaders(ex, h)
 		ex.w.WriteHeader(code)
 	}
 	return nil
