@@ -70,12 +70,7 @@ func (p *PoP) deliverFlight(ex *exchange, fl *flight, leader bool) error {
 // and conditional requests from the object when it is a complete 200. Its
 // outcome was decided by the caller.
 func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.Body, age time.Duration, servedBy []string) error {
-	if ex.errorPage {
-		if status != http.StatusOK {
-			return errPageUnavailable
-		}
-		status = ex.pageStatus
-	} else if status >= 400 && p.serveErrorPage(ex, status) {
+	if status >= 400 && p.serveErrorPage(ex, status) {
 		return nil
 	}
 	h := ex.w.Header()
@@ -94,7 +89,7 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 	h["Age"] = []string{strconv.Itoa(int(age / time.Second))}
 	p.stampHeaders(ex, h)
 	r := ex.r
-	if status == http.StatusOK && !ex.errorPage && !body.Complete() && len(r.Header["Range"]) == 1 && !hasConditionals(r) {
+	if status == http.StatusOK && !body.Complete() && len(r.Header["Range"]) == 1 && !hasConditionals(r) {
 		// A single range of an object still arriving (a video's first
 		// seconds): answered as soon as those bytes are in, not after the
 		// whole object.
@@ -117,7 +112,7 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 			}
 		}
 	}
-	if status == http.StatusOK && !ex.errorPage && needsServeContent(r) {
+	if status == http.StatusOK && needsServeContent(r) {
 		if err := body.Wait(r.Context()); err != nil {
 			if errors.Is(err, cache.ErrIncomplete) {
 				return originFailure(err)
@@ -149,7 +144,7 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 		h["Content-Length"] = []string{strconv.FormatInt(body.Size(), 10)}
 	}
 	ex.w.WriteHeader(status)
-	if r.Method == http.MethodHead || ex.headOnly || status == http.StatusNotModified || status == http.StatusNoContent {
+	if r.Method == http.MethodHead || status == http.StatusNotModified || status == http.StatusNoContent {
 		return nil
 	}
 	if _, err := body.WriteTo(r.Context(), ex.w.bodyWriter(ex.r.TLS != nil), 0); err != nil {

@@ -455,15 +455,8 @@ func (p *PoP) pass(ex *exchange) error {
 	if !isSafe(ex.r.Method) && resp.StatusCode < 400 {
 		p.invalidateURI(ex, resp.Header)
 	}
-	if ex.errorPage && resp.StatusCode != http.StatusOK {
-		return errPageUnavailable
-	}
 	if resp.StatusCode >= 400 && p.serveErrorPage(ex, resp.StatusCode) {
 		return nil
-	}
-	status := resp.StatusCode
-	if ex.errorPage {
-		status = ex.pageStatus
 	}
 	out := ex.w.Header()
 	for k, vv := range cleanResponseHeader(resp.Header) {
@@ -475,8 +468,8 @@ func (p *PoP) pass(ex *exchange) error {
 	src := compressPassed(ex, resp, out) // compress.go: may rewrite out and compress the body
 	ex.decide(outcome{kind: decPass, status: resp.StatusCode, fwdStatus: resp.StatusCode, failover: failover, up: ex.out.up})
 	p.stampHeaders(ex, out)
-	ex.w.WriteHeader(status)
-	if ex.r.Method == http.MethodHead || ex.headOnly {
+	ex.w.WriteHeader(resp.StatusCode)
+	if ex.r.Method == http.MethodHead {
 		return nil
 	}
 	buf := make([]byte, 32<<10)

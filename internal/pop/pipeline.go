@@ -41,11 +41,6 @@ type exchange struct {
 	err      error
 	fromTier bool // sent by a child tier of this network (trusted hop header)
 
-	// A custom error page being served in place of an error (errorpages.go).
-	errorPage  bool
-	pageStatus int  // the status it goes out with
-	headOnly   bool // the viewer's request was a HEAD
-
 	ws *tunnel // an established WebSocket, for the log (websocket.go)
 
 	geo       geo.Location // stage 4
@@ -164,9 +159,10 @@ func (p *PoP) pipeline(ex *exchange) error {
 	p.refreshSignalled(ex) // a child tier's refresh after an unsafe request (unsafe.go)
 	return p.serveCached(ex)
 	// 15. custom error responses: errorpages.go, from deliver and renderError.
-	// 16. response headers: X-Cache, Via, Age and Cache-Status are written by
-	// deliver's stampHeaders, which applies the policies (servertiming.go,
-	// internal/respheaders).
+	// 16. response headers: X-Cache, Cache-Status and Server-Timing are
+	// rendered from ex.out, the outcome decided on the way (outcome.go), by
+	// deliver's stampHeaders, which adds Via and applies the policies
+	// (servertiming.go, internal/respheaders).
 }
 
 // normalize is stage 2.

@@ -74,7 +74,7 @@ func hijacker(w http.ResponseWriter) http.Hijacker {
 func (p *PoP) tunnel(ex *exchange, resp *http.Response, failover string) error {
 	up, ok := resp.Body.(io.ReadWriteCloser)
 	hj := hijacker(ex.w)
-	if !ok || hj == nil || ex.errorPage || !isUpgrade(ex.r) || !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") {
+	if !ok || hj == nil || !isUpgrade(ex.r) || !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") {
 		resp.Body.Close()
 		return &Error{Status: http.StatusBadGateway, Source: FromOrigin, Reason: "origin switched to a protocol that was not asked for"}
 	}
