@@ -321,12 +321,12 @@ func TestSpillAfterNotReached(t *testing.T) {
 func TestFlightDoneClosesSpill(t *testing.T) {
 	dir := t.TempDir()
 	want := randBody(100 << 10)
-	var g Group
+	var g Group[int]
 	write := make(chan struct{})
-	start := func(publish func(*Flight)) {
+	start := func(publish func(Result[int]), _ func()) {
 		b := NewBody()
 		b.SpillAfter(0, dir)
-		publish(&Flight{Status: 200, Body: b, Object: &Object{}})
+		publish(Result[int]{Value: 200, Body: b, Object: &Object{}})
 		<-write
 		b.Write(want)
 		b.Finish(nil)

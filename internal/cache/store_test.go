@@ -158,7 +158,7 @@ func TestBodyReaderGivesUpOnContext(t *testing.T) {
 }
 
 func TestGroupCollapses(t *testing.T) {
-	var g Group
+	var g Group[int]
 	var calls, joined, leaders atomic.Int32
 	release := make(chan struct{})
 	var wg sync.WaitGroup
@@ -166,17 +166,17 @@ func TestGroupCollapses(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f, leader := g.Join("k", func(publish func(*Flight)) {
+			f, leader := g.Join("k", func(publish func(Result[int]), _ func()) {
 				calls.Add(1)
 				<-release
-				publish(&Flight{Status: 200, Body: BodyFrom([]byte("x"))})
+				publish(Result[int]{Value: 200, Body: BodyFrom([]byte("x"))})
 			})
 			joined.Add(1)
 			if leader {
 				leaders.Add(1)
 			}
-			if err := f.Wait(context.Background()); err != nil || f.Status != 200 {
-				t.Error("bad flight", err, f.Status)
+			if err := f.Wait(context.Background()); err != nil || f.Value != 200 {
+				t.Error("bad flight", err, f.Value)
 			}
 		}()
 	}
@@ -193,8 +193,8 @@ func TestGroupCollapses(t *testing.T) {
 }
 
 func TestGroupPanicIsAnError(t *testing.T) {
-	var g Group
-	f, _ := g.Join("k", func(func(*Flight)) { panic("boom") })
+	var g Group[int]
+	f, _ := g.Join("k", func(func(Result[int]), func()) { panic("boom") })
 	if err := f.Wait(context.Background()); err != nil || f.Err == nil {
 		t.Fatal("panic not turned into an error")
 	}

@@ -19,72 +19,58 @@ var toViewerSkip = map[string]bool{strataTargeted: true, "Age": true}
 // strataTargeted is Strata's own targeted cache-control field (RFC 9213).
 const strataTargeted = "Strata-Cdn-Cache-Control"
 
-// deliverObject serves a stored object.
-func (p *PoP) deliverObject(ex *exchange, o *cache.Object, xcache, status string) error {
+// deliverObject serves a stored object: a hit, or a stale one under
+// stale-while-revalidate.
+func (p *PoP) deliverObject(ex *exchange, o *cache.Object, kind decision) error {
 	age := o.Age(ex.start)
-	if status == "hit" {
-		status = "hit; ttl=" + strconv.FormatInt(int64(o.TTL(ex.start)/time.Second), 10)
+	out := outcome{kind: kind, status: o.Status}
+	if kind == decHit {
+		out.ttl = o.TTL(ex.start)
 	}
-	return p.deliver(ex, o.Status, o.Header, o.Body, age, xcache, status, p.popValue)
+	ex.decide(out)
+	return p.deliver(ex, o.Status, o.Header, o.Body, age, p.popValue)
 }
 
 // deliverFlight serves the result of a shared fetch.
-func (p *PoP) deliverFlight(ex *exchange, f *cache.Flight, leader bool) error {
-	ex.flight = f
-	if f.Err != nil {
-		return originFailure(f.Err)
+func (p *PoP) deliverFlight(ex *exchange, fl *flight, leader bool) error {
+	if fl.Err != nil {
+		return originFailure(fl.Err)
 	}
-	if f.Info == "hit" { // the flight found the object stored after all
-		return p.deliverObject(ex, f.Object, "Hit from strata", "hit")
+	f := &fl.Value
+	if f.out.kind == decHit { // the flight found the object stored after all
+		return p.deliverObject(ex, fl.Object, decHit)
 	}
-	info := f.Info
-	if f.Object != nil && f.Body != nil && !strings.Contains(f.Info, "detail=stale-") {
-		info += "; stored"
-	}
-	if !leader {
-		info += "; collapsed"
-	}
-	xc := "Miss from strata"
+	out := f.out
+	out.collapsed = !leader
+	ex.decide(out)
 	var age time.Duration
-	switch {
-	case f.Status >= 400:
-		xc = "Error from strata"
-	case f.Info == "fwd=stale; fwd-status=304":
-		xc = "RefreshHit from strata"
-	case strings.Contains(f.Info, "detail=stale-"): // a stale copy in place of a fetch
-		xc = "Hit from strata"
-	}
-	if f.Object != nil {
-		age = f.Object.Age(p.now())
+	if fl.Object != nil {
+		age = fl.Object.Age(p.now())
 	}
 	servedBy := originValue
 	switch {
-	case f.Upstream != "":
-		if v := f.Header[servedByHeader]; len(v) > 0 {
+	case out.up.via != "":
+		if v := f.header[servedByHeader]; len(v) > 0 {
 			servedBy = v
 		}
-	case strings.Contains(f.Info, "detail=stale-"):
+	case out.kind == decStaleIfError: // a stale copy in place of a fetch
 		servedBy = p.popValue
 	}
-	hdr := f.Header
-	if !leader && f.Object != nil {
+	hdr := f.header
+	if !leader && fl.Object != nil {
 		// Served to another viewer as it is stored: without the fields a
 		// qualified no-cache or private leaves to the first response only
 		// (RFC 9111 5.2.2.4, 5.2.2.7).
-		hdr = f.Object.Header
+		hdr = fl.Object.Header
 	}
-	return p.deliver(ex, f.Status, hdr, f.Body, age, xc, info, servedBy)
+	return p.deliver(ex, f.status, hdr, fl.Body, age, servedBy)
 }
 
 // deliver writes a response from stored or streaming parts, answering range
-// and conditional requests from the object when it is a complete 200.
-func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.Body, age time.Duration, xcache, cacheStatus string, servedBy []string) error {
-	if ex.errorPage {
-		if status != http.StatusOK {
-			return errPageUnavailable
-		}
-		status = ex.pageStatus
-	} else if status >= 400 && p.serveErrorPage(ex, status) {
+// and conditional requests from the object when it is a complete 200. Its
+// outcome was decided by the caller.
+func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.Body, age time.Duration, servedBy []string) error {
+	if status >= 400 && p.serveErrorPage(ex, status) {
 		return nil
 	}
 	h := ex.w.Header()
@@ -101,9 +87,9 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 		delete(h, originTimeHeader)
 	}
 	h["Age"] = []string{strconv.Itoa(int(age / time.Second))}
-	p.stampHeaders(ex, h, xcache, cacheStatus)
+	p.stampHeaders(ex, h)
 	r := ex.r
-	if status == http.StatusOK && !ex.errorPage && !body.Complete() && len(r.Header["Range"]) == 1 && !hasConditionals(r) {
+	if status == http.StatusOK && !body.Complete() && len(r.Header["Range"]) == 1 && !hasConditionals(r) {
 		// A single range of an object still arriving (a video's first
 		// seconds): answered as soon as those bytes are in, not after the
 		// whole object.
@@ -126,7 +112,7 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 			}
 		}
 	}
-	if status == http.StatusOK && !ex.errorPage && needsServeContent(r) {
+	if status == http.StatusOK && needsServeContent(r) {
 		if err := body.Wait(r.Context()); err != nil {
 			if errors.Is(err, cache.ErrIncomplete) {
 				return originFailure(err)
@@ -158,7 +144,7 @@ func (p *PoP) deliver(ex *exchange, status int, stored http.Header, body *cache.
 		h["Content-Length"] = []string{strconv.FormatInt(body.Size(), 10)}
 	}
 	ex.w.WriteHeader(status)
-	if r.Method == http.MethodHead || ex.headOnly || status == http.StatusNotModified || status == http.StatusNoContent {
+	if r.Method == http.MethodHead || status == http.StatusNotModified || status == http.StatusNoContent {
 		return nil
 	}
 	if _, err := body.WriteTo(r.Context(), ex.w.bodyWriter(ex.r.TLS != nil), 0); err != nil {
@@ -245,30 +231,15 @@ func needsServeContent(r *http.Request) bool {
 		len(h["If-Match"]) > 0 || len(h["If-Unmodified-Since"]) > 0
 }
 
-// xcacheValues are the X-Cache header values, allocated once.
+// originValue is the X-Strata-Served-By value of a response from the origin.
 var originValue = []string{"origin"}
 
-var xcacheValues = func() map[string][]string {
-	m := map[string][]string{}
-	for _, v := range []string{"Hit", "Miss", "RefreshHit", "Error", "Redirect"} {
-		m[v+" from strata"] = []string{v + " from strata"}
-	}
-	return m
-}()
-
-// stampHeaders adds X-Cache, Via, X-Strata-Pop and Cache-Status, then
-// applies the response headers policy.
-func (p *PoP) stampHeaders(ex *exchange, h http.Header, xcache, cacheStatus string) {
-	if ex.errorPage {
-		xcache = "Error from strata" // CloudFront's word for a custom error response
-		cacheStatus += "; detail=custom-error-page"
-	}
-	ex.xcache = xcache
-	ex.status = cacheStatus
-	if v, ok := xcacheValues[xcache]; ok {
+// stampHeaders renders ex's outcome (outcome.go) into X-Cache and
+// Cache-Status, adds Via and X-Strata-Pop, then applies the response
+// headers policy (and Server-Timing, from the same outcome).
+func (p *PoP) stampHeaders(ex *exchange, h http.Header) {
+	if v := xcacheValues[ex.out.xcache()]; v != nil {
 		h["X-Cache"] = v // shared, never modified
-	} else {
-		h["X-Cache"] = []string{xcache}
 	}
 	if via := h["Via"]; len(via) > 0 {
 		h["Via"] = append(via[:len(via):len(via)], p.via)
@@ -278,8 +249,8 @@ func (p *PoP) stampHeaders(ex *exchange, h http.Header, xcache, cacheStatus stri
 	h["X-Strata-Pop"] = p.popValue
 	h["X-Strata-Request-Id"] = []string{ex.id}
 	entry := p.statusID
-	if cacheStatus != "" {
-		entry += "; " + cacheStatus
+	if cs := ex.out.cacheStatus(); cs != "" {
+		entry += "; " + cs
 	}
 	if cs := h["Cache-Status"]; len(cs) > 0 {
 		h["Cache-Status"] = append(cs[:len(cs):len(cs)], entry)
@@ -295,7 +266,7 @@ func (p *PoP) stampHeaders(ex *exchange, h http.Header, xcache, cacheStatus stri
 			delete(h, "Alt-Svc")
 		}
 	}
-	p.applyResponsePolicy(ex, h, xcache)
+	p.applyResponsePolicy(ex, h)
 }
 
 // renderError is the one error path: it writes an error response, or aborts
@@ -322,7 +293,8 @@ func (p *PoP) renderError(ex *exchange, err error) {
 	}
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	p.stampHeaders(ex, h, "Error from strata", "fwd=uri-miss; detail="+string(e.Source)+"-error")
+	ex.decide(outcome{kind: decError, source: e.Source, up: ex.out.up})
+	p.stampHeaders(ex, h)
 	msg := strconv.Itoa(e.Status) + " " + http.StatusText(e.Status) + ": " + e.Reason + "\nrequest id: " + ex.id + "\n"
 	h.Set("Content-Length", strconv.Itoa(len(msg)))
 	ex.w.WriteHeader(e.Status)
@@ -337,7 +309,7 @@ func (p *PoP) logExchange(ex *exchange) {
 		return
 	}
 	attrs := []any{"stage", "log", "id", ex.id, "method", ex.r.Method, "host", ex.host, "path", ex.path,
-		"status", ex.w.status, "bytes", ex.w.bytes, "x_cache", ex.xcache, "cache_status", ex.status,
+		"status", ex.w.status, "bytes", ex.w.bytes, "x_cache", ex.out.xcacheString(), "cache_status", ex.out.cacheStatus(),
 		"seconds", p.now().Sub(ex.start).Seconds(), "client", ex.client}
 	if t := ex.ws; t != nil {
 		attrs = append(attrs, "bytes_in", t.in.Load(), "ws_end", t.endReason())

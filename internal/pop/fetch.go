@@ -15,6 +15,27 @@ import (
 
 // Stages 12–14: cache lookup, collapsing, and the fetch.
 
+// fetched is what a fetch reports besides the body: the value of its
+// cache.Flight.
+type fetched struct {
+	status int
+	header http.Header
+	// shareable reports whether requests other than the one that started
+	// the fetch may use this response (it is storable: not private, no
+	// Set-Cookie, no Vary *). Waiters that cannot use it fetch for themselves.
+	shareable bool
+	// request is the header of the request that started the fetch, for
+	// Vary matching by waiters.
+	request http.Header
+	out     outcome // how it was had
+}
+
+// flight is a shared fetch (internal/cache collapses them).
+type flight = cache.Flight[fetched]
+
+// result is what a fetch publishes.
+type result = cache.Result[fetched]
+
 // serveCached answers a GET/HEAD (or cached OPTIONS) from the store, or
 // through one shared fetch per key.
 func (p *PoP) serveCached(ex *exchange) error {
@@ -24,11 +45,11 @@ func (p *PoP) serveCached(ex *exchange) error {
 		switch {
 		case obj.Fresh(now):
 			defer obj.Body.Release() // a body read from disk is this request's
-			return p.deliverObject(ex, obj, "Hit from strata", "hit")
+			return p.deliverObject(ex, obj, decHit)
 		case obj.StaleWhileRevalidateOK(now):
 			obj.Body.Share() // the revalidation may hand it to other viewers
 			p.revalidateInBackground(ex, obj)
-			return p.deliverObject(ex, obj, "Hit from strata", "hit; fwd=stale")
+			return p.deliverObject(ex, obj, decStaleRevalidate)
 		}
 		obj.Body.Share()
 	}
@@ -48,7 +69,7 @@ func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 	fx := ex.detach()
 	hints := &interimSink{w: ex.w} // 1xx for this viewer if it leads the fetch (interim.go)
 	fx.r = ex.r.WithContext(hints.trace(ex.r.Context()))
-	f, leader := p.flights.JoinRelease(ex.key, func(publish func(*cache.Flight), release func()) {
+	f, leader := p.flights.Join(ex.key, func(publish func(result), release func()) {
 		p.fetch(fx, fwd, stale, publish, release)
 	})
 	defer func() { f.Done() }() // the flight this request ends up using
@@ -61,7 +82,7 @@ func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 		// Another viewer's response that we may not use (private, cookies,
 		// another variant): fetch for ourselves, uncollapsed.
 		f.Done()
-		f = cache.Start(func(publish func(*cache.Flight)) { p.fetch(fx, fwd, stale, publish, func() {}) })
+		f = cache.Start(func(publish func(result)) { p.fetch(fx, fwd, stale, publish, func() {}) })
 		if late, err = p.waitFlight(ex, f, stale); err != nil {
 			return errViewerGone
 		}
@@ -70,7 +91,7 @@ func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 	if late {
 		// The origin has not answered in time: the stale copy now, and the
 		// fetch goes on for the next viewer.
-		return p.deliverFlight(ex, staleFlight(stale, 0, "stale-if-error; origin-slow"), true)
+		return p.deliverFlight(ex, &flight{Result: staleFlight(stale, 0, true)}, true)
 	}
 	return p.deliverFlight(ex, f, leader)
 }
@@ -82,7 +103,7 @@ func (p *PoP) fetchShared(ex *exchange, stale *cache.Object) error {
 // viewer should get the stale copy while the fetch goes on in the
 // background (CloudFront waits for its full origin timeout; a viewer should
 // not, when a copy is at hand).
-func (p *PoP) waitFlight(ex *exchange, f *cache.Flight, stale *cache.Object) (late bool, err error) {
+func (p *PoP) waitFlight(ex *exchange, f *flight, stale *cache.Object) (late bool, err error) {
 	ctx := ex.r.Context()
 	if stale == nil || !stale.StaleIfErrorOK(p.now(), ex.beh.staleIfError) {
 		return false, f.Wait(ctx)
@@ -108,15 +129,15 @@ func (p *PoP) waitFlight(ex *exchange, f *cache.Flight, stale *cache.Object) (la
 	}
 }
 
-func usable(f *cache.Flight, fwd http.Header) bool {
+func usable(f *flight, fwd http.Header) bool {
 	if f.Err != nil {
 		return true // the error is shared: the origin is failing for everyone
 	}
-	if !f.Shareable {
+	if !f.Value.shareable {
 		return false
 	}
 	if f.Object != nil && len(f.Object.VaryNames) > 0 {
-		return cache.SameVariant(f.Object.VaryNames, f.Request, fwd)
+		return cache.SameVariant(f.Object.VaryNames, f.Value.request, fwd)
 	}
 	return true
 }
@@ -126,7 +147,7 @@ func usable(f *cache.Flight, fwd http.Header) bool {
 func (p *PoP) revalidateInBackground(ex *exchange, stale *cache.Object) {
 	fwd := p.fwdHeader(ex)
 	fx := ex.detach()
-	f, _ := p.flights.JoinRelease(ex.key, func(publish func(*cache.Flight), release func()) {
+	f, _ := p.flights.Join(ex.key, func(publish func(result), release func()) {
 		p.fetch(fx, fwd, stale, publish, release)
 	})
 	f.Done() // this request does not read the flight
@@ -136,7 +157,7 @@ func (p *PoP) revalidateInBackground(ex *exchange, stale *cache.Object) {
 // started it (its own context and timeout), publishes the response as soon as
 // headers are known, then streams the body into the Body every waiter
 // follows, and stores the object when it is complete.
-func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish func(*cache.Flight), release func()) {
+func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish func(result), release func()) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ex.r.Context()), p.opts.FetchTimeout)
 	defer cancel()
 	beh, key := ex.beh, ex.key
@@ -146,8 +167,8 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	// released the key (the interleaving groupcache's load guards against).
 	if o := p.store.Get(key, func() http.Header { return fwd }); o != nil && o.Fresh(p.now()) {
 		o.Body.Share()
-		publish(&cache.Flight{Status: o.Status, Header: o.Header, Body: o.Body, Shareable: true,
-			Object: o, Request: fwd, Info: "hit"})
+		publish(result{Body: o.Body, Object: o,
+			Value: fetched{status: o.Status, header: o.Header, shareable: true, request: fwd, out: outcome{kind: decHit}}})
 		return
 	}
 	hdr := fwd.Clone()
@@ -162,14 +183,18 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		}
 	}
 	reqTime := p.now()
-	resp, via, skipped, err := p.fetchUpstream(ctx, ex, hdr, false)
+	var out outcome // which upstream answered, which were skipped
+	resp, err := p.fetchUpstream(ctx, ex, hdr, false, &out)
+	via := out.up.via
 	p.refreshed(ex, via) // unsafe.go
 	if err == nil && via != "" && p.purgedSince(ex, resp.Header, originTime(true, resp.Header, reqTime, p.now())) {
 		// The parent has not applied an invalidation this PoP has: its copy
 		// is older than the purge. Ask the origin.
 		resp.Body.Close()
 		reqTime = p.now()
-		resp, via, skipped, err = p.fetchUpstream(ctx, ex, hdr, true)
+		out = outcome{}
+		resp, err = p.fetchUpstream(ctx, ex, hdr, true, &out)
+		via = out.up.via
 	}
 	if err != nil {
 		// An origin that cannot be reached or times out: a stale copy is
@@ -177,10 +202,10 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		// serves it), else the error goes to the viewer; the copy is kept.
 		if stale != nil && stale.StaleIfErrorOK(p.now(), beh.staleIfError) {
 			release() // a viewer arriving from now on asks the origin again
-			publish(staleFlight(stale, 0, "stale-if-error"))
+			publish(staleFlight(stale, 0, false))
 			return
 		}
-		publish(&cache.Flight{Err: err})
+		publish(result{Err: err})
 		return
 	}
 	defer resp.Body.Close()
@@ -201,8 +226,10 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		} else {
 			p.store.Delete(key)
 		}
-		publish(&cache.Flight{Status: stale.Status, Header: merged, Body: stale.Body,
-			Shareable: v.Store, Object: fresh, Request: fwd, Info: "fwd=stale; fwd-status=304", Upstream: via, Timing: trace.Result()})
+		out.kind, out.status, out.fwdStatus, out.stored = decRefreshHit, stale.Status, resp.StatusCode, true
+		out.up.parentHit, out.up.timing = via != "" && parentCacheHit(merged), trace.Result()
+		publish(result{Body: stale.Body, Object: fresh, Value: fetched{status: stale.Status, header: merged,
+			shareable: v.Store, request: fwd, out: out}})
 		return
 	}
 	// An origin error (5xx) never replaces a stale copy: it is served in
@@ -210,7 +237,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	keepStale := resp.StatusCode >= 500 && stale != nil
 	if keepStale && stale.StaleIfErrorOK(p.now(), beh.staleIfError) {
 		release()
-		publish(staleFlight(stale, resp.StatusCode, "stale-if-error"))
+		publish(staleFlight(stale, resp.StatusCode, false))
 		return
 	}
 
@@ -241,18 +268,11 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 		obj = cache.NewObject(resp.StatusCode, h, body, reqTime, respTime, v)
 		obj.VaryNames = keyedVary(ex, obj.VaryNames)
 	}
-	fwdKind := "miss"
-	if stale != nil {
-		fwdKind = "stale"
-	}
-	info := "fwd=" + fwdKind + "; fwd-status=" + itoa(resp.StatusCode)
-	if skipped != "" {
-		info += "; detail=" + skipped
-	}
+	out.kind, out.status, out.fwdStatus, out.withStale = decMiss, resp.StatusCode, resp.StatusCode, stale != nil
+	out.stored = obj != nil
+	out.up.parentHit, out.up.timing = via != "" && parentCacheHit(h), trace.Result()
 	if !v.Store {
-		if v.Reason != "" {
-			info += "; detail=" + v.Reason
-		}
+		out.notStored = v.Reason
 		// The new response replaces the stale one, unless it is an error
 		// or a parent's own stale copy (no better than this one).
 		if stale != nil && !keepStale && !(via != "" && v.Reason == "stale on arrival") {
@@ -263,8 +283,8 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	// has fields only the viewer who asked may see (qualified no-cache or
 	// private); a stored one goes to them as stored, without those fields.
 	shareable := v.Store || (v.Reason == "status" && len(v.StripFields) == 0)
-	publish(&cache.Flight{Status: resp.StatusCode, Header: h, Body: body,
-		Shareable: shareable, Object: obj, Request: fwd, Info: info, Upstream: via, Timing: trace.Result()})
+	publish(result{Body: body, Object: obj, Value: fetched{status: resp.StatusCode, header: h,
+		shareable: shareable, request: fwd, out: out}})
 
 	var dw *cache.DiskWrite
 	if obj != nil {
@@ -314,14 +334,12 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 var errPurged = errors.New("pop: invalidated while in flight")
 
 // staleFlight serves the stale copy o in place of an origin's failure
-// (fwdStatus is the origin's 5xx, or 0 when it gave no response).
-func staleFlight(o *cache.Object, fwdStatus int, why string) *cache.Flight {
-	info := "fwd=stale; "
-	if fwdStatus != 0 {
-		info += "fwd-status=" + itoa(fwdStatus) + "; "
-	}
-	return &cache.Flight{Status: o.Status, Header: o.Header, Body: o.Body, Shareable: true,
-		Object: o, Info: info + "detail=" + why}
+// (fwdStatus is the origin's 5xx, or 0 when it gave no response; slow: it
+// has not answered in time).
+func staleFlight(o *cache.Object, fwdStatus int, slow bool) result {
+	out := outcome{kind: decStaleIfError, status: o.Status, fwdStatus: fwdStatus, slow: slow}
+	return result{Body: o.Body, Object: o,
+		Value: fetched{status: o.Status, header: o.Header, shareable: true, out: out}}
 }
 
 // copyBody streams src into body and the disk tier; past limit bytes the
@@ -420,7 +438,7 @@ func (p *PoP) pass(ex *exchange) error {
 	resp, failover, err := p.doOrigin(ex, func() *http.Request {
 		return p.newOriginRequest(ctx, ex, ex.r.Method, h.Clone(), body)
 	})
-	ex.timing = trace.Result()
+	ex.out.up.timing = trace.Result() // for Server-Timing, also on an error
 	if err != nil {
 		if err := vb.failure(ex.r.Context()); err != nil {
 			return err // the viewer's body failed, not the origin
@@ -437,15 +455,8 @@ func (p *PoP) pass(ex *exchange) error {
 	if !isSafe(ex.r.Method) && resp.StatusCode < 400 {
 		p.invalidateURI(ex, resp.Header)
 	}
-	if ex.errorPage && resp.StatusCode != http.StatusOK {
-		return errPageUnavailable
-	}
 	if resp.StatusCode >= 400 && p.serveErrorPage(ex, resp.StatusCode) {
 		return nil
-	}
-	status := resp.StatusCode
-	if ex.errorPage {
-		status = ex.pageStatus
 	}
 	out := ex.w.Header()
 	for k, vv := range cleanResponseHeader(resp.Header) {
@@ -455,17 +466,10 @@ func (p *PoP) pass(ex *exchange) error {
 		delete(out, strataTargeted) // for Strata's tiers only (deliver.go)
 	}
 	src := compressPassed(ex, resp, out) // compress.go: may rewrite out and compress the body
-	xc := "Miss from strata"
-	if resp.StatusCode >= 400 {
-		xc = "Error from strata"
-	}
-	cs := "fwd=bypass; fwd-status=" + itoa(resp.StatusCode)
-	if failover != "" {
-		cs += "; detail=failover-" + failover
-	}
-	p.stampHeaders(ex, out, xc, cs)
-	ex.w.WriteHeader(status)
-	if ex.r.Method == http.MethodHead || ex.headOnly {
+	ex.decide(outcome{kind: decPass, status: resp.StatusCode, fwdStatus: resp.StatusCode, failover: failover, up: ex.out.up})
+	p.stampHeaders(ex, out)
+	ex.w.WriteHeader(resp.StatusCode)
+	if ex.r.Method == http.MethodHead {
 		return nil
 	}
 	buf := make([]byte, 32<<10)

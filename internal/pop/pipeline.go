@@ -11,10 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/strata-cdn/strata/internal/cache"
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/geo"
-	"github.com/strata-cdn/strata/internal/origin"
 	"github.com/strata-cdn/strata/internal/signedurl"
 )
 
@@ -38,15 +36,9 @@ type exchange struct {
 	ck       cacheKey    // its fields (key.go)
 	fwd      http.Header // headers for the origin, built once (see forwardHeader)
 	query    string      // query string for the origin (originQuery, set with the behavior)
-	xcache   string
-	status   string // Cache-Status entry
+	out      outcome     // what was decided about the response (outcome.go)
 	err      error
 	fromTier bool // sent by a child tier of this network (trusted hop header)
-
-	// A custom error page being served in place of an error (errorpages.go).
-	errorPage  bool
-	pageStatus int  // the status it goes out with
-	headOnly   bool // the viewer's request was a HEAD
 
 	ws *tunnel // an established WebSocket, for the log (websocket.go)
 
@@ -54,10 +46,8 @@ type exchange struct {
 	viewerHdr http.Header  // CloudFront-Viewer-* values, built when needed
 	rawQuery  string       // the viewer's query, without signed-URL parameters (stage 9)
 
-	// Stage 16 (servertiming.go): what Server-Timing reports, and the
-	// behavior whose policy a custom error page gets.
-	flight    *cache.Flight // the shared fetch whose result is served
-	timing    origin.Timing // a pass's upstream request
+	// The behavior whose response headers policy a custom error page gets
+	// (servertiming.go).
 	viewerBeh *behavior
 }
 
@@ -168,9 +158,10 @@ func (p *PoP) pipeline(ex *exchange) error {
 	p.refreshSignalled(ex) // a child tier's refresh after an unsafe request (unsafe.go)
 	return p.serveCached(ex)
 	// 15. custom error responses: errorpages.go, from deliver and renderError.
-	// 16. response headers: X-Cache, Via, Age and Cache-Status are written by
-	// deliver's stampHeaders, which applies the policies (servertiming.go,
-	// internal/respheaders).
+	// 16. response headers: X-Cache, Cache-Status and Server-Timing are
+	// rendered from ex.out, the outcome decided on the way (outcome.go), by
+	// deliver's stampHeaders, which adds Via and applies the policies
+	// (servertiming.go, internal/respheaders).
 }
 
 // normalize is stage 2.
@@ -291,7 +282,8 @@ func (p *PoP) viewerProtocol(ex *exchange) error {
 		}
 		h := ex.w.Header()
 		h.Set("Location", target)
-		p.stampHeaders(ex, h, "Redirect from strata", "")
+		ex.decide(outcome{kind: decRedirect})
+		p.stampHeaders(ex, h)
 		ex.w.WriteHeader(code)
 	}
 	return nil

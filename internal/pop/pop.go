@@ -102,7 +102,7 @@ type PoP struct {
 	altSvc             []string  // Alt-Svc advertising Options.HTTP3Port, if set
 	ports              portTable // the ports each listener advertises (ports.go)
 	store              *cache.Store
-	flights            cache.Group
+	flights            cache.Group[fetched]
 	snap               atomic.Pointer[snapshot]
 	parent             *origin.Upstream
 	shields            map[string]*origin.Upstream

@@ -18,9 +18,6 @@ import (
 // hTiming is the Server-Timing header name.
 const hTiming = "Server-Timing"
 
-// preflightStatus is the Cache-Status detail of a preflight answered here.
-const preflightStatus = "detail=cors-preflight"
-
 // policy is the response headers policy for ex: a custom error page gets the
 // one of the behavior the viewer's request chose.
 func (ex *exchange) policy() *respheaders.Policy {
@@ -40,14 +37,14 @@ func (b *behavior) timed() bool { return b != nil && b.rhp != nil && b.rhp.Serve
 
 // applyResponsePolicy is called by stampHeaders for every response, after
 // Strata's own headers are in h.
-func (p *PoP) applyResponsePolicy(ex *exchange, h http.Header, xcache string) {
+func (p *PoP) applyResponsePolicy(ex *exchange, h http.Header) {
 	rp := ex.policy()
 	if rp == nil {
 		return
 	}
 	rp.Apply(ex.r, h)
 	if rp.WantsTiming(ex.r) {
-		h[hTiming] = p.serverTiming(ex, h[hTiming], xcache)
+		h[hTiming] = p.serverTiming(ex, h[hTiming])
 	}
 }
 
@@ -60,15 +57,16 @@ func (p *PoP) answerPreflight(ex *exchange) bool {
 		return false
 	}
 	h := ex.w.Header()
-	p.stampHeaders(ex, h, "Miss from strata", preflightStatus)
+	ex.decide(outcome{kind: decPreflight})
+	p.stampHeaders(ex, h)
 	ex.w.WriteHeader(http.StatusNoContent)
 	return true
 }
 
 // serverTiming is the Server-Timing value, with CloudFront's metric names
-// and Strata's timings. On a miss the origin's own value follows ours; a hit
-// has only ours.
-func (p *PoP) serverTiming(ex *exchange, fromOrigin []string, xcache string) []string {
+// and Strata's timings, from ex's outcome. On a miss the origin's own value
+// follows ours; a hit has only ours.
+func (p *PoP) serverTiming(ex *exchange, fromOrigin []string) []string {
 	var b strings.Builder
 	b.Grow(256)
 	metric := func(name, param string) {
@@ -81,27 +79,9 @@ func (p *PoP) serverTiming(ex *exchange, fromOrigin []string, xcache string) []s
 	dur := func(d time.Duration) string { return ";dur=" + strconv.FormatInt(d.Milliseconds(), 10) }
 	desc := func(s string) string { return `;desc="` + s + `"` }
 
-	t, via, parentHit := ex.timing, "", false
-	if f := ex.flight; f != nil {
-		t, via = f.Timing, f.Upstream
-		if via != "" {
-			x := f.Header.Get("X-Cache")
-			parentHit = strings.HasPrefix(x, "Hit ") || strings.HasPrefix(x, "RefreshHit ")
-		}
-	}
-	result := ""
-	switch {
-	case ex.status == preflightStatus || strings.HasPrefix(xcache, "Redirect "):
-	case strings.HasPrefix(xcache, "Hit "):
-		result = "hit"
-	case strings.HasPrefix(xcache, "RefreshHit "):
-		result = "refresh"
-	case parentHit:
-		result = "parent-hit"
-	default:
-		result = "miss"
-	}
-	if (result == "miss" || result == "refresh") && t.Measured {
+	t, via := ex.out.up.timing, ex.out.up.via
+	result := ex.out.timingResult()
+	if (result == timingMiss || result == timingRefresh) && t.Measured {
 		layer := p.layer(ex)
 		if via != "" {
 			layer = p.parentLayer()
@@ -112,23 +92,23 @@ func (p *PoP) serverTiming(ex *exchange, fromOrigin []string, xcache string) []s
 		metric("cdn-upstream-fbl", dur(t.FirstByte))
 	}
 	switch result {
-	case "hit", "parent-hit":
+	case timingHit, timingParentHit:
 		metric("cdn-cache-hit", "")
-	case "refresh":
+	case timingRefresh:
 		metric("cdn-cache-refresh", "")
-	case "miss":
+	case timingMiss:
 		metric("cdn-cache-miss", "")
 	}
 	metric("cdn-pop", desc(p.opts.ID))
 	metric("cdn-rid", desc(ex.id))
 	switch result {
-	case "hit":
+	case timingHit:
 		metric("cdn-hit-layer", desc(p.layer(ex)))
-	case "parent-hit":
+	case timingParentHit:
 		metric("cdn-hit-layer", desc(p.parentLayer()))
 	}
 	metric("cdn-downstream-fbl", dur(p.now().Sub(ex.start)))
-	if result != "hit" && result != "parent-hit" {
+	if result != timingHit && result != timingParentHit {
 		for _, v := range fromOrigin {
 			if v != "" {
 				b.WriteByte(',')

@@ -50,9 +50,10 @@ func (p *PoP) upstreamFor(ex *exchange) *origin.Upstream {
 
 // fetchUpstream sends a cacheable request to the parent tier, or to the origin
 // when there is none or it cannot be reached before it answered (the fetch is
-// idempotent, so that retry is safe). via is the parent's id when it answered;
-// skipped names a parent that was skipped.
-func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, noParent bool) (resp *http.Response, via, skipped string, err error) {
+// idempotent, so that retry is safe). It records in out the parent that
+// answered (up.via), a parent that was skipped and the origin group's
+// secondary when it was asked.
+func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, noParent bool, out *outcome) (*http.Response, error) {
 	// A HEAD is fetched as a GET (the object is stored for both); a cached
 	// OPTIONS is its own request, keyed apart (key.go).
 	method := http.MethodGet
@@ -61,7 +62,7 @@ func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, 
 	}
 	if up := p.upstreamFor(ex); up != nil && !noParent {
 		if !up.Healthy(p.now()) {
-			skipped = "parent-down-" + up.ID()
+			out.parent = up.ID()
 		} else {
 			h := hdr.Clone()
 			h.Set(hopHeader, p.opts.TierSecret)
@@ -69,32 +70,31 @@ func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, 
 			parentEncoding(ex, h)  // compress.go
 			p.signalRefresh(ex, h) // unsafe.go
 			req := p.newOriginRequest(ctx, ex, method, h, nil)
-			resp, err = up.Do(req)
+			resp, err := up.Do(req)
 			if err == nil {
-				return resp, up.ID(), "", nil
+				out.up.via = up.ID()
+				return resp, nil
 			}
 			if ctx.Err() != nil {
-				return nil, "", "", err
+				return nil, err
 			}
 			up.MarkDown(p.now())
-			skipped = "parent-down-" + up.ID()
+			out.parent = up.ID()
 			p.log.Warn("parent unreachable, going to the origin", "stage", "fetch", "parent", up.ID(), "err", err.Error())
 		}
 	}
 	resp, failover, err := p.doOrigin(ex, func() *http.Request {
 		return p.newOriginRequest(ctx, ex, method, hdr.Clone(), nil)
 	})
-	if failover != "" {
-		skipped = joinDetail(skipped, "failover-"+failover)
-	}
-	return resp, "", skipped, err
+	out.failover = failover
+	return resp, err
 }
 
-func joinDetail(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "," + b
+// parentCacheHit reports whether a parent tier answered from its cache (its
+// X-Cache says a hit).
+func parentCacheHit(h http.Header) bool {
+	x := h.Get("X-Cache")
+	return strings.HasPrefix(x, "Hit ") || strings.HasPrefix(x, "RefreshHit ")
 }
 
 // regionalRefusal refuses a request to a regional PoP that did not come

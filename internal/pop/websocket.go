@@ -74,7 +74,7 @@ func hijacker(w http.ResponseWriter) http.Hijacker {
 func (p *PoP) tunnel(ex *exchange, resp *http.Response, failover string) error {
 	up, ok := resp.Body.(io.ReadWriteCloser)
 	hj := hijacker(ex.w)
-	if !ok || hj == nil || ex.errorPage || !isUpgrade(ex.r) || !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") {
+	if !ok || hj == nil || !isUpgrade(ex.r) || !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") {
 		resp.Body.Close()
 		return &Error{Status: http.StatusBadGateway, Source: FromOrigin, Reason: "origin switched to a protocol that was not asked for"}
 	}
@@ -84,11 +84,9 @@ func (p *PoP) tunnel(ex *exchange, resp *http.Response, failover string) error {
 	}
 	h["Connection"] = []string{"Upgrade"}
 	h["Upgrade"] = []string{"websocket"}
-	cs := "fwd=bypass; fwd-status=101"
-	if failover != "" {
-		cs += "; detail=failover-" + failover
-	}
-	p.stampHeaders(ex, h, "Miss from strata", cs)
+	ex.decide(outcome{kind: decPass, status: http.StatusSwitchingProtocols, fwdStatus: http.StatusSwitchingProtocols,
+		failover: failover, up: ex.out.up})
+	p.stampHeaders(ex, h)
 	ex.w.WriteHeader(http.StatusSwitchingProtocols)
 	conn, brw, err := hj.Hijack() // writes the 101 and flushes it
 	if err != nil {
