@@ -1,9 +1,13 @@
 package pop
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+
+	"github.com/strata-cdn/strata/internal/origin"
 )
 
 // Source says who caused an error.
@@ -40,3 +44,57 @@ func viewerError(status int, reason string) *Error {
 
 // errViewerGone ends a request whose viewer left; nothing is rendered.
 var errViewerGone = errors.New("pop: viewer went away")
+
+// renderError is the one error path: it writes an error response, or aborts
+// the response if its headers already went out.
+func (p *PoP) renderError(ex *exchange, err error) {
+	ex.err = err
+	if errors.Is(err, errViewerGone) {
+		return
+	}
+	if ex.w.wrote && !ex.w.rewind() {
+		panic(http.ErrAbortHandler)
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Status: http.StatusInternalServerError, Source: FromStrata, Reason: "internal error", Err: err}
+	}
+	if ex.dist != nil && p.serveErrorPage(ex, e.Status) {
+		return
+	}
+	h := ex.w.Header()
+	clear(h)
+	for k, vv := range e.Header {
+		h[k] = vv
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	ex.decide(outcome{kind: decError, source: e.Source, up: ex.out.up})
+	p.stampHeaders(ex, h)
+	msg := strconv.Itoa(e.Status) + " " + http.StatusText(e.Status) + ": " + e.Reason + "\nrequest id: " + ex.id + "\n"
+	h.Set("Content-Length", strconv.Itoa(len(msg)))
+	ex.w.WriteHeader(e.Status)
+	if ex.r.Method != http.MethodHead {
+		ex.w.Write([]byte(msg))
+	}
+}
+
+func originFailure(err error) *Error {
+	var oe *origin.Error
+	e := &Error{Status: http.StatusBadGateway, Source: FromOrigin, Retry: true, Reason: "origin unreachable", Err: err}
+	if errors.As(err, &oe) {
+		switch {
+		case oe.Timeout:
+			e.Status, e.Reason = http.StatusGatewayTimeout, "origin timed out"
+		case oe.Connect:
+			e.Reason = "origin connection failed"
+		case errors.Is(err, origin.ErrTransferCoding):
+			e.Reason = "origin used a transfer coding other than chunked"
+		default:
+			e.Reason = "origin request failed"
+		}
+	} else if errors.Is(err, context.DeadlineExceeded) {
+		e.Status, e.Reason = http.StatusGatewayTimeout, "origin timed out"
+	}
+	return e
+}
