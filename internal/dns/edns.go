@@ -7,14 +7,17 @@ import (
 )
 
 // checkEDNS returns the query's OPT record and ECS option (nil when
-// absent), and whether EDNS is malformed: more than one OPT record or one
-// outside the additional section (RFC 6891 §6.1.1), or an ECS option that
+// absent), and whether the query is malformed: its sections do not hold
+// the records its header counts, or bytes follow them (miekg/dns lets
+// both pass); more than one OPT record or one outside the additional
+// section (RFC 6891 §6.1.1); or an ECS option that
 // RFC 7871 makes the server reject with FORMERR (§7.1.1): more than one,
 // an unknown FAMILY, a SOURCE PREFIX-LENGTH longer than the family's
 // addresses, a non-zero SCOPE, too few or too many ADDRESS octets for the
 // source length, or address bits set beyond it. miekg/dns decodes leniently
 // (it pads and cuts addresses), so the option's bytes are checked in raw.
 func checkEDNS(q *mdns.Msg, raw []byte) (opt *mdns.OPT, ecs *mdns.EDNS0_SUBNET, bad bool) {
+	bad = !rawWellFormed(raw)
 	for _, rr := range q.Answer {
 		bad = bad || rr.Header().Rrtype == mdns.TypeOPT
 	}
@@ -43,17 +46,18 @@ func checkEDNS(q *mdns.Msg, raw []byte) (opt *mdns.OPT, ecs *mdns.EDNS0_SUBNET, 
 	if n > 1 || nECS > 1 {
 		return opt, nil, true
 	}
-	if ecs != nil && !rawECSValid(raw) {
+	if bad {
 		return opt, nil, true
 	}
-	return opt, ecs, bad
+	return opt, ecs, false
 }
 
-// rawECSValid walks the wire form of a message that miekg/dns has already
-// parsed, finds the OPT records of the additional section and checks every
-// ECS option in them strictly. It is bounds-checked on its own, so any
-// input is safe.
-func rawECSValid(msg []byte) bool {
+// rawWellFormed walks the wire form of a message that miekg/dns has
+// already parsed: every record the header counts must be there and nothing
+// after them, and every ECS option of an OPT record in the additional
+// section must be valid. It is bounds-checked on its own, so any input is
+// safe, and allocates nothing.
+func rawWellFormed(msg []byte) bool {
 	if len(msg) < headerLen {
 		return false
 	}
@@ -80,7 +84,7 @@ func rawECSValid(msg []byte) bool {
 		}
 		off += rdlen
 	}
-	return true
+	return off == len(msg)
 }
 
 // skipName returns the offset after the domain name at off, or -1.
