@@ -275,6 +275,10 @@ func (s *Server) Addr() netip.AddrPort {
 // Close stops serving and waits for the server's goroutines.
 func (s *Server) Close() error {
 	s.lnMu.Lock()
+	if s.closed {
+		s.lnMu.Unlock()
+		return nil
+	}
 	s.closed = true
 	var errs []error
 	if s.udp != nil {
