@@ -67,6 +67,19 @@ const (
 // PoP is unhealthy an answer that may work beats none, as Route 53 does).
 // Equal distances go to the first PoP by ID.
 func (sn *snapshot) choose(at point, class uint8, v6 bool) (int, string) {
+	key := choiceKey{at.v, class, v6}
+	if c, ok := sn.choices.m.Load(key); ok {
+		return c.(choice).i, c.(choice).why
+	}
+	i, why := sn.scan(at, class, v6)
+	if sn.choices.n.Add(1) <= maxChoices {
+		sn.choices.m.Store(key, choice{i, why})
+	}
+	return i, why
+}
+
+// scan is choose without the cache.
+func (sn *snapshot) scan(at point, class uint8, v6 bool) (int, string) {
 	best := [3]int{-1, -1, -1}
 	var bestDot [3]float64
 	for i := range sn.pops {

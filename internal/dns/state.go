@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/strata-cdn/strata/internal/topology"
 )
@@ -90,6 +92,29 @@ type snapshot struct {
 	dists   map[string]*compiledDist
 	healthy []bool // by index of pops
 	serial  uint32
+	choices *choiceCache
+}
+
+// choiceCache remembers choose's answers for one snapshot (so for one
+// health): viewers come from a few thousand points (countries, cities), so
+// most queries skip the scan over the PoPs. It stops growing at
+// maxChoices entries.
+type choiceCache struct {
+	m sync.Map // choiceKey -> choice
+	n atomic.Int64
+}
+
+const maxChoices = 1 << 16
+
+type choiceKey struct {
+	v     [3]float64
+	class uint8
+	v6    bool
+}
+
+type choice struct {
+	i   int
+	why string
 }
 
 // compile checks a State and builds its snapshot (without health).
@@ -163,6 +188,7 @@ func compile(st State) (*snapshot, error) {
 // the health healthy reports (nil: all healthy).
 func (sn *snapshot) withHealth(healthy func(popID string) bool) *snapshot {
 	n := *sn
+	n.choices = &choiceCache{}
 	n.healthy = make([]bool, len(sn.pops))
 	for i, p := range sn.pops {
 		n.healthy[i] = healthy == nil || healthy(p.ID)
