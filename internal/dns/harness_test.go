@@ -176,7 +176,8 @@ var (
 )
 
 // realNetworks returns, for each of countries, the widest IPv4 network
-// the real database gives it (the first one of that width): real networks
+// the real database gives it (the first one of that width; "DE/6": the
+// widest IPv6 network): real networks
 // of those countries, taken from the data itself. Queries carry them only
 // as data; nothing is sent to them.
 func realNetworks(t testing.TB, countries ...string) map[string]netip.Prefix {
@@ -199,11 +200,15 @@ func realNetworks(t testing.TB, countries ...string) map[string]netip.Prefix {
 				return
 			}
 			p := res.Prefix()
-			if !p.Addr().Is4() || rec.CC == "" {
+			if rec.CC == "" {
 				continue
 			}
-			if old, ok := prefixes[rec.CC]; !ok || p.Bits() < old.Bits() {
-				prefixes[rec.CC] = p
+			key := rec.CC
+			if p.Addr().Is6() {
+				key += "/6"
+			}
+			if old, ok := prefixes[key]; !ok || p.Bits() < old.Bits() {
+				prefixes[key] = p
 			}
 		}
 	})
@@ -214,7 +219,7 @@ func realNetworks(t testing.TB, countries ...string) map[string]netip.Prefix {
 	for _, cc := range countries {
 		p, ok := prefixes[cc]
 		if !ok {
-			t.Fatalf("the database has no IPv4 network of %s", cc)
+			t.Fatalf("the database has no network of %s", cc)
 		}
 		out[cc] = p
 	}

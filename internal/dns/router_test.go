@@ -77,6 +77,26 @@ func TestGeoAnswers(t *testing.T) {
 	}
 }
 
+// TestGeoAnswersIPv6: an IPv6 client subnet (a resolver's /56) of a real
+// network is located the same way, and echoed with family 2.
+func TestGeoAnswersIPv6(t *testing.T) {
+	w := newWorld(t)
+	s := start(t, Options{Geo: realDB(t)}, w.state(testDists()...))
+	for cc, region := range map[string]string{"DE/6": topology.RegionEurope, "JP/6": topology.RegionJapan,
+		"BR/6": topology.RegionSouthAmerica, "US/6": topology.RegionNorthAmerica} {
+		network := realNetworks(t, cc)[cc]
+		subnet := netip.PrefixFrom(network.Addr(), max(56, network.Bits()))
+		r := exchange(t, s, query(labelAll+"."+testZone, mdns.TypeA, subnet), "udp", nil)
+		if pop := w.popOf(t, r); pop.Region != region {
+			t.Errorf("%s (%s): %s in region %s, want %s", cc, subnet, pop.ID, pop.Region, region)
+		}
+		e := replyECS(r)
+		if e == nil || e.Family != 2 || int(e.SourceNetmask) != subnet.Bits() || int(e.SourceScope) != network.Bits() {
+			t.Errorf("%s: echo %v, want source /%d scope /%d", cc, e, subnet.Bits(), network.Bits())
+		}
+	}
+}
+
 func net_IP(a netip.Addr) net.IP { return net.IP(a.AsSlice()) }
 
 // TestResolverAddress: without ECS the resolver's source address is
