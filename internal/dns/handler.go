@@ -119,7 +119,7 @@ func (s *Server) answer(r *mdns.Msg, sn *snapshot, name string, qtype uint16, sr
 		}
 	case sn.dists[rel] != nil:
 		return s.answerDist(r, sn, sn.dists[rel], owner, qtype, src, ecs)
-	case s.hosts[name] != nil:
+	case s.isHost(name):
 		if t := qtype; t == mdns.TypeA || t == mdns.TypeAAAA || t == mdns.TypeANY {
 			if t == mdns.TypeANY {
 				t = mdns.TypeA

@@ -45,3 +45,20 @@ func IsLabel(s string) bool {
 	}
 	return true
 }
+
+// isHostLabel reports whether s is one lowercase host name label (RFC 1123:
+// letters, digits and inner hyphens, at most 63 characters). A
+// distribution's name in the zone is one such label under it: usually a
+// [NewLabel], but an operator may choose one ("shop").
+func isHostLabel(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}

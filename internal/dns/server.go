@@ -153,9 +153,6 @@ func New(opts Options) (*Server, error) {
 		}
 		if name != zone && strings.HasSuffix(name, "."+zone) {
 			rel := strings.TrimSuffix(name, "."+zone)
-			if IsLabel(rel) {
-				return nil, fmt.Errorf("dns: name server %s has the shape of a distribution's name", name)
-			}
 			s.hosts[name] = append(s.hosts[name], ns.Addrs...)
 			labels := strings.Split(rel, ".")
 			for i := 1; i < len(labels); i++ {
@@ -176,6 +173,12 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// isHost reports whether name is an in-zone name server's name.
+func (s *Server) isHost(name string) bool {
+	_, ok := s.hosts[name]
+	return ok
+}
+
 // Zone returns the zone, lower case, fully qualified.
 func (s *Server) Zone() string { return s.zone }
 
@@ -189,6 +192,15 @@ func (s *Server) SetState(st State) error {
 	sn, err := compile(st)
 	if err != nil {
 		return err
+	}
+	var taken []error
+	for label, d := range sn.dists {
+		if name := label + "." + s.zone; s.isHost(name) || s.ents[name] {
+			taken = append(taken, fmt.Errorf("%w: distribution %s: %s is a name server's name", ErrState, d.ID, name))
+		}
+	}
+	if len(taken) > 0 {
+		return errors.Join(taken...)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -38,7 +38,9 @@ type PoP struct {
 
 // Distribution is one distribution's name in the zone.
 type Distribution struct {
-	Label string // d + 13 lowercase alphanumerics ([NewLabel]); the name is Label.<zone>
+	// Label is the distribution's name in the zone, Label.<zone>: one host
+	// name label, usually a [NewLabel] (d + 13 lowercase alphanumerics).
+	Label string
 	ID    string // the distribution's id, for Explain and logs
 	// PriceClass is PriceClass_100, PriceClass_200 or PriceClass_All ("" is
 	// PriceClass_All): answers come from PoPs in its regions.
@@ -162,8 +164,8 @@ func compile(st State) (*snapshot, error) {
 	slices.SortFunc(sn.pops, func(a, b compiledPoP) int { return strings.Compare(a.ID, b.ID) })
 	for i, d := range st.Distributions {
 		label := strings.ToLower(d.Label)
-		if !IsLabel(label) {
-			bad("distributions[%d] (%s): label %q is not d followed by 13 lowercase letters or digits", i, d.ID, d.Label)
+		if !isHostLabel(label) {
+			bad("distributions[%d] (%s): label %q is not one host name label (letters, digits, inner hyphens)", i, d.ID, d.Label)
 			continue
 		}
 		if _, dup := sn.dists[label]; dup {

@@ -192,3 +192,17 @@ func TestMaxAnswers(t *testing.T) {
 		t.Errorf("20 answers used %d of 10 addresses", len(seen))
 	}
 }
+
+// TestDefaultNameServer: without NameServers the zone has ns1.<zone>,
+// which exists (NODATA, not NXDOMAIN) without addresses.
+func TestDefaultNameServer(t *testing.T) {
+	s := start(t, Options{}, State{})
+	r := exchange(t, s, query(testZone, mdns.TypeNS, netip.Prefix{}), "udp", nil)
+	if len(r.Answer) != 1 || r.Answer[0].(*mdns.NS).Ns != "ns1."+testZone {
+		t.Errorf("NS: %v", r.Answer)
+	}
+	r = exchange(t, s, query("ns1."+testZone, mdns.TypeA, netip.Prefix{}), "udp", nil)
+	if r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 0 || len(r.Ns) != 1 {
+		t.Errorf("ns1 A: %s %v %v", mdns.RcodeToString[r.Rcode], r.Answer, r.Ns)
+	}
+}
