@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	mdns "github.com/miekg/dns"
@@ -239,4 +240,36 @@ func TestExplain(t *testing.T) {
 	if _, err := s.Explain(labelAll+".example.com", netip.MustParseAddr("192.0.2.1")); err == nil {
 		t.Error("explained a name outside the zone")
 	}
+}
+
+func TestExplainText(t *testing.T) {
+	w := newWorld(t)
+	s := start(t, Options{Geo: loopbackDB(t)}, w.state(testDists()...))
+	down := w.specs[len(w.specs)-1].ID
+	s.SetHealth(func(id string) bool { return id != down })
+	e, err := s.Explain(strings.ToUpper(label100)+"."+strings.TrimSuffix(testZone, "."), netip.MustParseAddr("127.3.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := e.WriteText(&b, 5); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"name      " + label100 + "." + testZone + "\n",
+		"dist      E100, PriceClass_100 (na eu), IPv6 off\n",
+		"viewer    127.3.0.1 (network 127.3.0.0/16): at 35.69,139.69 (the database's coordinates)\n",
+		"answer    " + e.PoP + ": " + e.A[0].String() + ", TTL 60 s, ECS scope /16\n",
+		"why       nearest healthy PoP in the price class\n",
+		"POP", "IN CLASS", "… 22 more",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "\n* ") != 1 || !strings.Contains(out, "\n* "+e.PoP+" ") {
+		t.Errorf("chosen PoP not starred:\n%s", out)
+	}
+	t.Log("\n" + out)
 }
