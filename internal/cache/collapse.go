@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/strata-cdn/strata/internal/origin"
 )
 
 // Flight is one fetch shared by every request that missed on the same key
@@ -38,16 +40,7 @@ type Flight struct {
 	Upstream string
 	// Timing is how long the upstream request took, when it was measured
 	// (for a Server-Timing header).
-	Timing UpstreamTiming
-}
-
-// UpstreamTiming is how long the parts of one upstream request took. DNS and
-// Connect are zero when a connection was reused.
-type UpstreamTiming struct {
-	Measured  bool
-	DNS       time.Duration // resolving the upstream's name
-	Connect   time.Duration // TCP and TLS, after the name was resolved
-	FirstByte time.Duration // from the request written to the first response byte
+	Timing origin.Timing
 }
 
 // Started is when the fetch started.

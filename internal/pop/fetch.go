@@ -140,7 +140,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ex.r.Context()), p.opts.FetchTimeout)
 	defer cancel()
 	beh, key := ex.beh, ex.key
-	ctx, trace := traceUpstream(ctx, beh) // Server-Timing
+	ctx, trace := origin.TraceUpstream(ctx, beh.timed()) // Server-Timing
 	// Look again, inside the flight: between this request's lookup and its
 	// joining, another flight for the key may have stored the object and
 	// released the key (the interleaving groupcache's load guards against).
@@ -202,7 +202,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 			p.store.Delete(key)
 		}
 		publish(&cache.Flight{Status: stale.Status, Header: merged, Body: stale.Body,
-			Shareable: v.Store, Object: fresh, Request: fwd, Info: "fwd=stale; fwd-status=304", Upstream: via, Timing: trace.result()})
+			Shareable: v.Store, Object: fresh, Request: fwd, Info: "fwd=stale; fwd-status=304", Upstream: via, Timing: trace.Result()})
 		return
 	}
 	// An origin error (5xx) never replaces a stale copy: it is served in
@@ -264,7 +264,7 @@ func (p *PoP) fetch(ex *exchange, fwd http.Header, stale *cache.Object, publish 
 	// private); a stored one goes to them as stored, without those fields.
 	shareable := v.Store || (v.Reason == "status" && len(v.StripFields) == 0)
 	publish(&cache.Flight{Status: resp.StatusCode, Header: h, Body: body,
-		Shareable: shareable, Object: obj, Request: fwd, Info: info, Upstream: via, Timing: trace.result()})
+		Shareable: shareable, Object: obj, Request: fwd, Info: info, Upstream: via, Timing: trace.Result()})
 
 	var dw *cache.DiskWrite
 	if obj != nil {
@@ -418,12 +418,12 @@ func (p *PoP) pass(ex *exchange) error {
 		body = vb
 	}
 	h := p.forwardHeader(ex, true)
-	ctx, trace := traceUpstream(ex.r.Context(), ex.beh) // Server-Timing
-	ctx = forwardInterim(ctx, ex)                       // 1xx from the origin (interim.go)
+	ctx, trace := origin.TraceUpstream(ex.r.Context(), ex.beh.timed()) // Server-Timing
+	ctx = forwardInterim(ctx, ex)                                      // 1xx from the origin (interim.go)
 	resp, failover, err := p.doOrigin(ex, func() *http.Request {
 		return p.newOriginRequest(ctx, ex, ex.r.Method, h.Clone(), body)
 	})
-	ex.timing = trace.result()
+	ex.timing = trace.Result()
 	if err != nil {
 		if err := vb.failure(ex.r.Context()); err != nil {
 			return err // the viewer's body failed, not the origin

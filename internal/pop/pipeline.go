@@ -15,6 +15,7 @@ import (
 	"github.com/strata-cdn/strata/internal/cache"
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/geo"
+	"github.com/strata-cdn/strata/internal/origin"
 	"github.com/strata-cdn/strata/internal/signedurl"
 )
 
@@ -53,10 +54,10 @@ type exchange struct {
 	viewerHdr http.Header  // CloudFront-Viewer-* values, built when needed
 	rawQuery  string       // the viewer's query, without signed-URL parameters (stage 9)
 
-	// Stage 16 (respheaders.go): what Server-Timing reports, and the
+	// Stage 16 (servertiming.go): what Server-Timing reports, and the
 	// behavior whose policy a custom error page gets.
-	flight    *cache.Flight        // the shared fetch whose result is served
-	timing    cache.UpstreamTiming // a pass's upstream request
+	flight    *cache.Flight // the shared fetch whose result is served
+	timing    origin.Timing // a pass's upstream request
 	viewerBeh *behavior
 }
 
@@ -158,7 +159,8 @@ func (p *PoP) pipeline(ex *exchange) error {
 	return p.serveCached(ex)
 	// 15. custom error responses: errorpages.go, from deliver and renderError.
 	// 16. response headers: X-Cache, Via, Age and Cache-Status are written by
-	// deliver's stampHeaders, which applies the policies (respheaders.go).
+	// deliver's stampHeaders, which applies the policies (servertiming.go,
+	// internal/respheaders).
 }
 
 // normalize is stage 2.

@@ -18,6 +18,7 @@ import (
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/origin"
+	"github.com/strata-cdn/strata/internal/respheaders"
 	"github.com/strata-cdn/strata/internal/signedurl"
 	"github.com/strata-cdn/strata/internal/viewertls"
 	"github.com/strata-cdn/strata/pkg/sigv4"
@@ -274,8 +275,9 @@ type behavior struct {
 	// verifier checks signed URLs and cookies when the behavior has trusted
 	// key groups (stage 9); nil otherwise.
 	verifier *signedurl.Verifier
-	// rhp is the response headers policy (stage 16, respheaders.go); nil: none.
-	rhp *respPolicy
+	// rhp is the response headers policy (stage 16, internal/respheaders,
+	// applied in servertiming.go); nil: none.
+	rhp *respheaders.Policy
 
 	// staleIfError is the policy's defaultStaleIfError (negative: no
 	// limit): how long a stale copy may be served on an origin error when
@@ -411,7 +413,7 @@ func (p *PoP) buildBehavior(cfg *config.Config, d *dist, bc *config.CacheBehavio
 		if rc == nil {
 			return nil, fmt.Errorf("unknown response headers policy %q", id)
 		}
-		b.rhp = newRespPolicy(rc)
+		b.rhp = respheaders.New(rc)
 	}
 	b.forwardHost = b.policy.CacheKey.Headers.Names("Host") ||
 		(b.orp != nil && (b.orp.Headers.Names("Host") || b.orp.Headers.Behavior == config.KeyAllViewer))

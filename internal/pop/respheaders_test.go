@@ -12,6 +12,16 @@ import (
 	"github.com/strata-cdn/strata/internal/config"
 )
 
+// CORS header names, as the tests check them.
+const (
+	hACAO = "Access-Control-Allow-Origin"
+	hACAC = "Access-Control-Allow-Credentials"
+	hACEH = "Access-Control-Expose-Headers"
+	hACAM = "Access-Control-Allow-Methods"
+	hACAH = "Access-Control-Allow-Headers"
+	hACMA = "Access-Control-Max-Age"
+)
+
 // rhpWorldIn is a world of topology tp whose default behavior uses the
 // response headers policy rp (declared as "rhp"), or the managed policy named
 // by id when rp is nil. mutate may change the config further.
@@ -638,53 +648,6 @@ func TestPolicyAtTheEdgeOnly(t *testing.T) {
 	}
 }
 
-func TestCORSAllows(t *testing.T) {
-	c := newCORSPolicy(&config.CORSConfig{AccessControlAllowOrigins: []string{
-		"https://a.example:443", "http://b.example:80", "https://*.c.example", "http://*.d.example:8080"}})
-	for origin, want := range map[string]bool{
-		"https://a.example":         true,
-		"http://b.example":          true,
-		"https://x.c.example":       true,
-		"https://x.y.c.example":     true,
-		"https://.c.example":        false,
-		"https://x..c.example":      false,
-		"https://c.example":         false,
-		"https://xc.example":        false,
-		"https://x/.c.example":      false,
-		"http://x.d.example:8080":   true,
-		"http://x.d.example":        false,
-		"http://x.d.example:80801":  false,
-		"https://a.example.evil":    false,
-		"":                          false,
-		"https://A.C.EXAMPLE":       true,
-		"https://x.c.example:443/p": false,
-	} {
-		if got := c.allows(origin); got != want {
-			t.Errorf("allows(%q) = %v, want %v", origin, got, want)
-		}
-	}
-}
-
-func TestAddVaryNeverWritesASharedSlice(t *testing.T) {
-	stored := []string{"Accept-Encoding", "X-Spare"}[:1] // spare capacity
-	h := http.Header{"Vary": stored}
-	addVary(h, "Origin")
-	if got := h["Vary"]; len(got) != 2 || got[1] != "Origin" {
-		t.Fatalf("Vary %q", got)
-	}
-	if full := stored[:2]; full[1] != "X-Spare" {
-		t.Fatalf("the stored slice was written: %q", full)
-	}
-	addVary(h, "origin")
-	if len(h["Vary"]) != 2 {
-		t.Fatalf("Origin added twice: %q", h["Vary"])
-	}
-	h = http.Header{"Vary": {"*"}}
-	if addVary(h, "Origin"); len(h["Vary"]) != 1 {
-		t.Fatalf("Vary * grew: %q", h["Vary"])
-	}
-}
-
 // BenchmarkResponsePolicyHit: a cache hit under the managed CORS and
 // security headers policy, CORS request included.
 func BenchmarkResponsePolicyHit(b *testing.B) {
@@ -705,37 +668,6 @@ func BenchmarkResponsePolicyHit(b *testing.B) {
 			runHits(b, p, req, nil)
 		})
 	}
-}
-
-// FuzzCORSAllows: whatever a viewer sends as Origin, only an allowed origin
-// is accepted: the exact one, or an https origin whose host is one or more
-// labels under c.example, on the default port.
-func FuzzCORSAllows(f *testing.F) {
-	for _, s := range []string{"https://a.example", "https://x.c.example", "https://c.example", "https://x.c.example@evil",
-		"https://evil/.c.example", "https://x.c.example:443", "null", "", "https://x..c.example", "HTTPS://X.C.EXAMPLE",
-		"https://a.example.evil", "https://%2e.c.example", "https://x.c.example/", "https://x y.c.example"} {
-		f.Add(s)
-	}
-	c := newCORSPolicy(&config.CORSConfig{AccessControlAllowOrigins: []string{"https://a.example", "https://*.c.example"}})
-	f.Fuzz(func(t *testing.T, origin string) {
-		if !c.allows(origin) {
-			return
-		}
-		o := strings.ToLower(origin)
-		if o == "https://a.example" {
-			return
-		}
-		host, ok := strings.CutPrefix(o, "https://")
-		labels, ok2 := strings.CutSuffix(host, ".c.example")
-		if !ok || !ok2 {
-			t.Fatalf("allowed %q", origin)
-		}
-		for _, l := range strings.Split(labels, ".") {
-			if l == "" || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
-				t.Fatalf("allowed %q (label %q)", origin, l)
-			}
-		}
-	})
 }
 
 // TestResponseHeadersThroughTiers: a response headers policy is applied
