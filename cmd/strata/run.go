@@ -281,7 +281,14 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 	if b.dist == "" && len(cfg.Distributions) > 0 {
 		b.dist = cfg.Distributions[0].ID
 	}
+	router, err := startDNS(ctx, cfg, w, cp, f.dataDir, demoURL != "", log)
+	if err != nil {
+		w.Close()
+		return err
+	}
+	defer router.Close()
 	b.print(stdout)
+	router.print(stdout, cfg, demoURL != "")
 	if cp != nil {
 		printControl(stdout, cp, f.dataDir, cliHint{dataDir: f.dataDirFlag(), dist: b.dist, path: b.tryPath()})
 	}
@@ -550,6 +557,8 @@ func demoConfig(originURL string) (*config.Config, error) {
 	}
 	d := &cfg.Distributions[0]
 	d.ID, d.DomainName, d.Comment = "demo", "demo.strata.localhost", "the built-in demo"
+	// The DNS router answers demo.strata.localhost (dig @127.0.0.1 -p 5353).
+	cfg.DNS.Zone = "strata.localhost"
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
