@@ -135,7 +135,11 @@ func startControlPlane(parent context.Context, dataDir string, f controlFlags, c
 	if err != nil {
 		return fail(err)
 	}
-	cp.srv, err = control.New(ctx, control.Options{JS: js, NC: nc, Logger: log})
+	copt := control.Options{JS: js, NC: nc, Logger: log}
+	if cfg != nil {
+		copt.DNSZone = cfg.DNS.Zone // distributions created through the API get a name there
+	}
+	cp.srv, err = control.New(ctx, copt)
 	if err != nil {
 		return fail(err)
 	}
