@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,6 +108,14 @@ distributions:
 			if got := resp.Header.Get("X-Strata-Pop"); resp.StatusCode != 200 || string(body) != "ok" || got != tc.pop {
 				t.Errorf("%s via %s (%s): %d %q from %s, want %s", tc.subnet, network, addr, resp.StatusCode, body, got, tc.pop)
 			}
+		}
+		// strata dns explain says the same, with the same geo database.
+		client := netip.MustParsePrefix(tc.subnet).Addr().Next()
+		var stdout, stderr strings.Builder
+		code := run([]string{"dns", "explain", "--name", "site.cdn.example.test", "--client", client.String(),
+			"--geo", geoDB, "--data-dir", dataDir}, &stdout, &stderr)
+		if code != 0 || !strings.Contains(stdout.String(), "answer    "+tc.pop+": ") || !strings.Contains(stdout.String(), "\n* "+tc.pop+" ") {
+			t.Errorf("dns explain for %s: exit %d\n%s%s", client, code, stdout.String(), stderr.String())
 		}
 	}
 }
