@@ -241,3 +241,12 @@ func loopbackDB(t testing.TB) *geo.DB {
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
+
+func mustAddr(t testing.TB, s string) netip.Addr {
+	t.Helper()
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
