@@ -21,7 +21,7 @@ const NotActedOn = "accepted but not yet acted on"
 // inertField is a field of the model that nothing acts on yet.
 type inertField struct {
 	path   string // field path with "[]" for list indexes, e.g. distributions[].priceClass
-	reason string // why, or what brings it, e.g. "price classes come with the DNS router"
+	reason string // why, or what brings it, e.g. "edge functions are not executed yet"
 	// isDefault reports whether a value has no effect to claim (nil: the
 	// zero value, or an empty list).
 	isDefault func(v reflect.Value) bool

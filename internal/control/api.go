@@ -330,7 +330,7 @@ type Item struct {
 }
 
 // resourceWarnings lists the fields of a stored resource of kind k that are
-// set but that nothing acts on yet ("distributions[0].priceClass: accepted
+// set but that nothing acts on yet ("distributions[0].logging: accepted
 // but not yet acted on (...)"), with the paths of validation errors: the
 // resource is element 0 of its section.
 func resourceWarnings(k Kind, value json.RawMessage) []string {
