@@ -276,19 +276,18 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		log.Warn("cannot write network.json", "path", netFile, "err", err)
 		netFile = ""
 	}
-	b := banner{w: w, base: base, httpsBase: httpsBase, demoURL: demoURL, netFile: netFile, f: f, cfg: cfg, dev: dev,
-		dist: defaultDist, freePorts: freePorts}
-	if b.dist == "" && len(cfg.Distributions) > 0 {
-		b.dist = cfg.Distributions[0].ID
-	}
 	router, err := startDNS(ctx, cfg, w, cp, f.dataDir, demoURL != "", log)
 	if err != nil {
 		w.Close()
 		return err
 	}
 	defer router.Close()
+	b := banner{w: w, base: base, httpsBase: httpsBase, demoURL: demoURL, netFile: netFile, f: f, cfg: cfg, dev: dev,
+		dist: defaultDist, freePorts: freePorts, dns: router}
+	if b.dist == "" && len(cfg.Distributions) > 0 {
+		b.dist = cfg.Distributions[0].ID
+	}
 	b.print(stdout)
-	router.print(stdout, cfg, demoURL != "")
 	if cp != nil {
 		printControl(stdout, cp, f.dataDir, cliHint{dataDir: f.dataDirFlag(), dist: b.dist, path: b.tryPath()})
 	}
@@ -357,6 +356,7 @@ type banner struct {
 	dev              *devTLS
 	dist             string // the distribution the examples use ("" = none)
 	freePorts        bool
+	dns              *dnsRouter // nil: no DNS router
 }
 
 func (b banner) print(out io.Writer) {
@@ -403,6 +403,7 @@ func (b banner) print(out io.Writer) {
 			fmt.Fprintf(out, "\nEvery edge serves too; X-Strata-Served-By says which tier had the object:\n  curl -sI %s/hello.txt    # %s\n", other.URL, note)
 		}
 		b.printHTTPS(out)
+		b.dns.print(out, b.cfg, true)
 		fmt.Fprintln(out, "\nStop with Ctrl-C.")
 	case b.f.origin != "":
 		fmt.Fprintf(out, "Caching %s for any Host (default TTL %s)\n", b.f.origin, b.f.defaultTTL)
@@ -412,6 +413,7 @@ func (b banner) print(out io.Writer) {
 			fmt.Fprintf(out, "  distribution %s: %s\n", d.ID, strings.Join(append([]string{d.DomainName}, d.Aliases...), ", "))
 		}
 		b.printHTTPS(out)
+		b.dns.print(out, b.cfg, false)
 	}
 }
 
