@@ -132,10 +132,13 @@ func dnsPoPs(cfg *config.Config, w *world.World, log *slog.Logger) []dns.PoP {
 			continue
 		}
 		p := dns.PoP{ID: n.ID, Location: n.Location, AcceptsViewers: n.Tier != topology.TierRegional}
-		if tp := cfg.Topology.PoPByID(n.ID); tp != nil && tp.AcceptViewers {
+		tp := cfg.Topology.PoPByID(n.ID)
+		if tp != nil && tp.AcceptViewers {
 			p.AcceptsViewers = true
 		}
-		if u, err := url.Parse(n.URL); err == nil {
+		if tp != nil && len(tp.Addresses) > 0 {
+			p.Addrs = dns.PoPsFromTopology(config.Topology{PoPs: []config.TopologyPoP{*tp}})[0].Addrs
+		} else if u, err := url.Parse(n.URL); err == nil {
 			if a, err := netip.ParseAddr(u.Hostname()); err == nil && !a.IsUnspecified() {
 				p.Addrs = []netip.Addr{a.Unmap()}
 			}

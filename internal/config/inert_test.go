@@ -45,6 +45,7 @@ var actedOn = map[string]string{
 	"topology.pops[].url":           "world.Start: how children reach the PoP",
 	"topology.pops[].acceptViewers": "world.Start → pop.Options.AcceptViewers: a regional PoP serves viewers",
 	"topology.pops[].parent":        "world.Start: an edge's regional parent",
+	"topology.pops[].addresses":     "dns.PoPsFromTopology, startDNS: the DNS router's A/AAAA answers",
 	// dns: cmd/strata/dns.go starts internal/dns with them.
 	"dns.zone":                      "startDNS → dns.Options.Zone; the distributions' domain names in it are answered",
 	"dns.listen":                    "startDNS → dns.Server.Start (UDP and TCP)",

@@ -49,6 +49,9 @@ type TopologyPoP struct {
 	// AcceptViewers lets a regional PoP serve viewers; by default it serves
 	// only its child PoPs (requests with the topology secret).
 	AcceptViewers bool `json:"acceptViewers"`
+	// Addresses are the IP addresses viewers reach it at: the DNS router's
+	// A and AAAA answers. Default: the IP of listen, else of url.
+	Addresses []string `json:"addresses"`
 }
 
 // PoPByID returns the topology PoP with the given id.

@@ -12,10 +12,11 @@ import (
 
 // PoPsFromTopology returns the router's view of a (validated) topology:
 // every PoP with its catalog location, whether it serves viewers (edges,
-// and regional PoPs with acceptViewers) and the address viewers reach it
-// on: the host of its listen address when that is one IP address, else
-// the host of its URL when that is one. A PoP with neither (it listens on
-// all addresses under a host name) has no address and is never answered.
+// and regional PoPs with acceptViewers) and the addresses viewers reach
+// it on: its addresses when listed, else the host of its listen address
+// when that is one IP address, else the host of its URL when that is one.
+// A PoP with none (it listens on all addresses under a host name) is never
+// answered.
 func PoPsFromTopology(t config.Topology) []PoP {
 	pops := make([]PoP, 0, len(t.PoPs))
 	for _, p := range t.PoPs {
@@ -23,7 +24,13 @@ func PoPsFromTopology(t config.Topology) []PoP {
 			ID: p.ID, Location: p.Location,
 			AcceptsViewers: p.Tier != topology.TierRegional || p.AcceptViewers,
 		}
-		if a, ok := hostAddr(p.Listen); ok {
+		if len(p.Addresses) > 0 {
+			for _, s := range p.Addresses {
+				if a, err := netip.ParseAddr(s); err == nil {
+					pop.Addrs = append(pop.Addrs, a.Unmap())
+				}
+			}
+		} else if a, ok := hostAddr(p.Listen); ok {
 			pop.Addrs = []netip.Addr{a}
 		} else if u, err := url.Parse(p.URL); err == nil {
 			if a, ok := hostAddr(u.Host); ok {

@@ -3,6 +3,7 @@ package dns
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/strata-cdn/strata/internal/config"
@@ -18,6 +19,7 @@ topology:
     - {id: JFK1, listen: "[2001:db8::7]:8080"}
     - {id: NRT1, listen: "0.0.0.0:8080", url: "http://192.0.2.9:8080"}
     - {id: GRU1, listen: ":8080", url: "http://gru1.example.net:8080"}
+    - {id: SYD1, listen: ":8081", url: "http://syd1.example.net:8081", addresses: [192.0.2.20, "2001:db8::20", 192.0.2.21]}
 distributions:
   - id: shop
     domainName: d111111abcdef8.CDN.example.net
@@ -47,13 +49,15 @@ distributions:
 	}{
 		"FRA-R1": {false, "127.0.1.1"}, "IAD-R1": {true, "127.0.1.2"}, "FRA1": {true, "127.0.2.1"},
 		"JFK1": {true, "2001:db8::7"}, "NRT1": {true, "192.0.2.9"}, "GRU1": {true, ""},
+		"SYD1": {true, "192.0.2.20 2001:db8::20 192.0.2.21"},
 	}
 	for _, p := range pops {
 		w := want[p.ID]
-		var addr string
-		if len(p.Addrs) > 0 {
-			addr = p.Addrs[0].String()
+		var addrs []string
+		for _, a := range p.Addrs {
+			addrs = append(addrs, a.String())
 		}
+		addr := strings.Join(addrs, " ")
 		if p.AcceptsViewers != w.viewers || addr != w.addr || p.Location == "" {
 			t.Errorf("%s: %+v, want %+v", p.ID, p, w)
 		}
