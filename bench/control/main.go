@@ -9,7 +9,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -29,6 +28,7 @@ import (
 	"github.com/strata-cdn/strata/internal/agent"
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/control"
+	"github.com/strata-cdn/strata/internal/control/client"
 	"github.com/strata-cdn/strata/internal/control/wire"
 	"github.com/strata-cdn/strata/internal/topology"
 	"github.com/strata-cdn/strata/internal/world"
@@ -175,22 +175,14 @@ func run(nPoPs, nInval, nChanges int) error {
 		}
 	})
 	nc.Flush()
-	client := &http.Client{Timeout: 10 * time.Second}
+	cl := client.New(base, token)
 	var invLat []time.Duration
 	for i := 0; i < nInval; i++ {
-		body, _ := json.Marshal(map[string]any{"paths": []string{fmt.Sprintf("/obj/%d", i)}, "callerReference": fmt.Sprint("bench-", i)})
-		req, _ := http.NewRequest("POST", base+"/distributions/bench/invalidations", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
+		req := client.InvalidationRequest{Paths: []string{fmt.Sprintf("/obj/%d", i)}, CallerReference: fmt.Sprint("bench-", i)}
 		accepted := time.Now() // timed from the request: includes the API's own work
-		resp, err := client.Do(req)
+		inv, _, err := cl.Invalidate("bench", req)
 		if err != nil {
-			return err
-		}
-		var inv wire.Invalidation
-		json.NewDecoder(resp.Body).Decode(&inv)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("invalidation: %d", resp.StatusCode)
+			return fmt.Errorf("invalidation: %w", err)
 		}
 		mu.Lock()
 		c := make(chan struct{})
@@ -219,16 +211,11 @@ func run(nPoPs, nInval, nChanges int) error {
 	// Configuration changes: API accept -> last PoP applied.
 	var cfgLat []time.Duration
 	for i := 0; i < nChanges; i++ {
-		get, _ := http.NewRequest("GET", base+"/distributions/bench", nil)
-		get.Header.Set("Authorization", "Bearer "+token)
-		resp, err := client.Do(get)
+		var d map[string]any
+		etag, err := cl.Get(client.Distributions, "bench", &d)
 		if err != nil {
 			return err
 		}
-		var d map[string]any
-		json.NewDecoder(resp.Body).Decode(&d)
-		resp.Body.Close()
-		etag := resp.Header.Get("ETag")
 		d["comment"] = fmt.Sprint("change ", i)
 		body, _ := json.Marshal(d)
 		mu.Lock()
@@ -237,18 +224,9 @@ func run(nPoPs, nInval, nChanges int) error {
 			before[k] = v
 		}
 		mu.Unlock()
-		put, _ := http.NewRequest("PUT", base+"/distributions/bench", bytes.NewReader(body))
-		put.Header.Set("Authorization", "Bearer "+token)
-		put.Header.Set("If-Match", etag)
 		accepted := time.Now()
-		resp, err = client.Do(put)
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("config change: %d", resp.StatusCode)
+		if _, err := cl.Update(client.Distributions, "bench", body, etag); err != nil {
+			return fmt.Errorf("config change: %w", err)
 		}
 		deadline := time.Now().Add(10 * time.Second)
 		for {

@@ -12,13 +12,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/strata-cdn/strata/internal/control/client"
 )
 
 // controlFileName is the file in the data directory that tells the CLI where
@@ -109,7 +109,7 @@ func (f *clientFlags) client(cmd string, stderr io.Writer) (*apiClient, bool) {
 		fmt.Fprintf(stderr, "strata %s: API URL %q is not an http:// or https:// URL\n", cmd, api)
 		return nil, false
 	}
-	return newAPIClient(api, token), true
+	return client.New(api, token), true
 }
 
 func sameAPI(a, b string) bool {
@@ -117,151 +117,13 @@ func sameAPI(a, b string) bool {
 }
 
 // apiClient speaks the control plane's REST API.
-type apiClient struct {
-	base  string // e.g. http://127.0.0.1:8081, without a trailing "/"
-	token string
-	hc    *http.Client
-}
-
-func newAPIClient(base, token string) *apiClient {
-	return &apiClient{base: strings.TrimRight(base, "/"), token: token, hc: &http.Client{Timeout: 30 * time.Second}}
-}
-
-// maxResponse bounds the body of a response the client reads.
-const maxResponse = 64 << 20
-
-// do sends a request and returns the response's status, header and body. body
-// is nil, raw JSON ([]byte or json.RawMessage) or a value to encode as JSON;
-// ifMatch, when not empty, is sent as If-Match. A response with a status of
-// 400 or more is returned with an *apiError; a request that got no response,
-// with an *unreachableError.
-func (c *apiClient) do(method, path string, body any, ifMatch string) (status int, h http.Header, data []byte, err error) {
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-	case json.RawMessage:
-		rd = bytes.NewReader(b)
-	default:
-		enc, err := json.Marshal(b)
-		if err != nil {
-			return 0, nil, nil, err
-		}
-		rd = bytes.NewReader(enc)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	if ifMatch != "" {
-		req.Header.Set("If-Match", ifMatch)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return 0, nil, nil, &unreachableError{base: c.base, err: err}
-	}
-	defer resp.Body.Close()
-	data, err = io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return resp.StatusCode, resp.Header, nil, &unreachableError{base: c.base, err: err}
-	}
-	if resp.StatusCode >= 400 {
-		return resp.StatusCode, resp.Header, data, decodeAPIError(resp.StatusCode, data)
-	}
-	return resp.StatusCode, resp.Header, data, nil
-}
-
-// warnings returns the texts of a response's Warning headers
-// (`299 - "text"`): the fields set but not yet acted on.
-func warnings(h http.Header) []string {
-	var out []string
-	for _, v := range h.Values("Warning") {
-		if i := strings.IndexByte(v, '"'); i >= 0 {
-			if t, err := strconv.Unquote(v[i:]); err == nil {
-				v = t
-			}
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
-// getJSON GETs path and decodes the body into v; it returns the raw body and
-// the ETag too.
-func (c *apiClient) getJSON(path string, v any) (data []byte, etag string, err error) {
-	_, h, data, err := c.do(http.MethodGet, path, nil, "")
-	if err != nil {
-		return nil, "", err
-	}
-	etag = h.Get("ETag")
-	if v != nil {
-		if err := json.Unmarshal(data, v); err != nil {
-			return nil, "", fmt.Errorf("GET %s: unexpected response: %v", path, err)
-		}
-	}
-	return data, etag, nil
-}
-
-// apiError is an error response of the API:
-// {"code": "...", "message": "...", "errors": [{"path": "...", "message": "..."}]}.
-type apiError struct {
-	Status  int          `json:"-"`
-	Code    string       `json:"code"`
-	Message string       `json:"message"`
-	Errors  []fieldError `json:"errors"`
-}
-
-type fieldError struct {
-	Path    string `json:"path"`
-	Message string `json:"message"`
-}
-
-func (e *apiError) Error() string {
-	if e.Message == "" {
-		return e.Code
-	}
-	return e.Code + ": " + e.Message
-}
-
-// decodeAPIError makes an *apiError of an error response, also of one that
-// is not the API's JSON (a proxy's error page, say).
-func decodeAPIError(status int, body []byte) *apiError {
-	e := &apiError{}
-	if err := json.Unmarshal(body, e); err != nil || e.Code == "" {
-		e = &apiError{Code: fmt.Sprintf("HTTP %d", status), Message: http.StatusText(status)}
-		if s := strings.TrimSpace(string(body)); s != "" && len(s) <= 200 && !strings.ContainsAny(s, "\n<") {
-			e.Message = s
-		}
-	}
-	e.Status = status
-	return e
-}
-
-// unreachableError is a request that got no (complete) response.
-type unreachableError struct {
-	base string
-	err  error
-}
-
-func (e *unreachableError) Error() string {
-	return fmt.Sprintf("cannot reach the control plane at %s: %v", e.base, e.err)
-}
-
-func (e *unreachableError) Unwrap() error { return e.err }
+type apiClient = client.Client
 
 // printError prints err as the CLI reports failures and returns the exit
 // code 1. API errors are "strata: <code>: <message>", then one
 // "  <path>: <message>" line per field error.
 func printError(stderr io.Writer, c *apiClient, err error) int {
-	var ae *apiError
+	var ae *client.Error
 	if errors.As(err, &ae) {
 		fmt.Fprintf(stderr, "strata: %s\n", ae.Error())
 		for _, fe := range ae.Errors {
@@ -271,7 +133,7 @@ func printError(stderr io.Writer, c *apiClient, err error) int {
 				fmt.Fprintf(stderr, "  %s: %s\n", fe.Path, fe.Message)
 			}
 		}
-		if ae.Code == "MissingToken" && c != nil && c.token == "" {
+		if ae.Code == "MissingToken" && c != nil && c.Token == "" {
 			fmt.Fprintln(stderr, "  (pass --token, set STRATA_TOKEN, or use the "+controlFileName+" that strata run wrote)")
 		}
 		return 1

@@ -162,7 +162,7 @@ func referencedResources(c *apiClient, sections []string) (*config.Config, error
 				Resource json.RawMessage `json:"resource"`
 			} `json:"items"`
 		}
-		if _, _, err := c.getJSON(k.path, &list); err != nil {
+		if _, _, err := c.GetJSON(k.path, &list); err != nil {
 			return nil, err
 		}
 		for _, it := range list.Items {

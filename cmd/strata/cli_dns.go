@@ -71,7 +71,7 @@ func cmdDNS(args []string, stdout, stderr io.Writer) int {
 			Resource json.RawMessage `json:"resource"`
 		} `json:"items"`
 	}
-	if _, _, err := c.getJSON("/distributions", &dists); err != nil {
+	if _, _, err := c.GetJSON("/distributions", &dists); err != nil {
 		return printError(stderr, c, err)
 	}
 	var ds []config.Distribution
@@ -81,15 +81,13 @@ func cmdDNS(args []string, stdout, stderr io.Writer) int {
 			ds = append(ds, d)
 		}
 	}
-	var pops struct {
-		Items []popStatus `json:"items"`
-	}
-	if _, _, err := c.getJSON("/pops", &pops); err != nil {
+	pops, _, err := c.PoPs()
+	if err != nil {
 		return printError(stderr, c, err)
 	}
 	healthy := map[string]bool{}
 	var st dns.State
-	for _, p := range pops.Items {
+	for _, p := range pops {
 		_, edge := topology.LocationByID(p.Location)
 		_, regional := topology.RegionalCacheByID(p.Location)
 		if !edge && !regional {

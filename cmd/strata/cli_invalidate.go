@@ -3,17 +3,15 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/strata-cdn/strata/internal/control/client"
 	"github.com/strata-cdn/strata/internal/control/wire"
 )
 
@@ -85,28 +83,18 @@ func cmdInvalidate(args []string, stdout, stderr io.Writer) int {
 	if ref == "" {
 		ref = newCallerReference()
 	}
-	req := struct {
-		Paths           []string `json:"paths,omitempty"`
-		Tags            []string `json:"tags,omitempty"`
-		CallerReference string   `json:"callerReference"`
-	}{paths, tags, ref}
-	base := distPath(dist) + "/invalidations"
-	_, _, body, err := c.do(http.MethodPost, base, req, "")
+	req := client.InvalidationRequest{Paths: paths, Tags: tags, CallerReference: ref}
+	inv, body, err := c.Invalidate(dist, req)
 	if err != nil {
 		return printError(stderr, c, err)
-	}
-	var inv wire.Invalidation
-	if err := json.Unmarshal(body, &inv); err != nil || inv.ID == "" {
-		return printError(stderr, c, fmt.Errorf("unexpected response to POST %s: %s", base, oneLine(string(body), 200)))
 	}
 	if *wait && inv.Status != wire.StatusCompleted {
 		deadline := time.Now().Add(*timeout)
 		for inv.Status != wire.StatusCompleted && time.Now().Before(deadline) {
 			time.Sleep(min(invalidationPollInterval, time.Until(deadline)))
-			var next wire.Invalidation
-			b, _, err := c.getJSON(base+"/"+url.PathEscape(inv.ID), &next)
+			next, b, err := c.Invalidation(dist, inv.ID)
 			if err != nil {
-				var ae *apiError
+				var ae *client.Error
 				if errors.As(err, &ae) {
 					return printError(stderr, c, err)
 				}

@@ -20,6 +20,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/control/client"
 )
 
 // resourceKind is a kind of configuration resource, as the CLI shows it.
@@ -88,6 +89,9 @@ func kindByCommand(name string) (resourceKind, bool) {
 }
 
 func (k resourceKind) itemPath(id string) string { return k.path + "/" + url.PathEscape(id) }
+
+// collection is the kind's collection of the API (client.Distributions, …).
+func (k resourceKind) collection() string { return strings.TrimPrefix(k.path, "/") }
 
 // plural names several resources: "cache policies".
 func (k resourceKind) plural() string {
@@ -250,11 +254,11 @@ func (k resourceKind) create(args []string, stdout, stderr io.Writer) int {
 	if v == nil {
 		return code
 	}
-	_, h, body, err := cl.do(http.MethodPost, k.path, v, "")
+	res, err := cl.Create(k.collection(), v)
 	if err != nil {
 		return printError(stderr, cl, err)
 	}
-	return k.printChanged(stdout, stderr, c.cf.asJSON, "created", body, h)
+	return k.printChanged(stdout, stderr, c.cf.asJSON, "created", res)
 }
 
 func (k resourceKind) update(args []string, stdout, stderr io.Writer) int {
@@ -277,11 +281,11 @@ func (k resourceKind) update(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return printError(stderr, cl, err)
 	}
-	_, h, body, err := cl.do(http.MethodPut, k.itemPath(id), v, etag)
+	res, err := cl.Update(k.collection(), id, v, etag)
 	if err != nil {
 		return k.printConflict(stderr, cl, err, id, etag)
 	}
-	return k.printChanged(stdout, stderr, c.cf.asJSON, "updated", body, h)
+	return k.printChanged(stdout, stderr, c.cf.asJSON, "updated", res)
 }
 
 func (k resourceKind) delete(args []string, stdout, stderr io.Writer) int {
@@ -295,7 +299,7 @@ func (k resourceKind) delete(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return printError(stderr, cl, err)
 	}
-	_, _, body, err := cl.do(http.MethodDelete, k.itemPath(id), nil, etag)
+	_, _, body, err := cl.Do(http.MethodDelete, k.itemPath(id), nil, etag)
 	if err != nil {
 		return k.printConflict(stderr, cl, err, id, etag)
 	}
@@ -315,18 +319,18 @@ func (k resourceKind) get(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	_, h, body, err := cl.do(http.MethodGet, k.itemPath(id), nil, "")
+	_, h, body, err := cl.Do(http.MethodGet, k.itemPath(id), nil, "")
 	if err != nil {
 		return printError(stderr, cl, err)
 	}
 	if c.cf.asJSON {
-		printWarnings(stderr, warnings(h))
+		printWarnings(stderr, client.Warnings(h))
 		return printJSONResult(stdout, stderr, body)
 	}
 	if err := k.print(stdout, body, h.Get("ETag")); err != nil {
 		return printError(stderr, cl, fmt.Errorf("unexpected response to GET %s: %v", k.itemPath(id), err))
 	}
-	printNotActedOn(stdout, warnings(h))
+	printNotActedOn(stdout, client.Warnings(h))
 	return 0
 }
 
@@ -347,7 +351,7 @@ func (k resourceKind) list(args []string, stdout, stderr io.Writer) int {
 			Warnings []string        `json:"warnings"`
 		} `json:"items"`
 	}
-	body, _, err := cl.getJSON(k.path, &list)
+	body, _, err := cl.GetJSON(k.path, &list)
 	if err != nil {
 		return printError(stderr, cl, err)
 	}
@@ -399,8 +403,8 @@ func (k resourceKind) print(w io.Writer, raw json.RawMessage, etag string) error
 }
 
 // printChanged prints the resource a create or update returned.
-func (k resourceKind) printChanged(stdout, stderr io.Writer, asJSON bool, verb string, body []byte, h http.Header) int {
-	ws := warnings(h)
+func (k resourceKind) printChanged(stdout, stderr io.Writer, asJSON bool, verb string, res client.Result) int {
+	ws, body := res.Warnings, res.Body
 	if asJSON {
 		printWarnings(stderr, ws)
 		return printJSONResult(stdout, stderr, body)
@@ -412,7 +416,7 @@ func (k resourceKind) printChanged(stdout, stderr io.Writer, asJSON bool, verb s
 		return printError(stderr, nil, fmt.Errorf("unexpected response: %v", err))
 	}
 	fmt.Fprintf(stdout, "%s %s %s\n\n", verb, k.what, v.ID)
-	if err := k.print(stdout, body, h.Get("ETag")); err != nil {
+	if err := k.print(stdout, body, res.ETag); err != nil {
 		return printError(stderr, nil, fmt.Errorf("unexpected response: %v", err))
 	}
 	printNotActedOn(stdout, ws)
@@ -425,7 +429,7 @@ func (k resourceKind) currentETag(cl *apiClient, id, ifMatch string) (string, er
 	if etag := normalizeETag(ifMatch); etag != "" {
 		return etag, nil
 	}
-	_, etag, err := cl.getJSON(k.itemPath(id), nil)
+	_, etag, err := cl.GetJSON(k.itemPath(id), nil)
 	if err != nil {
 		return "", err
 	}
@@ -437,7 +441,7 @@ func (k resourceKind) currentETag(cl *apiClient, id, ifMatch string) (string, er
 
 // printConflict reports a failed PUT or DELETE, explaining a 412.
 func (k resourceKind) printConflict(stderr io.Writer, c *apiClient, err error, id, etag string) int {
-	var ae *apiError
+	var ae *client.Error
 	if errors.As(err, &ae) && ae.Status == http.StatusPreconditionFailed {
 		fmt.Fprintf(stderr, "strata: %s: %s %s changed since you read it (ETag %s is no longer its current one); get it again and retry\n",
 			orDefault(ae.Code, "PreconditionFailed"), k.what, id, etag)
@@ -476,7 +480,7 @@ func orDefault(s, def string) string {
 // readInputFile reads a file, or standard input for "-".
 func readInputFile(path string) ([]byte, error) {
 	if path == "-" {
-		return io.ReadAll(io.LimitReader(os.Stdin, maxResponse))
+		return io.ReadAll(io.LimitReader(os.Stdin, client.MaxResponse))
 	}
 	return os.ReadFile(path)
 }

@@ -7,19 +7,6 @@ import (
 	"time"
 )
 
-// popStatus is one item of GET /pops.
-type popStatus struct {
-	PoP           string `json:"pop"`
-	Tier          string `json:"tier"`
-	Location      string `json:"location"`
-	Region        string `json:"region"`
-	URL           string `json:"url"`
-	ConfigVersion uint64 `json:"configVersion"`
-	ConfigError   string `json:"configError"`
-	LastHeartbeat string `json:"lastHeartbeat"` // RFC 3339
-	Healthy       bool   `json:"healthy"`
-}
-
 // statusNow is the clock of "strata status" (tests may set it).
 var statusNow = time.Now
 
@@ -34,10 +21,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	var list struct {
-		Items []popStatus `json:"items"`
-	}
-	body, _, err := c.getJSON("/pops", &list)
+	pops, body, err := c.PoPs()
 	if err != nil {
 		return printError(stderr, c, err)
 	}
@@ -47,15 +31,8 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	now := statusNow()
 	healthy := 0
 	t := newTable(stdout, "POP", "TIER", "LOCATION", "REGION", "CONFIG VERSION", "LAST HEARTBEAT", "HEALTHY", "CONFIG ERROR")
-	for _, p := range list.Items {
-		last := "never"
-		if p.LastHeartbeat != "" {
-			if t, err := time.Parse(time.RFC3339Nano, p.LastHeartbeat); err == nil {
-				last = ago(now, t)
-			} else {
-				last = p.LastHeartbeat
-			}
-		}
+	for _, p := range pops {
+		last := ago(now, p.LastHeartbeat)
 		h := "no"
 		if p.Healthy {
 			h = "yes"
@@ -66,6 +43,6 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	if err := t.flush(); err != nil {
 		return printError(stderr, c, err)
 	}
-	fmt.Fprintf(stdout, "%d PoP(s), %d healthy\n", len(list.Items), healthy)
+	fmt.Fprintf(stdout, "%d PoP(s), %d healthy\n", len(pops), healthy)
 	return 0
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/strata-cdn/strata/internal/control"
+	"github.com/strata-cdn/strata/internal/control/client"
 	"github.com/strata-cdn/strata/internal/control/wire"
 )
 
@@ -113,8 +114,8 @@ func (tc *testControl) mustRun(cmd cmdFunc, args ...string) string {
 // apiDo calls the API directly, as a second client would.
 func (tc *testControl) apiDo(method, path string, body any) (int, []byte) {
 	tc.t.Helper()
-	status, _, data, err := newAPIClient(tc.api, tc.token).do(method, path, body, "")
-	var ae *apiError
+	status, _, data, err := client.New(tc.api, tc.token).Do(method, path, body, "")
+	var ae *client.Error
 	if err != nil && !errors.As(err, &ae) {
 		tc.t.Fatal(err)
 	}
@@ -525,7 +526,7 @@ func fakeAPI(t *testing.T, h http.HandlerFunc) *apiClient {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return newAPIClient(srv.URL, "tok")
+	return client.New(srv.URL, "tok")
 }
 
 func TestAPIClientErrors(t *testing.T) {
@@ -543,12 +544,12 @@ func TestAPIClientErrors(t *testing.T) {
 			http.Error(w, "upstream down", http.StatusBadGateway)
 		}
 	})
-	_, _, _, err := c.do(http.MethodPut, "/json", map[string]string{"id": "x"}, `"3"`)
+	_, _, _, err := c.Do(http.MethodPut, "/json", map[string]string{"id": "x"}, `"3"`)
 	var errOut bytes.Buffer
 	if code := printError(&errOut, c, err); code != 1 || errOut.String() != "strata: InvalidArgument: the configuration is not valid\n  distributions[0].origins: at least one origin is required\n" {
 		t.Errorf("exit %d, stderr %q", code, errOut.String())
 	}
-	_, _, _, err = c.do(http.MethodGet, "/proxy", nil, "")
+	_, _, _, err = c.Do(http.MethodGet, "/proxy", nil, "")
 	errOut.Reset()
 	printError(&errOut, c, err)
 	if errOut.String() != "strata: HTTP 502: upstream down\n" {

@@ -12,12 +12,13 @@ import (
 	"syscall"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/control"
 )
 
 // printPoPAccess tells how PoPs on other machines connect: the URL, the CA,
 // the credentials files (their paths: never their content).
-func printPoPAccess(out io.Writer, cp *controlPlane, f controlFlags, dataDir string) {
-	if cp.auth == nil {
+func printPoPAccess(out io.Writer, cp *control.Plane, f controlFlags, dataDir string) {
+	if !cp.Embedded() {
 		return
 	}
 	fmt.Fprintln(out, "\nPoPs connect to NATS with their own credentials:")
@@ -32,8 +33,8 @@ func printPoPAccess(out io.Writer, cp *controlPlane, f controlFlags, dataDir str
 	for _, c := range cp.NewCreds {
 		fmt.Fprintf(out, "  created %s (copy it to its PoP's machine, mode 0600)\n", c)
 	}
-	fmt.Fprintf(out, "  more: strata nats-creds pop ID --data-dir %s (writes %s)\n", dataDir, filepath.Join(dataDir, credsDir, "pop-ID.creds"))
-	if host, _, err := net.SplitHostPort(f.natsListen); err == nil && isLoopback(host) {
+	fmt.Fprintf(out, "  more: strata nats-creds pop ID --data-dir %s (writes %s)\n", dataDir, filepath.Join(dataDir, control.CredsDir, "pop-ID.creds"))
+	if host, _, err := net.SplitHostPort(f.natsListen); err == nil && control.IsLoopback(host) {
 		fmt.Fprintln(out, "  NATS listens on loopback: for PoPs on other machines, --nats-listen 0.0.0.0:4222 (TLS)")
 	}
 }
@@ -72,7 +73,7 @@ func cmdControl(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cp, err := startControlPlane(ctx, *dataDir, f, cfg, false, log)
+	cp, err := control.StartPlane(ctx, planeOptions(*dataDir, f, cfg, false, log))
 	if err != nil {
 		fmt.Fprintln(stderr, "strata control:", err)
 		return 1

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/control"
 	"github.com/strata-cdn/strata/internal/dns"
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/topology"
@@ -46,7 +47,7 @@ func (r *dnsRouter) Close() {
 // and the health from its PoPs' heartbeats (read every second); without,
 // from cfg, all healthy. freePort lets it take a free port when the
 // configured one is taken (the demo).
-func startDNS(ctx context.Context, cfg *config.Config, w *world.World, cp *controlPlane, dataDir string, freePort bool, log *slog.Logger) (*dnsRouter, error) {
+func startDNS(ctx context.Context, cfg *config.Config, w *world.World, cp *control.Plane, dataDir string, freePort bool, log *slog.Logger) (*dnsRouter, error) {
 	d := cfg.DNS
 	if d.Zone == "" {
 		return nil, nil
@@ -93,7 +94,7 @@ func startDNS(ctx context.Context, cfg *config.Config, w *world.World, cp *contr
 		return dns.State{PoPs: pops, Distributions: dns.DistributionsInZone(d.Zone, cfg.Distributions)}, nil
 	}}
 	if cp != nil {
-		store := cp.srv.Store()
+		store := cp.Server().Store()
 		src.State = func(ctx context.Context) (dns.State, error) {
 			stored, err := store.Config(ctx)
 			if err != nil {
@@ -103,7 +104,7 @@ func startDNS(ctx context.Context, cfg *config.Config, w *world.World, cp *contr
 		}
 		src.Health = func(context.Context) (map[string]bool, error) {
 			h := map[string]bool{}
-			for _, p := range cp.srv.PoPs() {
+			for _, p := range cp.Server().PoPs() {
 				h[p.PoP] = p.Healthy
 			}
 			return h, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/strata-cdn/strata/internal/agent"
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/control"
 	"github.com/strata-cdn/strata/internal/world"
@@ -26,7 +27,7 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("config", "", "configuration file (YAML or JSON) with a topology")
 	dataDir := fs.String("data-dir", defaultDataDir(), "folder for the PoP's disk cache")
 	natsURL := fs.String("nats", "", "the control plane's NATS (tls://host:4222[,…]): configuration and invalidations come from there")
-	var nf natsClientFlags
+	var nf control.NATSClient
 	addNATSClientFlags(fs, &nf, "this PoP (the control plane writes <its data dir>/nats-creds/pop-<ID>.creds; `strata nats-creds pop ID` makes one)")
 	var logFormat, logLevel string
 	addLogFlags(fs, &logFormat, &logLevel)
@@ -58,26 +59,21 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 	}
 	var natsOpts []nats.Option
 	if *natsURL != "" {
-		if natsOpts, err = nf.options(*natsURL, control.RolePoP, *id, log); err != nil {
+		if natsOpts, err = nf.Options(*natsURL, control.RolePoP, *id, log); err != nil {
 			fmt.Fprintln(stderr, "strata pop:", err)
 			return 1
 		}
-	} else if nf.creds != "" || nf.ca != "" {
+	} else if nf.Creds != "" || nf.CA != "" {
 		fmt.Fprintln(stderr, "strata pop: --nats-creds and --nats-ca need --nats")
 		return 2
 	}
-	dev, err := ensureDevTLS(*dataDir, cfg, nil, log)
+	dev, err := world.EnsureDevTLS(*dataDir, cfg, nil, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "strata pop:", err)
 		return 1
 	}
 	wo := world.Options{Config: cfg, Only: *id, DataDir: *dataDir, Logger: log, SetMemoryLimit: true}
-	if dev != nil {
-		wo.DefaultCertFile, wo.DefaultKeyFile = dev.CertFile, dev.KeyFile
-		if cfg.Topology.CABundle == "" {
-			wo.TierCABundle = dev.CAFile
-		}
-	}
+	wo.UseDevTLS(dev)
 	w, err := world.Start(wo)
 	if err != nil {
 		fmt.Fprintln(stderr, "strata pop:", err)
@@ -87,7 +83,7 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *natsURL != "" {
-		as, err := startAgents(ctx, *natsURL, func(string) ([]nats.Option, error) { return natsOpts, nil }, w, cfg, log)
+		as, err := agent.StartAll(ctx, *natsURL, func(string) ([]nats.Option, error) { return natsOpts, nil }, w, cfg, log)
 		if err != nil {
 			w.Close()
 			fmt.Fprintln(stderr, "strata pop:", err)

@@ -18,7 +18,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/strata-cdn/strata/internal/agent"
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/control"
 	"github.com/strata-cdn/strata/internal/demo"
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/topology"
@@ -126,88 +128,25 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 // anything is created (CA, token, world); an API token created before a
 // later failure is still printed.
 func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Writer) (err error) {
-	var (
-		cfg         *config.Config
-		defaultDist string
-		demoURL     string
-		freePorts   bool // the default ports were taken: free ones instead
-	)
-	switch {
-	case f.config != "" && f.origin != "":
-		return errors.New("--config and --origin cannot be used together")
-	case f.config != "":
-		if f.pops != 0 {
-			return errors.New("--pops is for the demo and quick mode; a configuration lists its PoPs under topology.pops")
-		}
-		if cfg, err = config.Load(f.config); err != nil {
-			return err
-		}
-		logWarnings(log, f.config, cfg)
-	case f.origin != "":
-		if cfg, err = quickConfig(f.origin, f.defaultTTL); err != nil {
-			return err
-		}
-		defaultDist = "quick"
-		if f.pops == 0 {
-			f.pops = 1
-		}
-	default:
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("demo origin: %w", err)
-		}
-		srv := &http.Server{Handler: demo.New(), ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		demoURL = "http://" + ln.Addr().String()
-		if cfg, err = demoConfig(demoURL); err != nil {
-			return err
-		}
-		defaultDist = "demo"
-		if f.pops == 0 {
-			f.pops = 9
-		}
-	}
-	front, httpsFront, err := layOut(cfg, &f)
+	m, err := chooseMode(&f, log)
 	if err != nil {
 		return err
 	}
-	if taken := checkListens(listensOf(cfg, f, front, httpsFront)); taken != nil {
-		// The demo and quick mode on their default ports: take free ones
-		// rather than fail, and say so in the banner.
-		if f.config != "" || !viewerPortsOnly(taken) {
-			return taken
-		}
-		if f.portsSet && f.pops > 1 {
-			return fmt.Errorf("%w; or --pop-port 0 for free ports", taken)
-		}
-		if f.portsSet {
-			return fmt.Errorf("%w; or --listen 127.0.0.1:0 --https-port 0 for free ports", taken)
-		}
-		log.Info("the default ports are taken; every PoP and the front door listen on free ports", "taken", taken.Error())
-		f.popPort, f.httpsPort, f.listen, freePorts = 0, 0, "127.0.0.1:0", true
-		if front, httpsFront, err = layOut(cfg, &f); err != nil {
-			return err
-		}
-		if taken := checkListens(listensOf(cfg, f, front, httpsFront)); taken != nil {
-			return taken
-		}
+	defer m.stop()
+	front, httpsFront, freePorts, err := planListens(m.cfg, &f, log)
+	if err != nil {
+		return err
 	}
-	if demoURL != "" {
-		// A test geo database: viewers from 127.1.x.x are in the US,
-		// 127.2.x.x in Germany, … (geo.LoopbackTestRanges), for trying geo
-		// features.
-		geoPath := filepath.Join(f.dataDir, "demo-geo.mmdb")
-		if err := os.MkdirAll(f.dataDir, 0o755); err == nil && geo.WriteTestDB(geoPath, geo.LoopbackTestRanges()) == nil {
-			cfg.PoP.GeoDatabase = geoPath
-		}
+	if m.demoURL != "" {
+		useDemoGeo(m.cfg, f.dataDir)
 	}
+	cfg := m.cfg
 	// The control plane first: this configuration's distributions and
 	// policies are written into its store (those created through the API
 	// stay), and the PoPs take their configuration from the store.
-	var cp *controlPlane
+	var cp *control.Plane
 	if !f.noControl {
-		if cp, err = startControlPlane(ctx, f.dataDir, f.control, cfg, true, log); err != nil {
+		if cp, err = control.StartPlane(ctx, planeOptions(f.dataDir, f.control, cfg, true, log)); err != nil {
 			return err
 		}
 		defer cp.Close()
@@ -218,72 +157,29 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 			}
 		}()
 	}
-	// HTTPS: the development CA's certificate unless the configuration
-	// brings its own.
-	var extra []string
-	if httpsFront != "" {
-		extra = append(extra, httpsFront)
-	}
-	dev, err := ensureDevTLS(f.dataDir, cfg, extra, log)
-	if err != nil {
-		return err
-	}
-	wo := world.Options{Config: cfg, DefaultDistribution: defaultDist, DataDir: f.dataDir, Logger: log, SetMemoryLimit: true}
-	if dev != nil {
-		wo.DefaultCertFile, wo.DefaultKeyFile = dev.CertFile, dev.KeyFile
-		if cfg.Topology.CABundle == "" {
-			wo.TierCABundle = dev.CAFile
-		}
-	}
-	w, err := world.Start(wo)
+	w, dev, err := startWorld(cfg, m.defaultDist, f.dataDir, httpsFront, log)
 	if err != nil {
 		return err
 	}
 	if cp != nil {
-		as, err := startAgents(ctx, cp.localURL, cp.agentOptions, w, cfg, log)
+		fleet, err := startFleet(ctx, cp, w, cfg, log)
 		if err != nil {
-			w.Close()
 			return err
 		}
-		defer as.Close()
-		if err := as.waitReady(ctx, 30*time.Second); err != nil {
-			w.Close()
-			return err
-		}
+		defer fleet.Close()
 	}
-	base, httpsBase := w.Nodes[0].URL, w.Nodes[0].HTTPSURL
-	if edges := w.Edges(); len(edges) > 0 {
-		// Viewers use edges: regional PoPs serve their child PoPs only.
-		base, httpsBase = edges[0].URL, edges[0].HTTPSURL
-	}
-	if front != "" {
-		edges := w.Edges()
-		if len(edges) == 0 {
-			w.Close()
-			return errors.New("the topology has no edge PoP to serve the front door")
-		}
-		httpsAt := ""
-		if edges[0].HTTPSURL != "" {
-			httpsAt = httpsFront
-		}
-		if base, httpsBase, err = w.AddListeners(edges[0], front, httpsAt); err != nil {
-			w.Close()
-			return withFlag(err)
-		}
-	}
-	netFile := filepath.Join(f.dataDir, "network.json")
-	if err := w.WriteNetwork(netFile); err != nil {
-		log.Warn("cannot write network.json", "path", netFile, "err", err)
-		netFile = ""
-	}
-	router, err := startDNS(ctx, cfg, w, cp, f.dataDir, demoURL != "", log)
+	base, httpsBase, err := frontDoor(w, front, httpsFront)
 	if err != nil {
-		w.Close()
+		return err
+	}
+	netFile := writeNetwork(w, f.dataDir, log)
+	router, err := startDNS(ctx, cfg, w, cp, f.dataDir, m.demoURL != "", log)
+	if err != nil {
 		return err
 	}
 	defer router.Close()
-	b := banner{w: w, base: base, httpsBase: httpsBase, demoURL: demoURL, netFile: netFile, f: f, cfg: cfg, dev: dev,
-		dist: defaultDist, freePorts: freePorts, dns: router}
+	b := banner{w: w, base: base, httpsBase: httpsBase, demoURL: m.demoURL, netFile: netFile, f: f, cfg: cfg, dev: dev,
+		dist: m.defaultDist, freePorts: freePorts, dns: router}
 	if b.dist == "" && len(cfg.Distributions) > 0 {
 		b.dist = cfg.Distributions[0].ID
 	}
@@ -292,6 +188,177 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		printControl(stdout, cp, f.dataDir, cliHint{dataDir: f.dataDirFlag(), dist: b.dist, path: b.tryPath()})
 	}
 	log.Info("strata started", "pops", len(w.Nodes), "listen", base, "distributions", len(cfg.Distributions))
+	return serveWorld(ctx, w, log)
+}
+
+// runMode is what strata run serves: a configuration file, one origin
+// (quick mode) or the demo, with its origin running until stop.
+type runMode struct {
+	cfg         *config.Config
+	defaultDist string // the distribution that answers any Host ("" = none)
+	demoURL     string // the demo origin ("" = not the demo)
+	stop        func()
+}
+
+// chooseMode reads the configuration the flags name, or makes the quick
+// mode's or the demo's, filling in f.pops's default.
+func chooseMode(f *runFlags, log *slog.Logger) (m runMode, err error) {
+	m.stop = func() {}
+	switch {
+	case f.config != "" && f.origin != "":
+		return m, errors.New("--config and --origin cannot be used together")
+	case f.config != "":
+		if f.pops != 0 {
+			return m, errors.New("--pops is for the demo and quick mode; a configuration lists its PoPs under topology.pops")
+		}
+		if m.cfg, err = config.Load(f.config); err != nil {
+			return m, err
+		}
+		logWarnings(log, f.config, m.cfg)
+		return m, nil
+	case f.origin != "":
+		if m.cfg, err = demo.QuickConfig(f.origin, f.defaultTTL); err != nil {
+			return m, err
+		}
+		m.defaultDist = "quick"
+		if f.pops == 0 {
+			f.pops = 1
+		}
+		return m, nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return m, fmt.Errorf("demo origin: %w", err)
+	}
+	srv := &http.Server{Handler: demo.New(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	m.demoURL = "http://" + ln.Addr().String()
+	if m.cfg, err = demo.Config(m.demoURL); err != nil {
+		srv.Close()
+		return m, err
+	}
+	m.stop = func() { srv.Close() }
+	m.defaultDist = "demo"
+	if f.pops == 0 {
+		f.pops = 9
+	}
+	return m, nil
+}
+
+// planListens lays out the topology of the demo and quick mode and checks
+// every listen address. The demo and quick mode on their default ports
+// take free ones rather than fail (freePorts), and say so in the banner.
+func planListens(cfg *config.Config, f *runFlags, log *slog.Logger) (front, httpsFront string, freePorts bool, err error) {
+	if front, httpsFront, err = layOut(cfg, f); err != nil {
+		return "", "", false, err
+	}
+	taken := checkListens(listensOf(cfg, *f, front, httpsFront))
+	switch {
+	case taken == nil:
+		return front, httpsFront, false, nil
+	case f.config != "" || !viewerPortsOnly(taken):
+		return "", "", false, taken
+	case f.portsSet && f.pops > 1:
+		return "", "", false, fmt.Errorf("%w; or --pop-port 0 for free ports", taken)
+	case f.portsSet:
+		return "", "", false, fmt.Errorf("%w; or --listen 127.0.0.1:0 --https-port 0 for free ports", taken)
+	}
+	log.Info("the default ports are taken; every PoP and the front door listen on free ports", "taken", taken.Error())
+	f.popPort, f.httpsPort, f.listen = 0, 0, "127.0.0.1:0"
+	if front, httpsFront, err = layOut(cfg, f); err != nil {
+		return "", "", false, err
+	}
+	if taken := checkListens(listensOf(cfg, *f, front, httpsFront)); taken != nil {
+		return "", "", false, taken
+	}
+	return front, httpsFront, true, nil
+}
+
+// useDemoGeo gives the demo a test geo database: viewers from 127.1.x.x
+// are in the US, 127.2.x.x in Germany, … (geo.LoopbackTestRanges), for
+// trying geo features.
+func useDemoGeo(cfg *config.Config, dataDir string) {
+	geoPath := filepath.Join(dataDir, "demo-geo.mmdb")
+	if err := os.MkdirAll(dataDir, 0o755); err == nil && geo.WriteTestDB(geoPath, geo.LoopbackTestRanges()) == nil {
+		cfg.PoP.GeoDatabase = geoPath
+	}
+}
+
+// startWorld starts the PoPs of cfg; HTTPS with the development CA's
+// certificate unless the configuration brings its own.
+func startWorld(cfg *config.Config, defaultDist, dataDir, httpsFront string, log *slog.Logger) (*world.World, *world.DevTLS, error) {
+	var extra []string
+	if httpsFront != "" {
+		extra = append(extra, httpsFront)
+	}
+	dev, err := world.EnsureDevTLS(dataDir, cfg, extra, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	wo := world.Options{Config: cfg, DefaultDistribution: defaultDist, DataDir: dataDir, Logger: log, SetMemoryLimit: true}
+	wo.UseDevTLS(dev)
+	w, err := world.Start(wo)
+	return w, dev, err
+}
+
+// startFleet links the PoPs of w to the control plane and waits until
+// they have its configuration; on failure it closes w.
+func startFleet(ctx context.Context, cp *control.Plane, w *world.World, cfg *config.Config, log *slog.Logger) (*agent.Fleet, error) {
+	fleet, err := agent.StartAll(ctx, cp.LocalURL, cp.AgentOptions, w, cfg, log)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := fleet.WaitReady(ctx, 30*time.Second); err != nil {
+		fleet.Close()
+		w.Close()
+		return nil, err
+	}
+	return fleet, nil
+}
+
+// frontDoor serves the first edge on the front door's addresses too, if
+// there is one, and returns where viewers go: the front door, else the
+// first edge (regional PoPs serve their child PoPs only). On failure it
+// closes w.
+func frontDoor(w *world.World, front, httpsFront string) (base, httpsBase string, err error) {
+	base, httpsBase = w.Nodes[0].URL, w.Nodes[0].HTTPSURL
+	edges := w.Edges()
+	if len(edges) > 0 {
+		base, httpsBase = edges[0].URL, edges[0].HTTPSURL
+	}
+	if front == "" {
+		return base, httpsBase, nil
+	}
+	if len(edges) == 0 {
+		w.Close()
+		return "", "", errors.New("the topology has no edge PoP to serve the front door")
+	}
+	httpsAt := ""
+	if edges[0].HTTPSURL != "" {
+		httpsAt = httpsFront
+	}
+	if base, httpsBase, err = w.AddListeners(edges[0], front, httpsAt); err != nil {
+		w.Close()
+		return "", "", withFlag(err)
+	}
+	return base, httpsBase, nil
+}
+
+// writeNetwork writes <dataDir>/network.json and returns its path ("" when
+// it could not).
+func writeNetwork(w *world.World, dataDir string, log *slog.Logger) string {
+	netFile := filepath.Join(dataDir, "network.json")
+	if err := w.WriteNetwork(netFile); err != nil {
+		log.Warn("cannot write network.json", "path", netFile, "err", err)
+		return ""
+	}
+	return netFile
+}
+
+// serveWorld serves until ctx ends, then shuts w down; a listener that
+// fails ends it at once.
+func serveWorld(ctx context.Context, w *world.World, log *slog.Logger) error {
 	select {
 	case <-ctx.Done():
 	case err := <-w.Err():
@@ -340,7 +407,7 @@ func layOut(cfg *config.Config, f *runFlags) (front, httpsFront string, err erro
 	case f.listen == "":
 		return "", "", nil // a configured world has no front door unless asked for
 	}
-	if f.httpsPort >= 0 && (f.config == "" || len(httpsListens(cfg)) > 0) {
+	if f.httpsPort >= 0 && (f.config == "" || len(world.HTTPSListens(cfg)) > 0) {
 		httpsFront = besidePort(front, f.httpsPort)
 	}
 	return front, httpsFront, nil
@@ -353,7 +420,7 @@ type banner struct {
 	demoURL, netFile string
 	f                runFlags
 	cfg              *config.Config
-	dev              *devTLS
+	dev              *world.DevTLS
 	dist             string // the distribution the examples use ("" = none)
 	freePorts        bool
 	dns              *dnsRouter // nil: no DNS router
@@ -458,7 +525,7 @@ func (b banner) printHTTPS(out io.Writer) {
 
 // printDevAliases says which aliases the development certificate covers,
 // and that it is for development only.
-func printDevAliases(out io.Writer, dev *devTLS) {
+func printDevAliases(out io.Writer, dev *world.DevTLS) {
 	if len(dev.Aliases) > 0 {
 		fmt.Fprintf(out, "Its development certificate also covers the aliases %s (development only: give those distributions a viewerCertificate for real viewers)\n", strings.Join(dev.Aliases, ", "))
 	}
@@ -471,7 +538,7 @@ type cliHint struct {
 	path    string
 }
 
-func printControl(out io.Writer, cp *controlPlane, dataDir string, h cliHint) {
+func printControl(out io.Writer, cp *control.Plane, dataDir string, h cliHint) {
 	fmt.Fprintf(out, "\nControl plane API on %s, NATS on %s\n", cp.APIURL, cp.NATSURL)
 	printToken(out, cp, dataDir)
 	dd := ""
@@ -486,10 +553,10 @@ func printControl(out io.Writer, cp *controlPlane, dataDir string, h cliHint) {
 }
 
 // printToken shows the API token created by this start (once).
-func printToken(out io.Writer, cp *controlPlane, dataDir string) {
+func printToken(out io.Writer, cp *control.Plane, dataDir string) {
 	if cp.NewToken != "" {
 		fmt.Fprintf(out, "API token (shown once; also saved for the CLI in %s):\n  %s\n",
-			filepath.Join(dataDir, "control.json"), cp.NewToken)
+			filepath.Join(dataDir, control.LocalFile), cp.NewToken)
 	}
 }
 
@@ -510,59 +577,4 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-var allMethods = []string{"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"}
-
-// quickConfig is one distribution in front of one origin, CloudFront's TTLs,
-// every query string in the key, every viewer header but Host forwarded.
-func quickConfig(originURL string, defaultTTL time.Duration) (*config.Config, error) {
-	ttl := int64(defaultTTL / time.Second)
-	if defaultTTL < 0 || ttl > config.MaxSeconds {
-		return nil, fmt.Errorf("--default-ttl: %s is out of range 0..%s (100 years)", defaultTTL, time.Duration(config.MaxSeconds)*time.Second)
-	}
-	maxTTL := max(ttl, 31536000)
-	cfg := &config.Config{
-		Distributions: []config.Distribution{{
-			ID:          "quick",
-			Comment:     "strata run --origin",
-			HTTPVersion: config.HTTPVersion2And3,
-			Origins:     []config.Origin{{ID: "origin", URL: originURL}},
-			DefaultCacheBehavior: config.CacheBehavior{
-				TargetOriginID:        "origin",
-				AllowedMethods:        allMethods,
-				CachePolicyID:         "quick",
-				OriginRequestPolicyID: "Managed-AllViewerExceptHostHeader",
-				Compress:              true,
-			},
-		}},
-		CachePolicies: []config.CachePolicy{{
-			ID: "quick", MinTTL: 0, DefaultTTL: &ttl, MaxTTL: &maxTTL,
-			CacheKey: config.CacheKeyConfig{
-				QueryStrings:               config.KeyList{Behavior: "all"},
-				EnableAcceptEncodingGzip:   true,
-				EnableAcceptEncodingBrotli: true,
-			},
-		}},
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("--origin: %w", err)
-	}
-	return cfg, nil
-}
-
-// demoConfig is the distribution `strata run` serves with no arguments.
-func demoConfig(originURL string) (*config.Config, error) {
-	cfg, err := quickConfig(originURL, 24*time.Hour)
-	if err != nil {
-		return nil, err
-	}
-	d := &cfg.Distributions[0]
-	d.ID, d.DomainName, d.Comment = "demo", "demo.strata.localhost", "the built-in demo"
-	// The DNS router answers demo.strata.localhost (dig @127.0.0.1 -p 5353).
-	cfg.DNS.Zone = "strata.localhost"
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-cdn/strata/internal/control"
 	"github.com/strata-cdn/strata/internal/testutil"
 )
 
@@ -189,7 +190,7 @@ func TestTokenPrintedWhenStartFails(t *testing.T) {
 	if err == nil {
 		t.Fatal("start-up did not fail")
 	}
-	var local localControl
+	var local struct{ Token string }
 	b, _ := os.ReadFile(filepath.Join(dataDir, "control.json"))
 	if json.Unmarshal(b, &local) != nil || local.Token == "" {
 		t.Fatalf("no token saved: %s", b)
@@ -202,7 +203,7 @@ func TestTokenPrintedWhenStartFails(t *testing.T) {
 // The CLI line of the banner: an invalidation only where a distribution is
 // known, --data-dir only when it is not the default, quoted for the shell.
 func TestPrintControlHints(t *testing.T) {
-	cp := &controlPlane{APIURL: "http://127.0.0.1:8081", NATSURL: "nats://127.0.0.1:4222"}
+	cp := &control.Plane{APIURL: "http://127.0.0.1:8081", NATSURL: "nats://127.0.0.1:4222"}
 	for _, tc := range []struct {
 		hint cliHint
 		want string

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/strata-cdn/strata/internal/config"
+	"github.com/strata-cdn/strata/internal/control/client"
 	"github.com/strata-cdn/strata/pkg/cfsign"
 )
 
@@ -378,17 +378,14 @@ func cmdKeys(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "strata keys create: %v\n", err)
 		return 1
 	}
-	var registered []byte
-	var registeredHeader http.Header
+	var registered client.Result
 	if api != nil {
 		// Registered first: when the control plane refuses the key,
 		// no file is left behind.
 		pk := config.PublicKey{ID: *id, Name: *name, EncodedKey: string(pubPEM)}
-		_, h, body, err := api.do(http.MethodPost, publicKeyKind.path, pk, "")
-		if err != nil {
+		if registered, err = api.Create(client.PublicKeys, pk); err != nil {
 			return printError(stderr, api, err)
 		}
-		registered, registeredHeader = body, h
 	}
 	failed := func(err error) int {
 		fmt.Fprintf(stderr, "strata keys create: %v\n", err)
@@ -408,7 +405,7 @@ func cmdKeys(args []string, stdout, stderr io.Writer) int {
 		return failed(err)
 	}
 	if api != nil {
-		code := publicKeyKind.printChanged(stdout, stderr, cf.asJSON, "registered", registered, registeredHeader)
+		code := publicKeyKind.printChanged(stdout, stderr, cf.asJSON, "registered", registered)
 		fmt.Fprintf(stderr, "wrote %s (secret, mode 0600) and %s\n", privPath, pubPath)
 		fmt.Fprintf(stderr, "next: put %s in a key group (strata key-group create --file F, with id: signers and items: [%s]),\n", *id, *id)
 		fmt.Fprintf(stderr, "trust the group in a cache behavior (trustedKeyGroups: [signers]), then sign:\n")

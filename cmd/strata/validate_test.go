@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/testutil"
 )
@@ -132,25 +131,5 @@ distributions:
 				t.Fatalf("exit %d, want %d; stdout %q, stderr %q; want %q", code, tc.code, stdout.String(), stderr.String(), tc.want)
 			}
 		})
-	}
-}
-
-// strata run --origin --default-ttl is bounded as defaultTTL is, and says
-// so naming the flag.
-func TestQuickModeDefaultTTLBounds(t *testing.T) {
-	for _, tc := range []struct {
-		ttl  time.Duration
-		want string // "" = accepted
-	}{
-		{24 * time.Hour, ""},
-		{0, ""},
-		{time.Duration(config.MaxSeconds) * time.Second, ""},
-		{time.Duration(config.MaxSeconds+1) * time.Second, "--default-ttl: 876000h0m1s is out of range 0..876000h0m0s"},
-		{-time.Second, "--default-ttl: -1s is out of range"},
-	} {
-		_, err := quickConfig("http://127.0.0.1:9000", tc.ttl)
-		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("--default-ttl %s: err %v, want %q", tc.ttl, err, tc.want)
-		}
 	}
 }

@@ -1,6 +1,8 @@
 // Package demo is the small sample site that `strata run` serves as its
 // origin when it is started without a configuration. Each path shows one
 // caching behaviour; /stats counts the requests that reached the origin.
+// Config and QuickConfig are the configurations `strata run` serves with no
+// arguments and with --origin.
 package demo
 
 import (

@@ -1,8 +1,9 @@
 // Package origin fetches from origins: custom HTTP(S) servers and S3
-// buckets (origin groups are the pop package's). An Origin turns a request
-// whose URL holds only a path and query into a request to the origin's base
-// URL, with the origin's custom headers, timeouts and connection attempts,
-// signed with SigV4 when the origin has origin access control.
+// buckets. An Origin turns a request whose URL holds only a path and query
+// into a request to the origin's base URL, with the origin's custom headers,
+// timeouts and connection attempts, signed with SigV4 when the origin has
+// origin access control. A Group (group.go) is an origin group: a primary
+// and a secondary it fails over to.
 package origin
 
 import (

@@ -77,7 +77,7 @@ func (p *PoP) serveErrorPage(ex *exchange, status int) bool {
 	if sub.beh.bypass {
 		err = p.pass(sub)
 	} else {
-		sub.key = p.cacheKey(sub)
+		sub.setKey(p.cacheKey(sub))
 		err = p.serveCached(sub)
 	}
 	if err != nil && !ex.w.wrote {

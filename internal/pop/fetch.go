@@ -396,9 +396,6 @@ func unescapePath(p string) string {
 // the body streams to the origin, the response streams back, and a successful
 // unsafe request invalidates what is stored for its URI (RFC 9111 4.4).
 func (p *PoP) pass(ex *exchange) error {
-	if ex.key == "" && ex.dist != nil {
-		ex.query = ex.rawQuery
-	}
 	var body io.Reader
 	switch ex.r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:

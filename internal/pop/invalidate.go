@@ -80,27 +80,16 @@ func (p *PoP) Invalidate(dist string, paths, tags []string) int {
 
 	for _, pr := range add {
 		if pr.tags != nil {
-			removed += p.store.DeleteTagged(func(k string) bool { return keyDist(k) == dist }, tags)
+			removed += p.store.DeleteTagged(func(s string) bool {
+				k, ok := parseCacheKey(s)
+				return ok && k.dist == dist
+			}, tags)
 			continue
 		}
 		pr := pr
 		removed += p.store.DeleteFunc(func(k string) bool { return pr.matchesKey(k) })
 	}
 	return removed
-}
-
-// keyDist and keyPath read the fields of a cache key (see cacheKey).
-func keyDist(k string) string {
-	d, _, _ := strings.Cut(k, "\x1f")
-	return d
-}
-
-func keyPath(k string) string {
-	parts := strings.SplitN(k, "\x1f", 4)
-	if len(parts) < 3 {
-		return ""
-	}
-	return parts[2]
 }
 
 func (pr *purge) matchesPath(path string) bool {
@@ -110,8 +99,11 @@ func (pr *purge) matchesPath(path string) bool {
 	return path == pr.path
 }
 
-func (pr *purge) matchesKey(k string) bool {
-	return keyDist(k) == pr.dist && pr.matchesPath(keyPath(k))
+// matchesKey reports whether a stored key (key.go) is of the purge's
+// distribution and path.
+func (pr *purge) matchesKey(s string) bool {
+	k, ok := parseCacheKey(s)
+	return ok && k.dist == pr.dist && pr.matchesPath(k.path)
 }
 
 // purgedSince reports whether an object of ex made by the origin at

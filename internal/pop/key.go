@@ -17,25 +17,33 @@ import (
 // form that is keyed, so two viewers with the same key send the origin the
 // same request.
 
-// cacheKey builds the key of a cached request and the query string that goes
-// to the origin.
-func (p *PoP) cacheKey(ex *exchange) string {
-	b := ex.beh
-	ck := &b.policy.CacheKey
-	var sb strings.Builder
-	sb.Grow(len(ex.dist.cfg.ID) + len(ex.path) + 64)
-	sb.WriteString(ex.dist.cfg.ID)
-	sb.WriteByte(0x1f)
+// keySep separates the fields of a cache key's string form.
+const keySep = 0x1f
+
+// cacheKey is the key of a cached request. Its String is what the store
+// holds (and the disk tier persists, so the format must not change): the
+// fields in this order, separated by keySep. Stored keys may carry a Vary
+// variant's suffix after enc (cache.variantKey).
+type cacheKey struct {
+	dist    string // distribution ID
+	method  string // "OPTIONS", or "" for GET and HEAD (they share objects)
+	path    string // the escaped, cleaned path
+	query   string // the keyed query parameters (keyQuery)
+	headers string // the keyed headers, "name=value\n" each, names lower case
+	cookies string // the keyed cookies, as a sorted Cookie value
+	enc     string // the encoding segment (keyEncoding, compress.go)
+}
+
+// cacheKey builds the key of a cached request: the one place a key is made.
+func (p *PoP) cacheKey(ex *exchange) cacheKey {
+	ck := &ex.beh.policy.CacheKey
+	k := cacheKey{dist: ex.dist.cfg.ID, path: ex.path, enc: keyEncoding(ex)}
 	if ex.r.Method == http.MethodOptions {
-		sb.WriteString("OPTIONS")
+		k.method = http.MethodOptions
 	}
-	sb.WriteByte(0x1f)
-	sb.WriteString(ex.path)
-	sb.WriteByte(0x1f)
-	ex.query = p.originQuery(ex)
-	sb.WriteString(keyQuery(ex.rawQuery, ck.QueryStrings))
-	sb.WriteByte(0x1f)
+	k.query = keyQuery(ex.rawQuery, ck.QueryStrings)
 	if ck.Headers.Behavior == config.KeyWhitelist {
+		var sb strings.Builder
 		for _, name := range ck.Headers.Items {
 			sb.WriteString(strings.ToLower(name))
 			sb.WriteByte('=')
@@ -48,14 +56,88 @@ func (p *PoP) cacheKey(ex *exchange) string {
 			}
 			sb.WriteByte('\n')
 		}
+		k.headers = sb.String()
 	}
-	sb.WriteByte(0x1f)
 	if !ck.Cookies.None() {
-		sb.WriteString(filterCookies(ex.r, ck.Cookies))
+		k.cookies = filterCookies(ex.r, ck.Cookies)
 	}
-	sb.WriteByte(0x1f)
-	sb.WriteString(keyEncoding(ex)) // compress.go
+	return k
+}
+
+// String is the key's wire form, as stored.
+func (k cacheKey) String() string {
+	var sb strings.Builder
+	sb.Grow(len(k.dist) + len(k.method) + len(k.path) + len(k.query) + len(k.headers) + len(k.cookies) + len(k.enc) + 6)
+	k.writeBase(&sb)
+	sb.WriteByte(keySep)
+	sb.WriteString(k.enc)
 	return sb.String()
+}
+
+// base is the key's wire form without its encoding segment: what every
+// encoding variant of the request shares (an unsafe request invalidates
+// them all, unsafe.go).
+func (k cacheKey) base() string {
+	var sb strings.Builder
+	sb.Grow(len(k.dist) + len(k.method) + len(k.path) + len(k.query) + len(k.headers) + len(k.cookies) + 5)
+	k.writeBase(&sb)
+	return sb.String()
+}
+
+func (k cacheKey) writeBase(sb *strings.Builder) {
+	for i, f := range [...]string{k.dist, k.method, k.path, k.query, k.headers, k.cookies} {
+		if i > 0 {
+			sb.WriteByte(keySep)
+		}
+		sb.WriteString(f)
+	}
+}
+
+// parseCacheKey reads a stored key back into its fields (invalidation
+// matches stored keys by distribution and path). dist, method, path and
+// query are read from the front and are exact for any stored key, a Vary
+// variant's included; cookies and enc are read from the back, and headers
+// are what lies between, so a header value holding keySep does not shift
+// the other fields. parseCacheKey(s).String() == s whenever ok.
+func parseCacheKey(s string) (k cacheKey, ok bool) {
+	sep := string(rune(keySep))
+	if k.dist, s, ok = strings.Cut(s, sep); !ok {
+		return cacheKey{}, false
+	}
+	if k.method, s, ok = strings.Cut(s, sep); !ok {
+		return cacheKey{}, false
+	}
+	if k.path, s, ok = strings.Cut(s, sep); !ok {
+		return cacheKey{}, false
+	}
+	if k.query, s, ok = strings.Cut(s, sep); !ok {
+		return cacheKey{}, false
+	}
+	i := strings.LastIndexByte(s, keySep)
+	if i < 0 {
+		return cacheKey{}, false
+	}
+	k.enc, s = s[i+1:], s[:i]
+	j := strings.LastIndexByte(s, keySep)
+	if j < 0 {
+		return cacheKey{}, false
+	}
+	k.cookies, k.headers = s[j+1:], s[:j]
+	return k, true
+}
+
+// keyEncodings are the values of a key's enc: the normalized
+// Accept-Encoding without compress (compress.AcceptEncoding), the chosen
+// encoding with it (keyEncoding).
+var keyEncodings = []string{"", "gzip", "br", "br,gzip", "enc=identity", "enc=gzip", "enc=br", "enc=zstd"}
+
+// deleteEncodings removes what is stored for k in every encoding variant
+// (an unsafe request invalidates the URI for every viewer, RFC 9111 4.4).
+func (p *PoP) deleteEncodings(k cacheKey) {
+	for _, enc := range keyEncodings {
+		k.enc = enc
+		p.store.Delete(k.String())
+	}
 }
 
 // keyQuery normalizes a raw query for the key: parameters selected by the
@@ -102,12 +184,15 @@ func keyQuery(raw string, l config.KeyList) string {
 	return sb.String()
 }
 
-// originQuery is the query string forwarded: what the cache key holds plus
-// what the origin request policy adds, normalized.
-func (p *PoP) originQuery(ex *exchange) string {
+// originQuery is the query string forwarded, settled once when the pipeline
+// knows whether the request is cached: for a cached request, what the cache
+// key holds plus what the origin request policy adds, normalized (two
+// viewers with one key send the origin one request); for any other, the
+// viewer's query without signing parameters, as it came.
+func originQuery(ex *exchange, cached bool) string {
 	raw := ex.rawQuery
-	if raw == "" {
-		return ""
+	if raw == "" || !cached {
+		return raw
 	}
 	l := ex.beh.policy.CacheKey.QueryStrings
 	if orp := ex.beh.orp; orp != nil {
@@ -126,43 +211,6 @@ func filterCookies(r *http.Request, l config.KeyList) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, "; ")
-}
-
-// acceptEncoding normalizes Accept-Encoding to the encodings the policy keys
-// on ("br,gzip", "gzip", "br" or ""), as CloudFront does.
-func acceptEncoding(h http.Header, ck *config.CacheKeyConfig) string {
-	if !ck.EnableAcceptEncodingGzip && !ck.EnableAcceptEncodingBrotli {
-		return ""
-	}
-	var gz, br bool
-	for _, v := range h["Accept-Encoding"] {
-		for _, item := range strings.Split(v, ",") {
-			name, params, _ := strings.Cut(strings.TrimSpace(item), ";")
-			if q, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok && isZeroQ(q) {
-				continue
-			}
-			switch strings.ToLower(strings.TrimSpace(name)) {
-			case "gzip":
-				gz = true
-			case "br":
-				br = true
-			}
-		}
-	}
-	switch {
-	case br && gz && ck.EnableAcceptEncodingBrotli && ck.EnableAcceptEncodingGzip:
-		return "br,gzip"
-	case br && ck.EnableAcceptEncodingBrotli:
-		return "br"
-	case gz && ck.EnableAcceptEncodingGzip:
-		return "gzip"
-	}
-	return ""
-}
-
-func isZeroQ(q string) bool {
-	q = strings.TrimSpace(q)
-	return q == "0" || strings.TrimRight(q, "0") == "0." || q == "0."
 }
 
 // Header names with "_". CGI, WSGI, PHP and Rack origins turn a field name

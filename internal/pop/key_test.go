@@ -1,7 +1,6 @@
 package pop
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 
@@ -59,26 +58,6 @@ func TestCleanPath(t *testing.T) {
 	}
 }
 
-func TestAcceptEncodingNormalized(t *testing.T) {
-	ck := &config.CacheKeyConfig{EnableAcceptEncodingGzip: true, EnableAcceptEncodingBrotli: true}
-	tests := map[string]string{
-		"gzip, deflate, br":     "br,gzip",
-		"GZIP":                  "gzip",
-		"br;q=1.0, gzip;q=0":    "br",
-		"gzip;q=0.000":          "",
-		"identity":              "",
-		"deflate, gzip;q=0.5  ": "gzip",
-	}
-	for in, want := range tests {
-		if got := acceptEncoding(http.Header{"Accept-Encoding": {in}}, ck); got != want {
-			t.Errorf("acceptEncoding(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := acceptEncoding(http.Header{"Accept-Encoding": {"gzip, br"}}, &config.CacheKeyConfig{}); got != "" {
-		t.Errorf("policy without encodings keyed %q", got)
-	}
-}
-
 // Normalizing a normalized key component changes nothing.
 func FuzzKeyQueryIdempotent(f *testing.F) {
 	for _, s := range []string{"a=1&b=2", "b=%41&a", "x=%zz&&y=+", "a=1;b=2", "%00=%ff"} {
@@ -110,6 +89,121 @@ func FuzzCleanPathIdempotent(f *testing.F) {
 			if seg == ".." || seg == "." {
 				t.Fatalf("dot segment left in %q (from %q)", once, p)
 			}
+		}
+	})
+}
+
+// The key's wire form is what the store holds and the disk tier persists:
+// these strings are pinned, a change here orphans every stored object.
+func TestCacheKeyString(t *testing.T) {
+	tests := []struct {
+		name string
+		k    cacheKey
+		want string
+	}{
+		{"bare", cacheKey{dist: "E1", path: "/"},
+			"E1\x1f\x1f/\x1f\x1f\x1f\x1f"},
+		{"compressed", cacheKey{dist: "E1", path: "/a.html", enc: "enc=gzip"},
+			"E1\x1f\x1f/a.html\x1f\x1f\x1f\x1fenc=gzip"},
+		{"options", cacheKey{dist: "E1", method: "OPTIONS", path: "/api", enc: "br,gzip"},
+			"E1\x1fOPTIONS\x1f/api\x1f\x1f\x1f\x1fbr,gzip"},
+		{"every field", cacheKey{dist: "EDFDVBD6EXAMPLE", path: "/p%20q", query: "a=1&b=2",
+			headers: "origin=https://a.example\nhost=cdn.example\n", cookies: "s=1; t=2", enc: "enc=identity"},
+			"EDFDVBD6EXAMPLE\x1f\x1f/p%20q\x1fa=1&b=2\x1forigin=https://a.example\nhost=cdn.example\n\x1fs=1; t=2\x1fenc=identity"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.k.String(); got != tt.want {
+				t.Fatalf("String() = %q, want %q", got, tt.want)
+			}
+			if got, want := tt.k.base(), tt.want[:strings.LastIndexByte(tt.want, 0x1f)]; got != want {
+				t.Errorf("base() = %q, want %q", got, want)
+			}
+			k, ok := parseCacheKey(tt.want)
+			if !ok || k != tt.k {
+				t.Errorf("parseCacheKey(%q) = %+v, %v; want %+v", tt.want, k, ok, tt.k)
+			}
+		})
+	}
+}
+
+func TestParseCacheKey(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		ok   bool
+		want cacheKey
+	}{
+		{"too few fields", "E1\x1f\x1f/a\x1f\x1f\x1f", false, cacheKey{}},
+		{"empty", "", false, cacheKey{}},
+		{"no separator", "E1", false, cacheKey{}},
+		// A Vary variant (cache.variantKey): the leading fields stay exact.
+		{"vary variant", "E1\x1f\x1f/a\x1fq=1\x1f\x1f\x1fenc=br\x00vary\x00origin=x\x1fy", true,
+			cacheKey{dist: "E1", path: "/a", query: "q=1", headers: "\x1f", cookies: "enc=br\x00vary\x00origin=x", enc: "y"}},
+		// A keyed header's value holding the separator stays in headers.
+		{"separator in a header", "E1\x1f\x1f/a\x1f\x1fx-h=a\x1fb\n\x1fc=1\x1fgzip", true,
+			cacheKey{dist: "E1", path: "/a", headers: "x-h=a\x1fb\n", cookies: "c=1", enc: "gzip"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, ok := parseCacheKey(tt.in)
+			if ok != tt.ok || k != tt.want {
+				t.Fatalf("parseCacheKey(%q) = %+v, %v; want %+v, %v", tt.in, k, ok, tt.want, tt.ok)
+			}
+			if ok && k.String() != tt.in {
+				t.Errorf("String() = %q, want %q", k.String(), tt.in)
+			}
+		})
+	}
+}
+
+// Invalidation reads distribution and path back from stored keys, Vary
+// variants included.
+func TestPurgeMatchesKey(t *testing.T) {
+	k := cacheKey{dist: "E1", path: "/img/a.png", query: "v=2", enc: "enc=identity"}.String()
+	variant := k + "\x00vary\x00origin=https://x.example"
+	tests := []struct {
+		name string
+		pr   purge
+		key  string
+		want bool
+	}{
+		{"exact", purge{dist: "E1", path: "/img/a.png"}, k, true},
+		{"exact, variant", purge{dist: "E1", path: "/img/a.png"}, variant, true},
+		{"prefix", purge{dist: "E1", path: "/img/", prefix: true}, variant, true},
+		{"other path", purge{dist: "E1", path: "/img/a"}, k, false},
+		{"other distribution", purge{dist: "E2", path: "/img/a.png"}, k, false},
+		{"not a key", purge{dist: "E1", path: "/img/a.png"}, "E1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.pr.matchesKey(tt.key); got != tt.want {
+				t.Errorf("matchesKey(%q) = %v, want %v", tt.key, got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzCacheKeyRoundTrip: a key's fields survive String and parseCacheKey
+// (headers even when a value holds the separator), and any string that
+// parses is given back unchanged by String.
+func FuzzCacheKeyRoundTrip(f *testing.F) {
+	f.Add("E1", "", "/a", "q=1", "host=x\n", "c=1", "enc=br", "E1\x1f\x1f/\x1f\x1f\x1f\x1f")
+	f.Add("E1", "OPTIONS", "/", "", "x=a\x1fb\n", "", "", "\x1f\x1f\x1f\x1f\x1f\x1f\x1f\x1f")
+	f.Fuzz(func(t *testing.T, dist, method, path, query, headers, cookies, enc, raw string) {
+		clean := func(s string) string { return strings.ReplaceAll(s, "\x1f", "") }
+		k := cacheKey{dist: clean(dist), method: clean(method), path: clean(path), query: clean(query),
+			headers: headers, cookies: clean(cookies), enc: clean(enc)}
+		s := k.String()
+		back, ok := parseCacheKey(s)
+		if !ok || back != k {
+			t.Fatalf("%+v -> %q -> %+v, %v", k, s, back, ok)
+		}
+		if b := k.base(); s != b+"\x1f"+k.enc {
+			t.Fatalf("base %q of %q", b, s)
+		}
+		if p, ok := parseCacheKey(raw); ok && p.String() != raw {
+			t.Fatalf("%q -> %+v -> %q", raw, p, p.String())
 		}
 	})
 }

@@ -2,7 +2,6 @@ package pop
 
 import (
 	"encoding/base64"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -35,9 +34,10 @@ type exchange struct {
 	dist *dist
 	beh  *behavior
 
-	key      string      // cache key (cached methods only)
+	key      string      // cache key (cached methods only): ck.String()
+	ck       cacheKey    // its fields (key.go)
 	fwd      http.Header // headers for the origin, built once (see forwardHeader)
-	query    string      // query string for the origin
+	query    string      // query string for the origin (originQuery, set with the behavior)
 	xcache   string
 	status   string // Cache-Status entry
 	err      error
@@ -81,6 +81,11 @@ func (p *PoP) finish(ex *exchange) {
 	p.logExchange(ex)
 	*ex = exchange{}
 	exchangePool.Put(ex)
+}
+
+// setKey makes ex a cached request of key k.
+func (ex *exchange) setKey(k cacheKey) {
+	ex.ck, ex.key = k, k.String()
 }
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
@@ -147,14 +152,19 @@ func (p *PoP) pipeline(ex *exchange) error {
 	}
 
 	// 11–14. cache key, lookup, collapse, fetch. A WebSocket handshake is
-	// never cached: it goes to the origin like pass (websocket.go).
-	if isUpgrade(ex.r) {
+	// never cached: it goes to the origin like pass (websocket.go). The
+	// origin's query is settled here, once the behavior and the query
+	// without signing parameters are known (key.go).
+	upgrade := isUpgrade(ex.r)
+	cached := !upgrade && !ex.beh.bypass && ex.beh.cfg.CachesMethod(ex.r.Method)
+	ex.query = originQuery(ex, cached)
+	if upgrade {
 		return p.websocket(ex)
 	}
-	if ex.beh.bypass || !ex.beh.cfg.CachesMethod(ex.r.Method) {
+	if !cached {
 		return p.pass(ex)
 	}
-	ex.key = p.cacheKey(ex)
+	ex.setKey(p.cacheKey(ex))
 	p.refreshSignalled(ex) // a child tier's refresh after an unsafe request (unsafe.go)
 	return p.serveCached(ex)
 	// 15. custom error responses: errorpages.go, from deliver and renderError.
@@ -287,111 +297,6 @@ func (p *PoP) viewerProtocol(ex *exchange) error {
 	return nil
 }
 
-func normalizeHost(h string) string {
-	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
-		h = h[:i]
-	}
-	h = strings.TrimSuffix(h, ".")
-	return strings.ToLower(h)
-}
-
-// cleanPath removes dot segments (RFC 3986 5.2.4) after decoding
-// percent-encoded unreserved characters, so /a/%2e%2e/b and /b select the same
-// behavior and key. It keeps trailing and repeated slashes.
-func cleanPath(p string) (string, bool) {
-	if p == "" {
-		return "/", true
-	}
-	if p[0] != '/' {
-		return "", false
-	}
-	if strings.IndexByte(p, '%') >= 0 {
-		var b strings.Builder
-		for i := 0; i < len(p); i++ {
-			c := p[i]
-			if c == '%' {
-				if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
-					return "", false
-				}
-				d := unhex(p[i+1])<<4 | unhex(p[i+2])
-				if isUnreserved(d) {
-					b.WriteByte(d)
-				} else {
-					b.WriteByte('%')
-					b.WriteByte(upper(p[i+1]))
-					b.WriteByte(upper(p[i+2]))
-				}
-				i += 2
-				continue
-			}
-			b.WriteByte(c)
-		}
-		p = b.String()
-	}
-	// Encoded slashes that would make dot segments for an origin that
-	// decodes them (/a/..%2Fb) are refused: the CDN and the origin would
-	// disagree about the path.
-	if i := strings.IndexByte(p, '%'); i >= 0 && strings.Contains(p, "..") {
-		alt := strings.NewReplacer("%2F", "/", "%5C", "/", "\\", "/").Replace(p)
-		for _, seg := range strings.Split(alt, "/") {
-			if seg == ".." || seg == "." {
-				return "", false
-			}
-		}
-	}
-	if !strings.Contains(p, "/.") {
-		return p, true
-	}
-	segs := strings.Split(p[1:], "/")
-	out := make([]string, 0, len(segs))
-	for i, s := range segs {
-		last := i == len(segs)-1
-		switch s {
-		case ".":
-			if last {
-				out = append(out, "")
-			}
-		case "..":
-			if len(out) > 0 {
-				out = out[:len(out)-1]
-			}
-			if last {
-				out = append(out, "")
-			}
-		default:
-			out = append(out, s)
-		}
-	}
-	return "/" + strings.Join(out, "/"), true
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0'
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
-}
-
-func upper(c byte) byte {
-	if 'a' <= c && c <= 'f' {
-		return c - 'a' + 'A'
-	}
-	return c
-}
-
-func isUnreserved(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-		c == '-' || c == '.' || c == '_' || c == '~'
-}
-
 // isUpgrade: a WebSocket handshake, the only upgrade Strata forwards (other
 // Upgrade headers are hop-by-hop and dropped).
 func isUpgrade(r *http.Request) bool {
@@ -408,86 +313,3 @@ func requestID() string {
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
-
-// responseWriter records what went out, for the error path and the log.
-type responseWriter struct {
-	http.ResponseWriter
-	wrote  bool
-	status int
-	bytes  int64
-}
-
-func (w *responseWriter) WriteHeader(code int) {
-	if !w.wrote && code >= 200 {
-		w.wrote, w.status = true, code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *responseWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.wrote, w.status = true, http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
-}
-
-func (w *responseWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// ReadFrom passes a file body through to the listener's writer, which can
-// hand it to the connection (sendfile).
-func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
-	if !w.wrote {
-		w.wrote, w.status = true, http.StatusOK
-	}
-	var n int64
-	var err error
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		n, err = rf.ReadFrom(src)
-	} else {
-		n, err = io.Copy(writerOnly{w.ResponseWriter}, src)
-	}
-	w.bytes += n
-	return n, err
-}
-
-// rewind takes back a response of which nothing reached the viewer yet
-// (the listener still holds its head back), so that an error can be sent
-// instead; it reports whether it could (HTTP/1.1 only).
-func (w *responseWriter) rewind() bool {
-	r, ok := w.ResponseWriter.(interface{ Rewind() bool })
-	if !w.wrote || !ok || !r.Rewind() {
-		return false
-	}
-	w.wrote, w.status, w.bytes = false, 0, 0
-	return true
-}
-
-// writerOnly hides every method but Write (no ReadFrom recursion).
-type writerOnly struct{ io.Writer }
-
-// bodyWriter is what a stored body is written to: w itself when the
-// listener's writer takes a file (HTTP/1.x on a plain TCP connection:
-// sendfile), else a view of w without ReadFrom (TLS, HTTP/2 and HTTP/3), so
-// that a disk body is copied from its file at once instead of through a
-// descriptor reopened for a sendfile that cannot happen.
-func (w *responseWriter) bodyWriter(overTLS bool) io.Writer {
-	if _, ok := w.ResponseWriter.(io.ReaderFrom); ok && !overTLS {
-		return w
-	}
-	return writeFlusher{w}
-}
-
-// writeFlusher is a responseWriter's Write and Flush, nothing else.
-type writeFlusher struct{ w *responseWriter }
-
-func (f writeFlusher) Write(p []byte) (int, error) { return f.w.Write(p) }
-func (f writeFlusher) Flush()                      { f.w.Flush() }
-
-// Unwrap lets http.ResponseController reach the listener's writer.
-func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -21,9 +21,6 @@ const hTiming = "Server-Timing"
 // preflightStatus is the Cache-Status detail of a preflight answered here.
 const preflightStatus = "detail=cors-preflight"
 
-// addVary is respheaders.AddVary, for the compression glue (compress.go).
-func addVary(h http.Header, name string) { respheaders.AddVary(h, name) }
-
 // policy is the response headers policy for ex: a custom error page gets the
 // one of the behavior the viewer's request chose.
 func (ex *exchange) policy() *respheaders.Policy {

@@ -202,9 +202,9 @@ func TestSignedThroughTiers(t *testing.T) {
 		for _, c := range custom {
 			c := *c
 			if c.Name == "CloudFront-Signature" {
-				c.Value = "A" + c.Value[1:]
-				if c.Value == custom[0].Value {
-					c.Value = "B" + c.Value[1:]
+				orig := c.Value
+				if c.Value = "A" + orig[1:]; c.Value == orig {
+					c.Value = "B" + orig[1:]
 				}
 			}
 			tampered = append(tampered, &c)

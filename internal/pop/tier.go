@@ -5,10 +5,9 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/strata-cdn/strata/internal/origin"
+	topo "github.com/strata-cdn/strata/internal/topology" // pop's tests declare a type topology
 )
 
 // Tiers. An edge's cacheable misses go to its parent, the regional edge
@@ -16,12 +15,12 @@ import (
 // origin names one (and it is not that shield itself), else to the origin.
 // Requests that are not cached go from the edge straight to the origin, as
 // CloudFront sends them. A parent that cannot be reached is skipped for a
-// while and the fetch goes to the origin.
+// while and the fetch goes to the origin (origin.Upstream keeps its health).
 
-// Tier names.
+// Tier names: topology's (the one declaration).
 const (
-	TierEdge     = "edge"
-	TierRegional = "regional"
+	TierEdge     = topo.TierEdge
+	TierRegional = topo.TierRegional
 )
 
 // Peer is another PoP of the network.
@@ -38,38 +37,8 @@ const (
 	servedByHeader = "X-Strata-Served-By"
 )
 
-// parentDownFor is how long a parent that failed is skipped.
-const parentDownFor = 5 * time.Second
-
-// upstream is a parent tier: a peer and its connection pool.
-type upstream struct {
-	peer      Peer
-	o         *origin.Origin
-	downUntil atomic.Int64 // unix nanos
-}
-
-func newUpstream(peer Peer, egress, caBundle string) (*upstream, error) {
-	o, err := origin.New(origin.Settings{
-		ID:                 peer.ID,
-		HTTPBase:           peer.URL, // http:// or https://
-		CABundle:           caBundle,
-		ConnectionTimeout:  2 * time.Second,
-		ConnectionAttempts: 1,
-		ReadTimeout:        90 * time.Second, // the parent may itself be waiting for a slow origin
-		KeepaliveTimeout:   60 * time.Second,
-		LocalAddr:          egress,
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &upstream{peer: peer, o: o}, nil
-}
-
-func (u *upstream) healthy(now time.Time) bool { return now.UnixNano() >= u.downUntil.Load() }
-func (u *upstream) markDown(now time.Time)     { u.downUntil.Store(now.Add(parentDownFor).UnixNano()) }
-
 // upstreamFor picks the parent tier for a cacheable fetch, or nil for the origin.
-func (p *PoP) upstreamFor(ex *exchange) *upstream {
+func (p *PoP) upstreamFor(ex *exchange) *origin.Upstream {
 	if p.parent != nil {
 		return p.parent
 	}
@@ -91,8 +60,8 @@ func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, 
 		method = http.MethodOptions
 	}
 	if up := p.upstreamFor(ex); up != nil && !noParent {
-		if !up.healthy(p.now()) {
-			skipped = "parent-down-" + up.peer.ID
+		if !up.Healthy(p.now()) {
+			skipped = "parent-down-" + up.ID()
 		} else {
 			h := hdr.Clone()
 			h.Set(hopHeader, p.opts.TierSecret)
@@ -100,16 +69,16 @@ func (p *PoP) fetchUpstream(ctx context.Context, ex *exchange, hdr http.Header, 
 			parentEncoding(ex, h)  // compress.go
 			p.signalRefresh(ex, h) // unsafe.go
 			req := p.newOriginRequest(ctx, ex, method, h, nil)
-			resp, err = up.o.Do(req, "http", true)
+			resp, err = up.Do(req)
 			if err == nil {
-				return resp, up.peer.ID, "", nil
+				return resp, up.ID(), "", nil
 			}
 			if ctx.Err() != nil {
 				return nil, "", "", err
 			}
-			up.markDown(p.now())
-			skipped = "parent-down-" + up.peer.ID
-			p.log.Warn("parent unreachable, going to the origin", "stage", "fetch", "parent", up.peer.ID, "err", err.Error())
+			up.MarkDown(p.now())
+			skipped = "parent-down-" + up.ID()
+			p.log.Warn("parent unreachable, going to the origin", "stage", "fetch", "parent", up.ID(), "err", err.Error())
 		}
 	}
 	resp, failover, err := p.doOrigin(ex, func() *http.Request {

@@ -3,7 +3,6 @@ package pop
 import (
 	"container/list"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 )
@@ -117,20 +116,11 @@ func (m *unsafeMemory) remove(e *list.Element) {
 	delete(m.keys, e.Value.(*unsafeEntry).key)
 }
 
-// baseKey is a cache key without its encoding segment: an unsafe request
-// invalidates every encoding of the URI (deleteEncodings).
-func baseKey(key string) string {
-	if i := strings.LastIndexByte(key, 0x1f); i >= 0 {
-		return key[:i]
-	}
-	return key
-}
-
 // rememberUnsafe records that an unsafe request invalidated key, when the
 // next fetch of it goes to a parent tier.
-func (p *PoP) rememberUnsafe(ex *exchange, key string) {
+func (p *PoP) rememberUnsafe(ex *exchange, key cacheKey) {
 	if p.upstreamFor(ex) != nil {
-		p.unsafe.add(baseKey(key), p.now())
+		p.unsafe.add(key.base(), p.now())
 	}
 }
 
@@ -141,14 +131,14 @@ func (p *PoP) refreshSignalled(ex *exchange) {
 	if !ex.fromTier || ex.r.Header.Get(refreshHeader) == "" {
 		return
 	}
-	p.deleteEncodings(ex.key)
-	p.rememberUnsafe(ex, ex.key)
+	p.deleteEncodings(ex.ck)
+	p.rememberUnsafe(ex, ex.ck)
 }
 
 // signalRefresh adds refreshHeader to h, a fetch of ex from the parent
 // tier, when an unsafe request invalidated its key.
 func (p *PoP) signalRefresh(ex *exchange, h http.Header) {
-	if ex.key != "" && p.unsafe.has(baseKey(ex.key), p.now()) {
+	if ex.key != "" && p.unsafe.has(ex.ck.base(), p.now()) {
 		h.Set(refreshHeader, "1")
 	}
 }
@@ -156,6 +146,6 @@ func (p *PoP) signalRefresh(ex *exchange, h http.Header) {
 // refreshed forgets ex's key once a parent answered its fetch.
 func (p *PoP) refreshed(ex *exchange, via string) {
 	if via != "" && ex.key != "" {
-		p.unsafe.done(baseKey(ex.key))
+		p.unsafe.done(ex.ck.base())
 	}
 }

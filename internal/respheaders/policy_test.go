@@ -414,3 +414,18 @@ func clone(h http.Header) http.Header {
 	}
 	return c
 }
+
+// A response that may be compressed lists Accept-Encoding in its Vary
+// once, after the origin's names, and never beside "*".
+func TestCompressVaryAddedOnce(t *testing.T) {
+	h := http.Header{"Vary": {"Origin"}}
+	AddVary(h, "Accept-Encoding")
+	AddVary(h, "Accept-Encoding")
+	if got := strings.Join(h.Values("Vary"), ","); got != "Origin,Accept-Encoding" {
+		t.Errorf("Vary %q", got)
+	}
+	h = http.Header{"Vary": {"*"}}
+	if AddVary(h, "Accept-Encoding"); len(h["Vary"]) != 1 {
+		t.Errorf("Vary * grew: %q", h["Vary"])
+	}
+}

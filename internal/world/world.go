@@ -80,9 +80,7 @@ type World struct {
 // before anyone needs them), then builds the PoPs and serves.
 func Start(opts Options) (*World, error) {
 	cfg := opts.Config
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts = opts.withDefaults()
 	specs := cfg.Topology.PoPs
 	if len(specs) == 0 {
 		specs = []config.TopologyPoP{{ID: cfg.PoP.ID, Tier: topology.TierEdge, Listen: cfg.PoP.Listen, HTTPSListen: cfg.PoP.HTTPSListen}}
@@ -97,8 +95,63 @@ func Start(opts Options) (*World, error) {
 		secret = hex.EncodeToString(b[:])
 	}
 	w := &World{Secret: secret, log: opts.Logger, errc: make(chan error, len(specs))}
-	mem := MemoryBudget(cfg, opts.Only)
-	bodies := cache.NewBudget(mem.Bodies) // shared by the PoPs of this process
+	env := shared{secret: secret, bodies: cache.NewBudget(w.memoryBudget(opts).Bodies)} // bodies: shared by the PoPs of this process
+	var err error
+	if env.geo, err = openGeo(cfg, opts); err != nil {
+		return nil, err
+	}
+	w.geo = env.geo
+	if opts.Only != "" && cfg.Topology.PoPByID(opts.Only) == nil && len(cfg.Topology.PoPs) > 0 {
+		return nil, fmt.Errorf("no PoP %q in the topology", opts.Only)
+	}
+	lns, err := listen(specs, opts)
+	if err != nil {
+		return nil, err
+	}
+	env.urls, env.shields = lns.urls, shieldsOf(specs, lns.urls)
+	peers := peerAddrs(specs, lns.urls)
+	for _, s := range specs {
+		if opts.Only != "" && s.ID != opts.Only {
+			continue
+		}
+		n, err := w.startNode(opts, env, s, lns, peers)
+		if err != nil {
+			w.Close()
+			lns.close()
+			return nil, fmt.Errorf("PoP %s: %w", s.ID, err)
+		}
+		w.Nodes = append(w.Nodes, n)
+	}
+	for _, n := range w.Nodes {
+		w.serve(n.server.Serve, n.ln)
+		if n.tlsLn != nil {
+			w.serve(n.server.ServeTLS, n.tlsLn)
+		}
+		if n.quicLn != nil {
+			w.serveQUIC(n.server, n.quicLn)
+		}
+	}
+	return w, nil
+}
+
+// withDefaults fills in the documented defaults of Options.
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.DefaultCertFile == "" {
+		o.DefaultCertFile, o.DefaultKeyFile = o.Config.PoP.TLSCertificateFile, o.Config.PoP.TLSKeyFile
+	}
+	if o.TierCABundle == "" {
+		o.TierCABundle = o.Config.Topology.CABundle
+	}
+	return o
+}
+
+// memoryBudget is the process's memory budget, made the Go runtime's
+// limit when opts ask for it.
+func (w *World) memoryBudget(opts Options) Memory {
+	mem := MemoryBudget(opts.Config, opts.Only)
 	if opts.SetMemoryLimit {
 		limit, fromEnv := SetMemoryLimit(mem, os.Getenv("GOMEMLIMIT"))
 		src := "pop.memoryCacheSize"
@@ -113,78 +166,93 @@ func Start(opts Options) (*World, error) {
 			"caches", config.ByteSize(mem.Caches).String(), "bodies", config.ByteSize(mem.Bodies).String(),
 			"overhead", config.ByteSize(mem.Overhead).String())
 	}
+	return mem
+}
+
+// openGeo opens pop.geoDatabase, else DataDir/country.mmdb when it is
+// there; nil when neither.
+func openGeo(cfg *config.Config, opts Options) (*geo.DB, error) {
 	path := cfg.PoP.GeoDatabase
 	if def := filepath.Join(opts.DataDir, "country.mmdb"); path == "" && opts.DataDir != "" {
 		if _, err := os.Stat(def); err == nil {
 			path = def // installed by scripts/geo-db.sh
 		}
 	}
-	if path != "" {
-		db, err := geo.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("pop.geoDatabase: %w", err)
-		}
-		w.geo = db
-	} else {
+	if path == "" {
 		opts.Logger.Info("no geo database (pop.geoDatabase, or scripts/geo-db.sh for a free one): viewers have no country; geo restriction allow lists refuse them")
+		return nil, nil
 	}
-	urls := map[string]string{}
+	db, err := geo.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pop.geoDatabase: %w", err)
+	}
+	return db, nil
+}
+
+// listeners are the sockets of the PoPs this process runs, by PoP id, and
+// every PoP's URL (those of the local PoPs with their real ports).
+type listeners struct {
+	plain, tls map[string]net.Listener
+	quic       map[string]net.PacketConn
+	urls       map[string]string
+}
+
+func (l *listeners) close() {
+	for _, ln := range l.plain {
+		ln.Close()
+	}
+	for _, ln := range l.tls {
+		ln.Close()
+	}
+	for _, pc := range l.quic {
+		pc.Close()
+	}
+}
+
+// listen opens the listeners of the PoPs of specs this process runs: HTTP,
+// HTTPS and HTTP/3 beside it when it can be had. On failure none stays open.
+func listen(specs []config.TopologyPoP, opts Options) (*listeners, error) {
+	l := &listeners{plain: map[string]net.Listener{}, tls: map[string]net.Listener{}, quic: map[string]net.PacketConn{}, urls: map[string]string{}}
 	for _, s := range specs {
-		urls[s.ID] = s.URL
-	}
-	local := func(s config.TopologyPoP) bool { return opts.Only == "" || s.ID == opts.Only }
-	if opts.Only != "" && cfg.Topology.PoPByID(opts.Only) == nil && len(cfg.Topology.PoPs) > 0 {
-		return nil, fmt.Errorf("no PoP %q in the topology", opts.Only)
-	}
-	if opts.DefaultCertFile == "" {
-		opts.DefaultCertFile, opts.DefaultKeyFile = cfg.PoP.TLSCertificateFile, cfg.PoP.TLSKeyFile
-	}
-	if opts.TierCABundle == "" {
-		opts.TierCABundle = cfg.Topology.CABundle
-	}
-	lns, tlsLns := map[string]net.Listener{}, map[string]net.Listener{}
-	quicLns := map[string]net.PacketConn{}
-	fail := func(err error) (*World, error) {
-		for _, ln := range lns {
-			ln.Close()
-		}
-		for _, ln := range tlsLns {
-			ln.Close()
-		}
-		for _, pc := range quicLns {
-			pc.Close()
-		}
-		return nil, err
+		l.urls[s.ID] = s.URL
 	}
 	for _, s := range specs {
-		if !local(s) {
+		if opts.Only != "" && s.ID != opts.Only {
 			continue
 		}
 		ln, err := net.Listen("tcp", s.Listen)
 		if err != nil {
-			return fail(fmt.Errorf("PoP %s: listen %s: %w", s.ID, s.Listen, err))
+			l.close()
+			return nil, fmt.Errorf("PoP %s: listen %s: %w", s.ID, s.Listen, err)
 		}
-		lns[s.ID] = ln
+		l.plain[s.ID] = ln
 		if s.URL == "" || strings.HasSuffix(s.URL, ":0") {
-			urls[s.ID] = "http://" + ln.Addr().String()
+			l.urls[s.ID] = "http://" + ln.Addr().String()
 		}
-		if s.HTTPSListen != "" {
-			tln, err := net.Listen("tcp", s.HTTPSListen)
-			if err != nil {
-				return fail(fmt.Errorf("PoP %s: listen %s (https): %w", s.ID, s.HTTPSListen, err))
-			}
-			tlsLns[s.ID] = tln
-			// HTTP/3 on the same port over UDP; without it HTTPS still works.
-			if pc, err := net.ListenPacket("udp", tln.Addr().String()); err == nil {
-				quicLns[s.ID] = pc
-			} else {
-				opts.Logger.Warn("no HTTP/3 (UDP listen failed)", "pop", s.ID, "addr", tln.Addr().String(), "err", err)
-			}
-			if strings.HasPrefix(s.URL, "https://") && strings.HasSuffix(s.URL, ":0") {
-				urls[s.ID] = "https://" + tln.Addr().String()
-			}
+		if s.HTTPSListen == "" {
+			continue
+		}
+		tln, err := net.Listen("tcp", s.HTTPSListen)
+		if err != nil {
+			l.close()
+			return nil, fmt.Errorf("PoP %s: listen %s (https): %w", s.ID, s.HTTPSListen, err)
+		}
+		l.tls[s.ID] = tln
+		// HTTP/3 on the same port over UDP; without it HTTPS still works.
+		if pc, err := net.ListenPacket("udp", tln.Addr().String()); err == nil {
+			l.quic[s.ID] = pc
+		} else {
+			opts.Logger.Warn("no HTTP/3 (UDP listen failed)", "pop", s.ID, "addr", tln.Addr().String(), "err", err)
+		}
+		if strings.HasPrefix(s.URL, "https://") && strings.HasSuffix(s.URL, ":0") {
+			l.urls[s.ID] = "https://" + tln.Addr().String()
 		}
 	}
+	return l, nil
+}
+
+// shieldsOf are the regional PoPs by location: the first of each.
+func shieldsOf(specs []config.TopologyPoP, urls map[string]string) map[string]*pop.Peer {
 	shields := map[string]*pop.Peer{}
 	for _, s := range specs {
 		if s.Tier == topology.TierRegional {
@@ -193,107 +261,120 @@ func Start(opts Options) (*World, error) {
 			}
 		}
 	}
-	peers := peerAddrs(specs, urls)
-	for _, s := range specs {
-		if !local(s) {
-			continue
-		}
-		n := &Node{ID: s.ID, Tier: s.Tier, Location: s.Location, Parent: s.Parent, URL: urls[s.ID], Egress: s.Egress, ln: lns[s.ID], tlsLn: tlsLns[s.ID], quicLn: quicLns[s.ID]}
+	return shields
+}
+
+// shared is what every PoP of the process shares.
+type shared struct {
+	urls    map[string]string    // every PoP's URL, by id
+	shields map[string]*pop.Peer // the regional PoPs by location
+	secret  string               // the tier secret
+	geo     *geo.DB
+	bodies  *cache.Budget
+}
+
+// startNode builds the PoP of s on its listeners, ready to serve.
+func (w *World) startNode(opts Options, env shared, s config.TopologyPoP, l *listeners, peers map[netip.Addr]struct{}) (*Node, error) {
+	cfg := opts.Config
+	n := &Node{ID: s.ID, Tier: s.Tier, Location: s.Location, Parent: s.Parent, URL: env.urls[s.ID], Egress: s.Egress, ln: l.plain[s.ID], tlsLn: l.tls[s.ID], quicLn: l.quic[s.ID]}
+	if n.Egress == "" {
+		n.Egress = egressOf(n.ln.Addr(), n.URL)
 		if n.Egress == "" {
-			n.Egress = egressOf(n.ln.Addr(), n.URL)
-			if n.Egress == "" {
-				opts.Logger.Warn("this PoP listens on every address and has no egress: its connections to origins leave from whatever address the system picks, which ip-ranges.json cannot know; set its egress",
-					"pop", s.ID, "field", "egress")
-			}
-		}
-		httpsPort, http3Port := 0, 0
-		if n.tlsLn != nil {
-			n.HTTPSURL = "https://" + n.tlsLn.Addr().String()
-			httpsPort = n.tlsLn.Addr().(*net.TCPAddr).Port
-		}
-		if n.quicLn != nil {
-			http3Port = n.quicLn.LocalAddr().(*net.UDPAddr).Port
-		}
-		rc := s.Location
-		if l, ok := topology.LocationByID(s.Location); ok {
-			rc, n.Region = l.RegionalCache, l.Region
-		} else if r, ok := topology.RegionalCacheByID(s.Location); ok {
-			n.Region = r.Region
-		}
-		po := pop.Options{
-			ID:                  s.ID,
-			MemoryCacheSize:     int64(cfg.PoP.MemoryCacheSize),
-			MaxObjectSize:       int64(cfg.PoP.MaxObjectSize),
-			DefaultDistribution: opts.DefaultDistribution,
-			Logger:              opts.Logger,
-			Tier:                s.Tier,
-			RegionalCache:       rc,
-			Shields:             shields,
-			TierSecret:          secret,
-			AcceptViewers:       s.AcceptViewers,
-			Egress:              n.Egress,
-			ShieldRegion:        topology.ShieldCache,
-			Geo:                 w.geo,
-			DefaultCertFile:     opts.DefaultCertFile,
-			DefaultKeyFile:      opts.DefaultKeyFile,
-			HTTPSPort:           httpsPort,
-			HTTP3Port:           http3Port,
-			TierCABundle:        opts.TierCABundle,
-			BodyBudget:          bodies,
-		}
-		po.WebSocketIdleTimeout = time.Duration(cfg.PoP.WebSocketIdleTimeout)
-		po.RequestBodyTimeout = time.Duration(cfg.PoP.RequestBodyTimeout)
-		if opts.DataDir != "" {
-			po.DiskDir = filepath.Join(opts.DataDir, "cache", s.ID)
-			po.DiskCacheSize = int64(cfg.PoP.DiskCacheSize)
-			// Bodies too large for memory stream through unlinked files
-			// there, on the disk cache's filesystem.
-			po.SpillDir = filepath.Join(opts.DataDir, "spill")
-		}
-		if s.Parent != "" {
-			po.Parent = &pop.Peer{ID: s.Parent, URL: urls[s.Parent]}
-		}
-		p, err := pop.New(cfg, po)
-		if err != nil {
-			w.Close()
-			return fail(fmt.Errorf("PoP %s: %w", s.ID, err))
-		}
-		n.PoP = p
-		p.AddListeners(n.ln.Addr(), listenAddr(n.tlsLn), packetAddr(n.quicLn))
-		w.Nodes = append(w.Nodes, n)
-		id := s.ID
-		n.server, err = listener.New(listener.Options{
-			Handler:           p,
-			TLSConfig:         p.TLSConfig(),
-			HTTP3:             func(name string) bool { return p.HTTPVersionOffered(name, "h3") },
-			MaxHeaderBytes:    int(cfg.PoP.MaxHeaderBytes),
-			ReadHeaderTimeout: time.Duration(cfg.PoP.ReadHeaderTimeout),
-			IdleTimeout:       time.Duration(cfg.PoP.IdleTimeout),
-			WriteTimeout:      time.Duration(cfg.PoP.ViewerWriteTimeout),
-			MaxConnsPerAddr:   cfg.PoP.MaxConnectionsPerAddress,
-			MaxConns:          cfg.PoP.MaxConnections,
-			NewConnsPerAddr:   cfg.PoP.NewConnectionsPerAddress,
-			ExemptAddr:        func(a netip.Addr) bool { _, ok := peers[a]; return ok },
-			Logger:            opts.Logger,
-			OnError: func(remote net.Addr, status int, reason string) {
-				opts.Logger.Debug("request refused", "stage", "listener", "pop", id, "client", remote.String(), "status", status, "reason", reason)
-			},
-		})
-		if err != nil {
-			w.Close()
-			return fail(fmt.Errorf("PoP %s: %w", s.ID, err))
+			opts.Logger.Warn("this PoP listens on every address and has no egress: its connections to origins leave from whatever address the system picks, which ip-ranges.json cannot know; set its egress",
+				"pop", s.ID, "field", "egress")
 		}
 	}
-	for _, n := range w.Nodes {
-		w.serve(n.server.Serve, n.ln)
-		if n.tlsLn != nil {
-			w.serve(n.server.ServeTLS, n.tlsLn)
-		}
-		if n.quicLn != nil {
-			w.serveQUIC(n.server, n.quicLn)
-		}
+	httpsPort, http3Port := 0, 0
+	if n.tlsLn != nil {
+		n.HTTPSURL = "https://" + n.tlsLn.Addr().String()
+		httpsPort = n.tlsLn.Addr().(*net.TCPAddr).Port
 	}
-	return w, nil
+	if n.quicLn != nil {
+		http3Port = n.quicLn.LocalAddr().(*net.UDPAddr).Port
+	}
+	_, n.Region = regionOf(s.Location)
+	p, err := pop.New(cfg, popOptions(opts, env, s, n.Egress, httpsPort, http3Port))
+	if err != nil {
+		return nil, err
+	}
+	n.PoP = p
+	p.AddListeners(n.ln.Addr(), listenAddr(n.tlsLn), packetAddr(n.quicLn))
+	id := s.ID
+	n.server, err = listener.New(listener.Options{
+		Handler:           p,
+		TLSConfig:         p.TLSConfig(),
+		HTTP3:             func(name string) bool { return p.HTTPVersionOffered(name, "h3") },
+		MaxHeaderBytes:    int(cfg.PoP.MaxHeaderBytes),
+		ReadHeaderTimeout: time.Duration(cfg.PoP.ReadHeaderTimeout),
+		IdleTimeout:       time.Duration(cfg.PoP.IdleTimeout),
+		WriteTimeout:      time.Duration(cfg.PoP.ViewerWriteTimeout),
+		MaxConnsPerAddr:   cfg.PoP.MaxConnectionsPerAddress,
+		MaxConns:          cfg.PoP.MaxConnections,
+		NewConnsPerAddr:   cfg.PoP.NewConnectionsPerAddress,
+		ExemptAddr:        func(a netip.Addr) bool { _, ok := peers[a]; return ok },
+		Logger:            opts.Logger,
+		OnError: func(remote net.Addr, status int, reason string) {
+			opts.Logger.Debug("request refused", "stage", "listener", "pop", id, "client", remote.String(), "status", status, "reason", reason)
+		},
+	})
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// regionOf is the regional cache and the region of a PoP's location (a
+// location of the catalog, or a regional cache itself).
+func regionOf(location string) (regionalCache, region string) {
+	if l, ok := topology.LocationByID(location); ok {
+		return l.RegionalCache, l.Region
+	}
+	if r, ok := topology.RegionalCacheByID(location); ok {
+		return location, r.Region
+	}
+	return location, ""
+}
+
+// popOptions maps the configuration and the world's shared parts to the
+// pop.Options of the PoP of s: a pure function of its arguments.
+func popOptions(opts Options, env shared, s config.TopologyPoP, egress string, httpsPort, http3Port int) pop.Options {
+	cfg := opts.Config
+	rc, _ := regionOf(s.Location)
+	po := pop.Options{
+		ID:                   s.ID,
+		MemoryCacheSize:      int64(cfg.PoP.MemoryCacheSize),
+		MaxObjectSize:        int64(cfg.PoP.MaxObjectSize),
+		DefaultDistribution:  opts.DefaultDistribution,
+		Logger:               opts.Logger,
+		Tier:                 s.Tier,
+		RegionalCache:        rc,
+		Shields:              env.shields,
+		TierSecret:           env.secret,
+		AcceptViewers:        s.AcceptViewers,
+		Egress:               egress,
+		ShieldRegion:         topology.ShieldCache,
+		Geo:                  env.geo,
+		DefaultCertFile:      opts.DefaultCertFile,
+		DefaultKeyFile:       opts.DefaultKeyFile,
+		HTTPSPort:            httpsPort,
+		HTTP3Port:            http3Port,
+		TierCABundle:         opts.TierCABundle,
+		BodyBudget:           env.bodies,
+		WebSocketIdleTimeout: time.Duration(cfg.PoP.WebSocketIdleTimeout),
+		RequestBodyTimeout:   time.Duration(cfg.PoP.RequestBodyTimeout),
+	}
+	if opts.DataDir != "" {
+		po.DiskDir = filepath.Join(opts.DataDir, "cache", s.ID)
+		po.DiskCacheSize = int64(cfg.PoP.DiskCacheSize)
+		// Bodies too large for memory stream through unlinked files
+		// there, on the disk cache's filesystem.
+		po.SpillDir = filepath.Join(opts.DataDir, "spill")
+	}
+	if s.Parent != "" {
+		po.Parent = &pop.Peer{ID: s.Parent, URL: env.urls[s.Parent]}
+	}
+	return po
 }
 
 func (w *World) serve(serve func(net.Listener) error, ln net.Listener) {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package managed
+
+const raceEnabled = false
