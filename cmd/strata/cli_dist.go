@@ -44,8 +44,9 @@ func distPath(id string) string { return distKind.itemPath(id) }
 
 // printDistribution prints a distribution for people: its settings, its
 // origins and its cache behaviors. Fields that nothing acts on yet
-// (priceClass, webACLId, logging, isIPv6Enabled) are not shown as settings:
-// the API's warnings list them when they are set.
+// (webACLId, logging) are not shown as settings: the API's warnings list
+// them when they are set. The domain name is the one the DNS router
+// answers when it lies in dns.zone.
 func printDistribution(w io.Writer, d *config.Distribution, etag string) {
 	t := newKV(w)
 	kv := t.add
@@ -56,6 +57,8 @@ func printDistribution(w io.Writer, d *config.Distribution, etag string) {
 	kv("Enabled", strconv.FormatBool(d.IsEnabled()))
 	kv("Comment", oneLine(d.Comment, 200))
 	kv("HTTP version", d.HTTPVersion)
+	kv("Price class", d.PriceClass)
+	kv("IPv6", strconv.FormatBool(d.IPv6Enabled()))
 	if d.DefaultRootObject != "" {
 		kv("Default root object", d.DefaultRootObject)
 	}

@@ -135,15 +135,15 @@ func TestCLIPoliciesKeysAndKeyGroups(t *testing.T) {
 // the field is not shown as a setting.
 func TestCLIShowsFieldsNotActedOn(t *testing.T) {
 	tc := startTestControl(t)
-	inert := distYAML + "priceClass: PriceClass_100\nwebACLId: acl-1\n"
+	inert := distYAML + "webACLId: acl-1\nlogging: {enabled: true}\n"
 	out := tc.mustRun(cmdDist, "create", "--file", writeFile(t, "dist.yaml", inert))
 	const note = "Not yet acted on (accepted, but Strata does nothing with them yet):\n" +
-		"  distributions[0].priceClass: accepted but not yet acted on (price classes come with the DNS router; every PoP serves every distribution)\n" +
-		"  distributions[0].webACLId: accepted but not yet acted on (web ACLs come with the WAF stage; no request is filtered)\n"
+		"  distributions[0].webACLId: accepted but not yet acted on (web ACLs come with the WAF stage; no request is filtered)\n" +
+		"  distributions[0].logging: accepted but not yet acted on (access logs come with the logging stage; nothing is written)\n"
 	if !strings.HasSuffix(out, note) {
 		t.Errorf("create does not end with the fields not acted on:\n%s", out)
 	}
-	if strings.Contains(out, "Price class") || strings.Contains(out, "Web ACL") {
+	if strings.Contains(out, "Logging") || strings.Contains(out, "Web ACL") {
 		t.Errorf("create shows an inert field as a setting:\n%s", out)
 	}
 	out = tc.mustRun(cmdDist, "get", "ETEST1")
@@ -155,7 +155,7 @@ func TestCLIShowsFieldsNotActedOn(t *testing.T) {
 		t.Errorf("list:\n%s", out)
 	}
 	code, out, errOut := tc.run(cmdDist, "get", "ETEST1", "--json")
-	if code != 0 || !json.Valid([]byte(out)) || !strings.Contains(errOut, "strata: warning: distributions[0].priceClass: accepted but not yet acted on") {
+	if code != 0 || !json.Valid([]byte(out)) || !strings.Contains(errOut, "strata: warning: distributions[0].logging: accepted but not yet acted on") {
 		t.Errorf("get --json: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
 

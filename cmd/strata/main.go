@@ -26,6 +26,8 @@ Usage:
   strata invalidate DIST PATH... [--tag T]... [--wait]
                               remove objects from every PoP
   strata status               the PoPs: tier, region, config version, last heartbeat, health
+  strata dns explain --name NAME --client IP
+                              how the DNS router answers NAME for a viewer at IP
   strata validate --config F  check a configuration file; exit 1 with every error
   strata locations [flags]    the world catalog of PoP locations and regional edge caches
   strata sign-url --key F --key-id K --url U (--ttl D | --expires T) [--ip CIDR] [--start T]
@@ -74,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdInvalidate(args[1:], stdout, stderr)
 	case "status":
 		return cmdStatus(args[1:], stdout, stderr)
+	case "dns":
+		return cmdDNS(args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
 	case "locations":

@@ -173,8 +173,13 @@ func runWorld(ctx context.Context, f runFlags, log *slog.Logger, stdout io.Write
 		return err
 	}
 	netFile := writeNetwork(w, f.dataDir, log)
+	router, err := startDNS(ctx, cfg, w, cp, f.dataDir, m.demoURL != "", log)
+	if err != nil {
+		return err
+	}
+	defer router.Close()
 	b := banner{w: w, base: base, httpsBase: httpsBase, demoURL: m.demoURL, netFile: netFile, f: f, cfg: cfg, dev: dev,
-		dist: m.defaultDist, freePorts: freePorts}
+		dist: m.defaultDist, freePorts: freePorts, dns: router}
 	if b.dist == "" && len(cfg.Distributions) > 0 {
 		b.dist = cfg.Distributions[0].ID
 	}
@@ -418,6 +423,7 @@ type banner struct {
 	dev              *world.DevTLS
 	dist             string // the distribution the examples use ("" = none)
 	freePorts        bool
+	dns              *dnsRouter // nil: no DNS router
 }
 
 func (b banner) print(out io.Writer) {
@@ -464,6 +470,7 @@ func (b banner) print(out io.Writer) {
 			fmt.Fprintf(out, "\nEvery edge serves too; X-Strata-Served-By says which tier had the object:\n  curl -sI %s/hello.txt    # %s\n", other.URL, note)
 		}
 		b.printHTTPS(out)
+		b.dns.print(out, b.cfg, true)
 		fmt.Fprintln(out, "\nStop with Ctrl-C.")
 	case b.f.origin != "":
 		fmt.Fprintf(out, "Caching %s for any Host (default TTL %s)\n", b.f.origin, b.f.defaultTTL)
@@ -473,6 +480,7 @@ func (b banner) print(out io.Writer) {
 			fmt.Fprintf(out, "  distribution %s: %s\n", d.ID, strings.Join(append([]string{d.DomainName}, d.Aliases...), ", "))
 		}
 		b.printHTTPS(out)
+		b.dns.print(out, b.cfg, false)
 	}
 }
 

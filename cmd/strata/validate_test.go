@@ -32,14 +32,14 @@ func TestValidateWarnsAboutInertFields(t *testing.T) {
 		t.Errorf("stdout %q", got)
 	}
 
-	inert := writeFile(t, "inert.yaml", base+"    priceClass: PriceClass_100\n    webACLId: acl-1\n")
+	inert := writeFile(t, "inert.yaml", base+"    logging: {enabled: true}\n    webACLId: acl-1\n")
 	out.Reset()
 	errOut.Reset()
 	if code := cmdValidate([]string{"--config", inert}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut.String())
 	}
 	for _, want := range []string{
-		inert + ": warning: distributions[0].priceClass: accepted but not yet acted on (price classes come with the DNS router",
+		inert + ": warning: distributions[0].logging: accepted but not yet acted on (access logs come with the logging stage",
 		inert + ": warning: distributions[0].webACLId: accepted but not yet acted on (web ACLs come with the WAF stage",
 	} {
 		if !strings.Contains(errOut.String(), want) {
@@ -57,7 +57,7 @@ func TestRunLogsFieldsNotActedOn(t *testing.T) {
 	cfg := writeFile(t, "inert.yaml", `pop: {listen: "127.0.0.1:0"}
 distributions:
   - id: shop
-    isIPv6Enabled: false
+    logging: {enabled: true}
     origins: [{id: web, url: "http://127.0.0.1:9"}]
     defaultCacheBehavior: {targetOriginId: web}
 `)
@@ -84,7 +84,7 @@ distributions:
 		t.Errorf("strata run: %v", err)
 	}
 	const want = `level=WARN msg="configuration field not yet acted on" source=` // then the file, the field and why
-	if !strings.Contains(log.String(), want) || !strings.Contains(log.String(), "field=distributions[0].isIPv6Enabled") {
+	if !strings.Contains(log.String(), want) || !strings.Contains(log.String(), "field=distributions[0].logging") {
 		t.Errorf("the log does not name the field:\n%s", log.String())
 	}
 }

@@ -312,26 +312,26 @@ func TestInertFieldsLogged(t *testing.T) {
 	var logs testutil.SyncBuffer
 	n := startNodeLog(t, auth, "AAA1", ns.ClientURL(), &config.Config{}, slog.New(slog.NewTextHandler(&logs, nil)))
 
-	dist := func(comment, priceClass string) config.Distribution {
-		return config.Distribution{ID: "site", Comment: comment, PriceClass: priceClass,
+	dist := func(comment string) config.Distribution {
+		return config.Distribution{ID: "site", Comment: comment, Logging: config.Logging{Enabled: true}, // not yet acted on
 			Origins:              []config.Origin{{ID: "web", URL: "http://127.0.0.1:9"}},
 			DefaultCacheBehavior: config.CacheBehavior{TargetOriginID: "web"}}
 	}
 	put := func(comment string) uint64 {
-		body, _ := json.Marshal(dist(comment, config.PriceClass100))
+		body, _ := json.Marshal(dist(comment))
 		rev, err := kvs[bucketDistributions].Put(context.Background(), "site", body)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return rev
 	}
-	const line = "field=distributions[0].priceClass"
+	const line = "field=distributions[0].logging"
 	// The version of a snapshot is the sum of the buckets' revisions: here,
 	// the revision of the one distribution.
 	rev := put("one")
 	testutil.WaitFor(t, 5*time.Second, "the first snapshot", func() bool { return n.agent.Version() == rev })
 	if !strings.Contains(logs.String(), line) {
-		t.Fatalf("no warning about priceClass in the log:\n%s", logs.String())
+		t.Fatalf("no warning about logging in the log:\n%s", logs.String())
 	}
 	rev = put("two")
 	testutil.WaitFor(t, 5*time.Second, "the second snapshot", func() bool { return n.agent.Version() == rev })
@@ -345,7 +345,7 @@ func TestInertFieldsLogged(t *testing.T) {
 	// A PoP whose local configuration (reported when the process loaded
 	// it) has the same warnings does not repeat them.
 	var logs2 testutil.SyncBuffer
-	n2 := startNodeLog(t, auth, "BBB1", ns.ClientURL(), &config.Config{Distributions: []config.Distribution{dist("local", config.PriceClass100)}},
+	n2 := startNodeLog(t, auth, "BBB1", ns.ClientURL(), &config.Config{Distributions: []config.Distribution{dist("local")}},
 		slog.New(slog.NewTextHandler(&logs2, nil)))
 	testutil.WaitFor(t, 5*time.Second, "the snapshot at the second PoP", func() bool { return n2.agent.Version() == rev })
 	if strings.Contains(logs2.String(), line) {

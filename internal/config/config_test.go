@@ -60,7 +60,7 @@ func TestFullExample(t *testing.T) {
 		{"pop.requestBodyTimeout", c.PoP.RequestBodyTimeout.D(), 2 * time.Minute},
 		{"aliases lower-cased", shop.Aliases, []string{"www.example.com", "*.static.example.com"}},
 		{"domainName", shop.DomainName, "shop.cdn.example.net"},
-		{"default domainName", docs.DomainName, "docs_site.strata.localhost"},
+		{"default domainName", docs.DomainName, "docs_site.cdn.example.net"},
 		{"enabled", shop.IsEnabled(), true},
 		{"disabled", docs.IsEnabled(), false},
 		{"isIPv6Enabled false", shop.IPv6Enabled(), false},

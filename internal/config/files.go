@@ -39,6 +39,13 @@ func (c *Config) checkFiles() Errors {
 			db.Close()
 		}
 	}
+	if path := c.DNS.GeoDatabase; path != "" {
+		if db, err := geo.Open(path); err != nil {
+			errs = append(errs, FieldError{Path: "dns.geoDatabase", Msg: err.Error()})
+		} else {
+			db.Close()
+		}
+	}
 	for i := range c.Distributions {
 		d := &c.Distributions[i]
 		dp := idx("distributions", i)

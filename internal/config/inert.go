@@ -21,7 +21,7 @@ const NotActedOn = "accepted but not yet acted on"
 // inertField is a field of the model that nothing acts on yet.
 type inertField struct {
 	path   string // field path with "[]" for list indexes, e.g. distributions[].priceClass
-	reason string // why, or what brings it, e.g. "price classes come with the DNS router"
+	reason string // why, or what brings it, e.g. "edge functions are not executed yet"
 	// isDefault reports whether a value has no effect to claim (nil: the
 	// zero value, or an empty list).
 	isDefault func(v reflect.Value) bool
@@ -29,13 +29,9 @@ type inertField struct {
 
 // inert is the one list of fields that are accepted but not acted on yet.
 var inert = []inertField{
-	{path: "distributions[].priceClass", reason: "price classes come with the DNS router; every PoP serves every distribution",
-		isDefault: isString(PriceClassAll)},
 	{path: "distributions[].webACLId", reason: "web ACLs come with the WAF stage; no request is filtered"},
 	{path: "distributions[].logging", reason: "access logs come with the logging stage; nothing is written",
 		isDefault: func(v reflect.Value) bool { return !v.Interface().(Logging).Enabled }},
-	{path: "distributions[].isIPv6Enabled", reason: "IPv6 comes with the DNS router; a PoP answers on whatever addresses it listens on",
-		isDefault: isBoolPtr(true)},
 	{path: "distributions[].defaultCacheBehavior.functionAssociations", reason: "edge functions are not executed yet"},
 	{path: "distributions[].cacheBehaviors[].functionAssociations", reason: "edge functions are not executed yet"},
 	{path: "distributions[].origins[].customOriginConfig.originSslProtocols", reason: "connections to origins use TLS 1.2 or later",

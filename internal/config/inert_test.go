@@ -45,6 +45,15 @@ var actedOn = map[string]string{
 	"topology.pops[].url":           "world.Start: how children reach the PoP",
 	"topology.pops[].acceptViewers": "world.Start → pop.Options.AcceptViewers: a regional PoP serves viewers",
 	"topology.pops[].parent":        "world.Start: an edge's regional parent",
+	"topology.pops[].addresses":     "dns.PoPsFromTopology, startDNS: the DNS router's A/AAAA answers",
+	// dns: cmd/strata/dns.go starts internal/dns with them.
+	"dns.zone":                      "startDNS → dns.Options.Zone; the distributions' domain names in it are answered",
+	"dns.listen":                    "startDNS → dns.Server.Start (UDP and TCP)",
+	"dns.ttl":                       "startDNS → dns.Options.TTL",
+	"dns.defaultRegion":             "startDNS → dns.Options.DefaultRegion",
+	"dns.geoDatabase":               "startDNS → dns.Options.Geo",
+	"distributions[].priceClass":    "dns.DistributionsInZone: answers come from PoPs in the class's regions",
+	"distributions[].isIPv6Enabled": "dns.DistributionsInZone: AAAA answers only when true",
 
 	// distributions: internal/pop (pop.go build, pipeline.go, tls.go, geo.go, errorpages.go).
 	"distributions[].id":                                             "pop snapshot, control API, invalidations",
@@ -253,7 +262,6 @@ func TestWarnings(t *testing.T) {
 		got = append(got, w.Path)
 	}
 	want := []string{
-		"distributions[0].priceClass",
 		"distributions[0].webACLId",
 		"distributions[0].logging",
 		"distributions[0].defaultCacheBehavior.functionAssociations",
@@ -314,10 +322,8 @@ distributions:
 	want = []string{
 		"distributions[1].origins[1].customOriginConfig.originSslProtocols: " + NotActedOn + " (connections to origins use TLS 1.2 or later)",
 		"distributions[1].cacheBehaviors[0].functionAssociations: " + NotActedOn + " (edge functions are not executed yet)",
-		"distributions[1].priceClass: " + NotActedOn + " (price classes come with the DNS router; every PoP serves every distribution)",
 		"distributions[1].webACLId: " + NotActedOn + " (web ACLs come with the WAF stage; no request is filtered)",
 		"distributions[1].logging: " + NotActedOn + " (access logs come with the logging stage; nothing is written)",
-		"distributions[1].isIPv6Enabled: " + NotActedOn + " (IPv6 comes with the DNS router; a PoP answers on whatever addresses it listens on)",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("warnings:\n got %q\nwant %q", got, want)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/strata-cdn/strata/internal/topology"
@@ -33,6 +34,16 @@ func (v *validator) topology(t *Topology, path string) {
 			}
 			if p.Parent != "" {
 				v.add(at(ip, "parent"), "a regional PoP has no parent")
+			}
+		}
+		seenAddr := map[string]bool{}
+		for j, a := range p.Addresses {
+			if addr, err := netip.ParseAddr(a); err != nil || addr.IsUnspecified() || addr.Zone() != "" {
+				v.add(idx(at(ip, "addresses"), j), "%q is not one IP address", a)
+			} else if seenAddr[addr.Unmap().String()] {
+				v.add(idx(at(ip, "addresses"), j), "%s is listed twice", a)
+			} else {
+				seenAddr[addr.Unmap().String()] = true
 			}
 		}
 		if p.Listen == "" {

@@ -36,6 +36,9 @@ topology:
 
 	bad := []struct{ yaml, path, msg string }{
 		{`{id: XXX1, listen: "127.0.0.1:1"}`, "topology.pops[0].location", "not a location of the catalog"},
+		{`{id: FRA1, listen: "127.0.0.1:1", addresses: [host.example]}`, "topology.pops[0].addresses[0]", "not one IP address"},
+		{`{id: FRA1, listen: "127.0.0.1:1", addresses: ["0.0.0.0"]}`, "topology.pops[0].addresses[0]", "not one IP address"},
+		{`{id: FRA1, listen: "127.0.0.1:1", addresses: [192.0.2.1, "::ffff:192.0.2.1"]}`, "topology.pops[0].addresses[1]", "listed twice"},
 		{`{id: FRA1, tier: regional, listen: "127.0.0.1:1"}`, "topology.pops[0].location", "not a regional edge cache"},
 		{`{id: FRA1, tier: middle, listen: "127.0.0.1:1"}`, "topology.pops[0].tier", "middle"},
 		{`{id: FRA1}`, "topology.pops[0].listen", "required"},

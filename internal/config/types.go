@@ -12,6 +12,19 @@ type Config struct {
 	PublicKeys              []PublicKey             `json:"publicKeys"`
 	KeyGroups               []KeyGroup              `json:"keyGroups"`
 	Topology                Topology                `json:"topology"`
+	DNS                     DNS                     `json:"dns"`
+}
+
+// DNS configures the DNS router (internal/dns): an authoritative server
+// for the CDN's zone that answers each distribution's domain name in it
+// with the nearest healthy PoP inside the distribution's price class. With
+// no zone there is no router.
+type DNS struct {
+	Zone          string   `json:"zone"`          // e.g. cdn.example.net; "" = no DNS router
+	Listen        string   `json:"listen"`        // host:port, UDP and TCP; default 127.0.0.1:5353
+	TTL           Duration `json:"ttl"`           // of the answers; default 60s
+	DefaultRegion string   `json:"defaultRegion"` // pricing region of viewers the geo database cannot place; default na
+	GeoDatabase   string   `json:"geoDatabase"`   // default pop.geoDatabase (or <data dir>/country.mmdb)
 }
 
 // Topology is the network of PoPs: which catalog locations run a PoP, in
@@ -36,6 +49,9 @@ type TopologyPoP struct {
 	// AcceptViewers lets a regional PoP serve viewers; by default it serves
 	// only its child PoPs (requests with the topology secret).
 	AcceptViewers bool `json:"acceptViewers"`
+	// Addresses are the IP addresses viewers reach it at: the DNS router's
+	// A and AAAA answers. Default: the IP of listen, else of url.
+	Addresses []string `json:"addresses"`
 }
 
 // PoPByID returns the topology PoP with the given id.

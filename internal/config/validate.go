@@ -27,6 +27,7 @@ func (c *Config) validate() Errors {
 	v := &validator{cfg: c, hosts: map[string]string{}}
 	v.pop(&c.PoP, "pop")
 	v.topology(&c.Topology, "topology")
+	v.dns(&c.DNS, "dns")
 	for _, k := range Kinds {
 		n := k.Len(c)
 		v.ids(k.Field, n, func(i int) string { return k.Item(c, i).ResourceID() }, k.Managed)

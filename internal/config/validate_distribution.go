@@ -30,7 +30,11 @@ func (v *validator) distribution(d *Distribution, p string) {
 	}
 	if d.DomainName == "" {
 		if d.ID != "" && idPattern.MatchString(d.ID) {
-			d.DomainName = strings.ToLower(d.ID) + DefaultDomainSuffix
+			suffix := DefaultDomainSuffix
+			if z := v.cfg.DNS.Zone; z != "" && checkHostname(z, false) == nil {
+				suffix = "." + z // a name the DNS router answers
+			}
+			d.DomainName = strings.ToLower(d.ID) + suffix
 			claim(d.DomainName, at(p, "domainName"), " (the default domain name, from id)")
 		}
 	} else {

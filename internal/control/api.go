@@ -20,6 +20,7 @@ import (
 
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/control/wire"
+	"github.com/strata-cdn/strata/internal/dns"
 )
 
 // Limits of the API.
@@ -34,6 +35,11 @@ type Options struct {
 	JS     jetstream.JetStream // default: jetstream.New(NC)
 	Logger *slog.Logger        // default: slog.Default()
 	Now    func() time.Time    // clock for heartbeat ages and timestamps; default time.Now
+	// DNSZone is the DNS router's zone (config dns.zone): a distribution
+	// created without a domainName gets one there, d + 13 random letters
+	// and digits (CloudFront's d111111abcdef8.cloudfront.net shape), kept
+	// by updates that leave domainName out. "": the default domain name.
+	DNSZone string
 }
 
 // Server is the control plane's REST API over the store, with the PoP
@@ -46,6 +52,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	handler http.Handler
+	dnsZone string // lower case, no final dot
 
 	ackConsumer jetstream.ConsumeContext
 
@@ -98,6 +105,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		tokenHashes: map[string][32]byte{},
 		pops:        map[string]*popState{},
 		stop:        func() {},
+		dnsZone:     strings.ToLower(strings.TrimSuffix(opts.DNSZone, ".")),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -322,7 +330,7 @@ type Item struct {
 }
 
 // resourceWarnings lists the fields of a stored resource of kind k that are
-// set but that nothing acts on yet ("distributions[0].priceClass: accepted
+// set but that nothing acts on yet ("distributions[0].logging: accepted
 // but not yet acted on (...)"), with the paths of validation errors: the
 // resource is element 0 of its section.
 func resourceWarnings(k Kind, value json.RawMessage) []string {
@@ -505,6 +513,7 @@ func (s *Server) createResource(k Kind) handlerFunc {
 			id = newID("E")
 			obj["id"] = id
 		}
+		s.dnsName(k, obj, nil)
 		value, err := json.Marshal(obj)
 		if err != nil {
 			return err
@@ -557,14 +566,17 @@ func (s *Server) updateResource(k Kind) handlerFunc {
 				Msg: fmt.Sprintf("%q is not the id of the URL, %q (leave it out or make them equal)", bodyID, id)}})
 		}
 		obj["id"] = id
-		value, err := json.Marshal(obj)
-		if err != nil {
-			return err
-		}
 		ctx := r.Context()
 		s.configMu.Lock()
 		defer s.configMu.Unlock()
 		if err := s.checkRevision(ctx, k, id, rev); err != nil {
+			return err
+		}
+		if cur, err := s.store.Get(ctx, k, id); err == nil {
+			s.dnsName(k, obj, cur.Value)
+		}
+		value, err := json.Marshal(obj)
+		if err != nil {
 			return err
 		}
 		stored, problems, err := s.validateChange(ctx, k, id, value)
@@ -618,6 +630,29 @@ func (s *Server) deleteResource(k Kind) handlerFunc {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
+}
+
+// dnsName gives a distribution without a domainName its name in the DNS
+// router's zone: the one it has (stored, its stored JSON) when that is in
+// the zone, else a new label. Other kinds, a distribution with a
+// domainName, and a control plane without a zone are left alone.
+func (s *Server) dnsName(k Kind, obj map[string]any, stored json.RawMessage) {
+	if s.dnsZone == "" || k.Field != "distributions" {
+		return
+	}
+	if v, ok := obj["domainName"]; ok && v != nil && v != "" {
+		return
+	}
+	if stored != nil {
+		var cur struct {
+			DomainName string `json:"domainName"`
+		}
+		if json.Unmarshal(stored, &cur) == nil && strings.HasSuffix(cur.DomainName, "."+s.dnsZone) {
+			obj["domainName"] = cur.DomainName
+			return
+		}
+	}
+	obj["domainName"] = dns.NewLabel() + "." + s.dnsZone
 }
 
 // checkRevision checks that the resource exists at revision rev.

@@ -347,10 +347,10 @@ func BenchmarkGetDistribution(b *testing.B) {
 // Warning headers (and in the list item); one that sets none gets none.
 func TestWarningsForInertFields(t *testing.T) {
 	e := newEnv(t, "", "")
-	const price = `299 - "distributions[0].priceClass: accepted but not yet acted on (price classes come with the DNS router; every PoP serves every distribution)"`
+	const price = `299 - "distributions[0].logging: accepted but not yet acted on (access logs come with the logging stage; nothing is written)"`
 
 	d := distribution("shop", "o1")
-	d["priceClass"] = "PriceClass_100"
+	d["logging"] = map[string]any{"enabled": true}
 	resp, data := e.do("POST", "/distributions", d)
 	e.want(resp, data, http.StatusCreated, nil)
 	if got := resp.Header.Values("Warning"); !slices.Equal(got, []string{price}) {
@@ -368,17 +368,16 @@ func TestWarningsForInertFields(t *testing.T) {
 	}
 	resp, data = e.do("GET", "/distributions", nil)
 	e.want(resp, data, http.StatusOK, &list)
-	if len(list.Items) != 1 || len(list.Items[0].Warnings) != 1 || !strings.HasPrefix(list.Items[0].Warnings[0], "distributions[0].priceClass: accepted but not yet acted on") {
+	if len(list.Items) != 1 || len(list.Items[0].Warnings) != 1 || !strings.HasPrefix(list.Items[0].Warnings[0], "distributions[0].logging: accepted but not yet acted on") {
 		t.Errorf("list: %s", data)
 	}
 
 	// Two inert fields, on update.
 	d["webACLId"] = "acl-1"
-	d["logging"] = map[string]any{"enabled": true}
 	resp, data = e.do("PUT", "/distributions/shop", d, "If-Match", tag)
 	e.want(resp, data, http.StatusOK, nil)
 	got := strings.Join(resp.Header.Values("Warning"), "\n")
-	for _, field := range []string{"priceClass", "webACLId", "logging"} {
+	for _, field := range []string{"webACLId", "logging"} {
 		if !strings.Contains(got, `"distributions[0].`+field+`: accepted but not yet acted on (`) {
 			t.Errorf("update: no warning for %s in %q", field, got)
 		}
@@ -387,7 +386,7 @@ func TestWarningsForInertFields(t *testing.T) {
 
 	// Back to the defaults: no warning.
 	d = distribution("shop", "o1")
-	d["priceClass"] = "PriceClass_All"
+	d["logging"] = map[string]any{"enabled": false}
 	resp, data = e.do("PUT", "/distributions/shop", d, "If-Match", tag)
 	e.want(resp, data, http.StatusOK, nil)
 	if got := resp.Header.Values("Warning"); len(got) != 0 {
@@ -396,5 +395,45 @@ func TestWarningsForInertFields(t *testing.T) {
 	resp, data = e.do("GET", "/distributions", nil)
 	if strings.Contains(string(data), "warnings") {
 		t.Errorf("list of a distribution without inert fields: %s", data)
+	}
+}
+
+// TestDistributionDNSName: with a DNS zone, a distribution created without
+// a domainName gets d + 13 random letters and digits in the zone, an update
+// that leaves domainName out keeps it, and one that names its own keeps
+// that.
+func TestDistributionDNSName(t *testing.T) {
+	e := newEnv(t, "", "")
+	e.srv.dnsZone = "cdn.example.test"
+	d := distribution("", "o1")
+	delete(d, "id")
+	resp, data := e.do("POST", "/distributions", d)
+	var got struct {
+		ID         string `json:"id"`
+		DomainName string `json:"domainName"`
+	}
+	e.want(resp, data, http.StatusCreated, &got)
+	if !regexp.MustCompile(`^d[a-z0-9]{13}\.cdn\.example\.test$`).MatchString(got.DomainName) {
+		t.Fatalf("domain name %q", got.DomainName)
+	}
+	name := got.DomainName
+	d["comment"] = "changed"
+	resp, data = e.do("PUT", "/distributions/"+got.ID, d, "If-Match", resp.Header.Get("ETag"))
+	e.want(resp, data, http.StatusOK, &got)
+	if got.DomainName != name {
+		t.Errorf("update changed the domain name: %q, was %q", got.DomainName, name)
+	}
+	d2 := distribution("own", "o1")
+	d2["domainName"] = "www.example.org"
+	resp, data = e.do("POST", "/distributions", d2)
+	e.want(resp, data, http.StatusCreated, &got)
+	if got.DomainName != "www.example.org" {
+		t.Errorf("own domain name replaced: %q", got.DomainName)
+	}
+	e.srv.dnsZone = ""
+	resp, data = e.do("POST", "/distributions", distribution("plain", "o1"))
+	e.want(resp, data, http.StatusCreated, &got)
+	if got.DomainName != "plain.strata.localhost" {
+		t.Errorf("without a zone: %q", got.DomainName)
 	}
 }

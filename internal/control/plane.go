@@ -165,7 +165,11 @@ func StartPlane(parent context.Context, o PlaneOptions) (*Plane, error) {
 	if err != nil {
 		return fail(err)
 	}
-	cp.srv, err = New(ctx, Options{JS: js, NC: nc, Logger: log})
+	so := Options{JS: js, NC: nc, Logger: log}
+	if cfg != nil {
+		so.DNSZone = cfg.DNS.Zone // distributions created through the API get a name there
+	}
+	cp.srv, err = New(ctx, so)
 	if err != nil {
 		return fail(err)
 	}

@@ -59,6 +59,8 @@ func Config(originURL string) (*config.Config, error) {
 	}
 	d := &cfg.Distributions[0]
 	d.ID, d.DomainName, d.Comment = "demo", "demo.strata.localhost", "the built-in demo"
+	// The DNS router answers demo.strata.localhost (dig @127.0.0.1 -p 5353).
+	cfg.DNS.Zone = "strata.localhost"
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -120,27 +120,46 @@ type record struct {
 // IPv4; as in every MaxMind IPv6 database, IPv4-compatible ones (::a.b.c.d)
 // also land in the IPv4 data.
 func (d *DB) Lookup(ip netip.Addr) (loc Location) {
+	loc, _ = d.LookupNetwork(ip)
+	return loc
+}
+
+// LookupNetwork is [DB.Lookup] that also returns the database network the
+// address fell in: the range the answer holds for, whether or not the
+// database has a record for it (a DNS server echoes its length as the EDNS
+// Client Subnet scope). IPv4 addresses get IPv4 prefixes. The prefix is
+// invalid when the address is, or the database is closed or unreadable.
+func (d *DB) LookupNetwork(ip netip.Addr) (loc Location, network netip.Prefix) {
 	if d == nil || d.closed.Load() || !ip.IsValid() {
-		return Location{}
+		return Location{}, netip.Prefix{}
 	}
 	defer func() {
 		if recover() != nil {
-			loc = Location{}
+			loc, network = Location{}, netip.Prefix{}
 		}
 	}()
 	ip = ip.Unmap().WithZone("")
 	if ip.Is6() && d.r.Metadata.IPVersion == 4 {
-		return Location{}
+		return Location{}, netip.Prefix{}
 	}
 	res := d.r.Lookup(ip)
-	if res.Err() != nil || !res.Found() {
-		return Location{}
+	if res.Err() != nil {
+		return Location{}, netip.Prefix{}
+	}
+	network = res.Prefix()
+	if network.Addr().Is4() != ip.Is4() {
+		// An IPv4 address outside the database's IPv4 subtree: the
+		// prefix the reader reports is an IPv6 one.
+		network = netip.Prefix{}
+	}
+	if !res.Found() {
+		return Location{}, network
 	}
 	var rec record
 	if err := res.Decode(&rec); err != nil {
-		return Location{}
+		return Location{}, network
 	}
-	return rec.location()
+	return rec.location(), network
 }
 
 func (rec *record) location() Location {

@@ -96,6 +96,35 @@ func TestIPv6AndNesting(t *testing.T) {
 	}
 }
 
+// TestLookupNetwork: the network an address fell in, found or not; IPv4
+// addresses get IPv4 prefixes, in the mapped form too.
+func TestLookupNetwork(t *testing.T) {
+	ranges := LoopbackTestRanges()
+	ranges["127.2.9.0/24"] = Location{Country: "AT"}
+	ranges["2001:db8:1::/48"] = Location{Country: "FR"}
+	db := openTestDB(t, ranges)
+	for _, c := range []struct{ ip, country, network string }{
+		{"127.2.3.4", "DE", "127.2.0.0/21"}, // beside the /24 carved out of it
+		{"::ffff:127.2.3.4", "DE", "127.2.0.0/21"},
+		{"127.2.9.9", "AT", "127.2.9.0/24"},
+		{"127.2.200.1", "DE", "127.2.128.0/17"},
+		{"2001:db8:1::5", "FR", "2001:db8:1::/48"},
+		{"127.0.0.1", "", "127.0.0.0/16"}, // not found: the empty network
+	} {
+		l, n := db.LookupNetwork(netip.MustParseAddr(c.ip))
+		if l.Country != c.country || n.String() != c.network {
+			t.Errorf("LookupNetwork(%s) = %q %s; want %q %s", c.ip, l.Country, n, c.country, c.network)
+		}
+	}
+	if _, n := db.LookupNetwork(netip.Addr{}); n.IsValid() {
+		t.Errorf("invalid address: %s", n)
+	}
+	var closed *DB
+	if l, n := closed.LookupNetwork(netip.MustParseAddr("127.2.3.4")); !l.IsZero() || n.IsValid() {
+		t.Errorf("nil DB: %+v %s", l, n)
+	}
+}
+
 // TestCountryCodeLayout reads an ip-location-db "country" database
 // ({"country_code": "DE"}), here IPv4-only as those files are.
 func TestCountryCodeLayout(t *testing.T) {
