@@ -43,6 +43,10 @@ func viewerError(status int, reason string) *Error {
 }
 
 // errViewerGone ends a request whose viewer left; nothing is rendered.
+// errAnswered is what a stage returns when it answered the request itself
+// (the stage contract, pipeline.go): not a failure, nothing is rendered.
+var errAnswered = errors.New("pop: answered by a stage")
+
 var errViewerGone = errors.New("pop: viewer went away")
 
 // renderError is the one error path: it writes an error response, or aborts

@@ -17,13 +17,15 @@ import (
 // viewers' own copies never do (strataOwned).
 
 // geoLookup is stage 4.
-func (p *PoP) geoLookup(ex *exchange) {
+// It enriches the exchange and decides nothing: it never fails.
+func (p *PoP) geoLookup(ex *exchange) error {
 	if p.opts.Geo == nil {
-		return
+		return nil
 	}
 	if ip, err := netip.ParseAddr(ex.client); err == nil {
 		ex.geo = p.opts.Geo.Lookup(ip)
 	}
+	return nil
 }
 
 // geoRestriction is stage 6.

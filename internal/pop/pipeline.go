@@ -59,7 +59,7 @@ func (p *PoP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.rw = responseWriter{ResponseWriter: w}
 	ex.w, ex.r, ex.start, ex.id = &ex.rw, r, p.now(), requestID()
 	defer p.finish(ex)
-	if err := p.pipeline(ex); err != nil {
+	if err := p.pipeline(ex); err != nil && err != errAnswered {
 		p.renderError(ex, err)
 	}
 }
@@ -88,6 +88,26 @@ func (ex *exchange) detach() *exchange {
 	return &c
 }
 
+// pipeline runs the stages in order. Every stage has one shape (the stage
+// contract):
+//
+//	func (p *PoP) stage(ex *exchange) error
+//
+// and returns one of three things:
+//
+//   - nil: continue with the next stage (the stage may have enriched ex:
+//     geo lookup, the behavior, the cache key);
+//   - errAnswered: the stage answered the request itself (a redirect to
+//     HTTPS, a CORS preflight, a cached or fetched response, a WebSocket
+//     tunnel); nothing more runs but stage 17;
+//   - an *Error (or an error that renderError maps to one): the request
+//     fails; the stage wrote nothing, and the one error path (renderError,
+//     errors.go) renders it, with custom error pages (stage 15) and the
+//     response policy (16). A stage never renders an error itself.
+//
+// The last stages (11–14) answer through deliver and return nil or an
+// error as well; a body that fails after its head went out is aborted
+// (http.ErrAbortHandler), never presented as complete.
 func (p *PoP) pipeline(ex *exchange) error {
 	// 1. listener: framing, limits and timeouts are enforced before we get here.
 	// 2. normalize: request id, client IP, host, path; find the distribution.
@@ -104,7 +124,9 @@ func (p *PoP) pipeline(ex *exchange) error {
 	viewer := !ex.fromTier
 	// 3. rate limit: later issue.
 	// 4. geo lookup: enriches, decides nothing.
-	p.geoLookup(ex)
+	if err := p.geoLookup(ex); err != nil {
+		return err
+	}
 	// 5. web ACL: later issue.
 	// 6. geo restriction.
 	if viewer {
@@ -119,7 +141,7 @@ func (p *PoP) pipeline(ex *exchange) error {
 	// 7. viewer protocol policy: about the viewer's connection, so never
 	// applied to the (plain HTTP) hop between tiers.
 	if viewer {
-		if err := p.viewerProtocol(ex); err != nil || ex.w.wrote {
+		if err := p.viewerProtocol(ex); err != nil {
 			return err
 		}
 	}
@@ -137,8 +159,10 @@ func (p *PoP) pipeline(ex *exchange) error {
 	}
 	// 10. edge functions: later issue.
 	// 16, early: a CORS preflight is answered by the response headers policy.
-	if viewer && p.answerPreflight(ex) {
-		return nil
+	if viewer {
+		if err := p.answerPreflight(ex); err != nil {
+			return err
+		}
 	}
 
 	// 11–14. cache key, lookup, collapse, fetch. A WebSocket handshake is
@@ -285,6 +309,7 @@ func (p *PoP) viewerProtocol(ex *exchange) error {
 		ex.decide(outcome{kind: decRedirect})
 		p.stampHeaders(ex, h)
 		ex.w.WriteHeader(code)
+		return errAnswered
 	}
 	return nil
 }

@@ -50,17 +50,18 @@ func (p *PoP) applyResponsePolicy(ex *exchange, h http.Header) {
 
 // answerPreflight answers a CORS preflight at the edge when the behavior's
 // policy lists allowed methods: 204 with the policy's headers; the origin is
-// not asked. It reports whether it did.
-func (p *PoP) answerPreflight(ex *exchange) bool {
+// not asked. It returns errAnswered when it did (the stage contract,
+// pipeline.go).
+func (p *PoP) answerPreflight(ex *exchange) error {
 	rp := ex.policy()
 	if rp == nil || !rp.AnswersPreflight(ex.r) {
-		return false
+		return nil
 	}
 	h := ex.w.Header()
 	ex.decide(outcome{kind: decPreflight})
 	p.stampHeaders(ex, h)
 	ex.w.WriteHeader(http.StatusNoContent)
-	return true
+	return errAnswered
 }
 
 // serverTiming is the Server-Timing value, with CloudFront's metric names
