@@ -87,6 +87,15 @@ type PoP struct {
 	// NewConnectionsPerAddress is the rate of new connections one viewer
 	// address may open, per second (bursts of twice as many); default 200.
 	NewConnectionsPerAddress int `json:"newConnectionsPerAddress"`
+
+	// Origin protection (internal/origin/limit.go). MaxOriginFetches bounds
+	// the requests the PoP has in flight to origins at once (default 1024),
+	// MaxOriginFetchesPerOrigin those to one origin host (default 256); a
+	// fetch over either waits at most OriginQueueTimeout (default 2s) for a
+	// slot, then its viewer gets 503 with Retry-After.
+	MaxOriginFetches          int      `json:"maxOriginFetches"`
+	MaxOriginFetchesPerOrigin int      `json:"maxOriginFetchesPerOrigin"`
+	OriginQueueTimeout        Duration `json:"originQueueTimeout"`
 }
 
 // Distribution is one CloudFront-style distribution: the hostnames it answers

@@ -21,7 +21,7 @@ func (p *PoP) doOrigin(ex *exchange, mk func() *http.Request) (resp *http.Respon
 	b := ex.beh
 	req := mk()
 	method := req.Method
-	resp, err = b.target.Do(req, ex.scheme, b.forwardHost)
+	resp, err = p.originDo(ex, b.target, req) // shield.go: the origin fetch cap
 	if b.secondary == nil || !failoverMethod(method) {
 		return resp, "", err
 	}
@@ -41,7 +41,7 @@ func (p *PoP) doOrigin(ex *exchange, mk func() *http.Request) (resp *http.Respon
 	}
 	p.log.Info("origin failover", "stage", "fetch", "distribution", ex.dist.cfg.ID,
 		"primary", b.target.ID(), "secondary", b.secondary.ID(), "reason", why, "id", ex.id)
-	resp, err = b.secondary.Do(mk(), ex.scheme, b.forwardHost)
+	resp, err = p.originDo(ex, b.secondary, mk())
 	return resp, b.secondary.ID(), err
 }
 

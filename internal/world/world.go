@@ -243,6 +243,8 @@ func Start(opts Options) (*World, error) {
 		}
 		po.WebSocketIdleTimeout = time.Duration(cfg.PoP.WebSocketIdleTimeout)
 		po.RequestBodyTimeout = time.Duration(cfg.PoP.RequestBodyTimeout)
+		po.MaxOriginFetches, po.MaxOriginFetchesPerOrigin = cfg.PoP.MaxOriginFetches, cfg.PoP.MaxOriginFetchesPerOrigin
+		po.OriginQueueTimeout = time.Duration(cfg.PoP.OriginQueueTimeout)
 		if opts.DataDir != "" {
 			po.DiskDir = filepath.Join(opts.DataDir, "cache", s.ID)
 			po.DiskCacheSize = int64(cfg.PoP.DiskCacheSize)
