@@ -46,6 +46,12 @@ const (
 	// DefaultOriginQueueTimeout is pop.originQueueTimeout: how long a fetch
 	// over either cap waits for a slot before its viewer gets 503.
 	DefaultOriginQueueTimeout = 2 * time.Second
+	// DefaultMinRequestBodyRate is pop.minRequestBodyRate, per second
+	// (Apache mod_reqtimeout's MinRate).
+	DefaultMinRequestBodyRate ByteSize = 500
+	// DefaultBufferedBodySize is pop.bufferedBodySize: request bodies up to
+	// it are read whole before the origin request starts.
+	DefaultBufferedBodySize = 64 * KiB
 
 	// DefaultCachePolicyTTL is a cache policy's defaultTTL, in seconds (one
 	// day), raised to its minTTL.

@@ -35,6 +35,8 @@ var actedOn = map[string]string{
 	"pop.maxOriginFetches":          "pop.Options.MaxOriginFetches (origin.Limiter)",
 	"pop.maxOriginFetchesPerOrigin": "pop.Options.MaxOriginFetchesPerOrigin (origin.Limiter)",
 	"pop.originQueueTimeout":        "pop.Options.OriginQueueTimeout (origin.Limiter)",
+	"pop.minRequestBodyRate":        "pop/shield.go (408 for a body slower than it)",
+	"pop.bufferedBodySize":          "pop/shield.go (small bodies read before the origin request)",
 
 	// topology: internal/world, internal/control (ip-ranges), cmd/strata pop.
 	"topology.secret":               "world.Start: tier hop secret",

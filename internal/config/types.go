@@ -96,6 +96,14 @@ type PoP struct {
 	MaxOriginFetches          int      `json:"maxOriginFetches"`
 	MaxOriginFetchesPerOrigin int      `json:"maxOriginFetchesPerOrigin"`
 	OriginQueueTimeout        Duration `json:"originQueueTimeout"`
+
+	// Slow request bodies (internal/pop, shield.go). MinRequestBodyRate is
+	// the rate, per second, below which a request body is cut with 408 once
+	// its first 5 s have passed (default 500B); BufferedBodySize is the
+	// largest request body read whole before the origin request starts, so
+	// that a slow viewer holds no origin connection (default 64KiB).
+	MinRequestBodyRate ByteSize `json:"minRequestBodyRate"`
+	BufferedBodySize   ByteSize `json:"bufferedBodySize"`
 }
 
 // Distribution is one CloudFront-style distribution: the hostnames it answers

@@ -156,6 +156,8 @@ func (v *validator) pop(p *PoP, path string) {
 		v.add(at(path, "maxOriginFetchesPerOrigin"), "%d is larger than maxOriginFetches (%d)", p.MaxOriginFetchesPerOrigin, p.MaxOriginFetches)
 	}
 	v.duration(at(path, "originQueueTimeout"), &p.OriginQueueTimeout, DefaultOriginQueueTimeout, time.Millisecond, 10*time.Minute)
+	v.size(at(path, "minRequestBodyRate"), &p.MinRequestBodyRate, DefaultMinRequestBodyRate, 1, 1*GiB)
+	v.size(at(path, "bufferedBodySize"), &p.BufferedBodySize, DefaultBufferedBodySize, 1, 64*MiB)
 	v.size(at(path, "diskCacheSize"), &p.DiskCacheSize, DefaultDiskCacheSize, 1*MiB, MaxDiskCacheSize)
 }
 

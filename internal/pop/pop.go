@@ -82,6 +82,10 @@ type Options struct {
 	MaxOriginFetches          int
 	MaxOriginFetchesPerOrigin int
 	OriginQueueTimeout        time.Duration
+	// MinRequestBodyRate (bytes/s) and BufferedBodySize (bytes): slow
+	// request bodies (shield.go). Zero means the config default.
+	MinRequestBodyRate int64
+	BufferedBodySize   int64
 
 	// Viewer TLS (tls.go). DefaultCertFile and DefaultKeyFile are the PEM
 	// files of the default certificate (domain names, no SNI, unknown

@@ -1,13 +1,19 @@
 package pop
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/strata-cdn/strata/internal/config"
 )
 
 // gatedOrigin answers /slow only when the test lets a request through, and
@@ -133,5 +139,110 @@ func TestOriginFetchQueue(t *testing.T) {
 	}
 	if p := g.peak.Load(); p != 2 {
 		t.Fatalf("origin peak concurrency %d, want 2", p)
+	}
+}
+
+// A request body trickled at 10 bytes/s, steady enough never to trip the
+// per-read timeout (an hour here), is cut with 408 by the minimum rate; a
+// body sent at once passes.
+func TestMinRequestBodyRate(t *testing.T) {
+	w := newWorldOpts(t, func(rw http.ResponseWriter, r *http.Request) {}, nil,
+		Options{RequestBodyTimeout: time.Hour, MinRequestBodyRate: 1000, BufferedBodySize: 1 << 10})
+	for _, size := range []int{100, 100_000} { // buffered, and streamed to the origin
+		c, err := net.Dial("tcp", strings.TrimPrefix(w.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(60 * time.Second)) // a bound on failure only
+		fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", size)
+		stop := make(chan struct{})
+		go func() {
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					if _, err := c.Write([]byte("x")); err != nil {
+						return
+					}
+				}
+			}
+		}()
+		line, _ := readHead(t, bufio.NewReader(c))
+		close(stop)
+		if !strings.HasPrefix(line, "HTTP/1.1 408 ") {
+			t.Fatalf("%d-byte body at 10 B/s: %q, want 408", size, line)
+		}
+	}
+	if n := w.origin.count("/up"); n != 0 {
+		// The streamed one may have reached the origin; the request must
+		// not have completed there with a truncated body.
+		if b := w.origin.lastBody("/up"); len(b) == 100_000 {
+			t.Fatalf("origin got the whole body")
+		}
+	}
+	if r := w.doBody("POST", "/up", strings.NewReader(strings.Repeat("y", 100_000))); r.status != 200 {
+		t.Fatalf("a body sent at once: %d %q", r.status, r.body)
+	}
+}
+
+// 200 viewers that send part of a small body and stall hold no origin
+// connection: the body is read whole before the origin request starts.
+func TestSlowBodiesHoldNoOriginConnections(t *testing.T) {
+	var conns atomic.Int64
+	origin := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+	origin.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	origin.Start()
+	t.Cleanup(origin.Close)
+	w := newWorldOpts(t, func(http.ResponseWriter, *http.Request) {}, func(c *config.Config) {
+		c.Distributions[0].Origins[0].URL = origin.URL
+	}, Options{RequestBodyTimeout: 2 * time.Second})
+	const n = 200
+	var wg sync.WaitGroup
+	statuses := make(chan string, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", strings.TrimPrefix(w.url, "http://"))
+			if err != nil {
+				statuses <- err.Error()
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(60 * time.Second))
+			io.WriteString(c, "POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\nname=slow&")
+			line, err := bufio.NewReader(c).ReadString('\n')
+			if err != nil {
+				statuses <- err.Error()
+				return
+			}
+			statuses <- strings.TrimSpace(line)
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if !strings.HasPrefix(s, "HTTP/1.1 408 ") {
+			t.Fatalf("a stalled body: %q, want 408", s)
+		}
+	}
+	if got := conns.Load(); got != 0 {
+		t.Fatalf("%d slow bodies opened origin connections, want 0", got)
+	}
+	if r := w.doBody("POST", "/form", strings.NewReader("name=fast")); r.status != 200 {
+		t.Fatalf("a whole body: %d", r.status)
+	}
+	if got := conns.Load(); got != 1 {
+		t.Fatalf("origin connections %d after one whole body, want 1", got)
 	}
 }

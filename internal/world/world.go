@@ -245,6 +245,7 @@ func Start(opts Options) (*World, error) {
 		po.RequestBodyTimeout = time.Duration(cfg.PoP.RequestBodyTimeout)
 		po.MaxOriginFetches, po.MaxOriginFetchesPerOrigin = cfg.PoP.MaxOriginFetches, cfg.PoP.MaxOriginFetchesPerOrigin
 		po.OriginQueueTimeout = time.Duration(cfg.PoP.OriginQueueTimeout)
+		po.MinRequestBodyRate, po.BufferedBodySize = int64(cfg.PoP.MinRequestBodyRate), int64(cfg.PoP.BufferedBodySize)
 		if opts.DataDir != "" {
 			po.DiskDir = filepath.Join(opts.DataDir, "cache", s.ID)
 			po.DiskCacheSize = int64(cfg.PoP.DiskCacheSize)
