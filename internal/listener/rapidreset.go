@@ -1,7 +1,6 @@
 package listener
 
 import (
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -24,10 +23,11 @@ const (
 // resetGuard wraps the handler of one HTTP/2 connection. A stream the
 // client reset before its handler started costs nothing (the handler is
 // not called: no cache lookup, no origin fetch), and a connection that
-// resets streams far faster than it completes them is closed.
+// resets streams far faster than it completes them is sent a GOAWAY
+// (ENHANCE_YOUR_CALM) and closed.
 type resetGuard struct {
 	h         http.Handler
-	conn      io.Closer
+	conn      *batchConn
 	log       *slog.Logger
 	remote    string
 	resets    atomic.Int64
@@ -56,6 +56,10 @@ func (g *resetGuard) reset() {
 	g.once.Do(func() {
 		g.log.Warn("HTTP/2 connection closed: it resets streams far faster than it completes them (rapid reset, CVE-2023-44487)",
 			"stage", "listener", "client", g.remote, "resets", n, "completed", g.completed.Load())
-		go g.conn.Close()
+		go func() {
+			// GOAWAY ENHANCE_YOUR_CALM first (goaway.go), then the close.
+			g.conn.GoAway("rapid reset")
+			g.conn.Close()
+		}()
 	})
 }
