@@ -37,6 +37,8 @@ const (
 	// DefaultNewConnectionsPerAddress is pop.newConnectionsPerAddress, per
 	// second.
 	DefaultNewConnectionsPerAddress = 200
+	// DefaultMaxRequestsPerConnection is pop.maxRequestsPerConnection.
+	DefaultMaxRequestsPerConnection = 10_000
 	// DefaultMaxOriginFetches is pop.maxOriginFetches: concurrent fetches
 	// from one PoP to all origins.
 	DefaultMaxOriginFetches = 1024

@@ -32,6 +32,7 @@ var actedOn = map[string]string{
 	"pop.maxConnectionsPerAddress":  "listener.Options.MaxConnsPerAddr (refused at accept)",
 	"pop.maxConnections":            "listener.Options.MaxConns (refused at accept)",
 	"pop.newConnectionsPerAddress":  "listener.Options.NewConnsPerAddr (refused at accept)",
+	"pop.maxRequestsPerConnection":  "listener.Options.MaxRequestsPerConn (HTTP/2 graceful close)",
 	"pop.maxOriginFetches":          "pop.Options.MaxOriginFetches (origin.Limiter)",
 	"pop.maxOriginFetchesPerOrigin": "pop.Options.MaxOriginFetchesPerOrigin (origin.Limiter)",
 	"pop.originQueueTimeout":        "pop.Options.OriginQueueTimeout (origin.Limiter)",

@@ -87,6 +87,9 @@ type PoP struct {
 	// NewConnectionsPerAddress is the rate of new connections one viewer
 	// address may open, per second (bursts of twice as many); default 200.
 	NewConnectionsPerAddress int `json:"newConnectionsPerAddress"`
+	// MaxRequestsPerConnection is the request budget of an HTTP/2
+	// connection, after which it is closed gracefully; default 10000.
+	MaxRequestsPerConnection int `json:"maxRequestsPerConnection"`
 
 	// Origin protection (internal/origin/limit.go). MaxOriginFetches bounds
 	// the requests the PoP has in flight to origins at once (default 1024),

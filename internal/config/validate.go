@@ -140,6 +140,7 @@ func (v *validator) pop(p *PoP, path string) {
 		def, hi int
 	}{{"maxConnectionsPerAddress", &p.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddress, 1_000_000}, {"maxConnections", &p.MaxConnections, DefaultMaxConnections, 10_000_000},
 		{"newConnectionsPerAddress", &p.NewConnectionsPerAddress, DefaultNewConnectionsPerAddress, 1_000_000},
+		{"maxRequestsPerConnection", &p.MaxRequestsPerConnection, DefaultMaxRequestsPerConnection, 1_000_000_000},
 		{"maxOriginFetches", &p.MaxOriginFetches, DefaultMaxOriginFetches, 1_000_000},
 		{"maxOriginFetchesPerOrigin", &p.MaxOriginFetchesPerOrigin, DefaultMaxOriginFetchesPerOrigin, 1_000_000}} {
 		if *c.n == 0 {

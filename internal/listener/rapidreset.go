@@ -18,6 +18,10 @@ const (
 	// rapidResetRatio: a connection whose reset streams outnumber its
 	// completed ones more than this many times is closed.
 	rapidResetRatio = 2
+
+	// DefaultMaxRequestsPerConn is the request budget of an HTTP/2
+	// connection (nginx's keepalive_requests default is 1,000).
+	DefaultMaxRequestsPerConn = 10_000
 )
 
 // resetGuard wraps the handler of one HTTP/2 connection. A stream the
@@ -32,6 +36,8 @@ type resetGuard struct {
 	remote    string
 	resets    atomic.Int64
 	completed atomic.Int64
+	budget    int64        // requests the connection may make (MaxRequestsPerConn)
+	started   atomic.Int64 // requests whose handler ran
 	once      sync.Once
 }
 
@@ -39,6 +45,12 @@ func (g *resetGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Context().Err() != nil { // reset before its handler ran
 		g.reset()
 		return
+	}
+	if g.started.Add(1) == g.budget {
+		// The last request of the connection's budget: x/net/http2 takes
+		// Connection: close on a response as a graceful close (GOAWAY;
+		// the streams in flight finish), and drops the field.
+		w.Header().Set("Connection", "close")
 	}
 	g.h.ServeHTTP(w, r)
 	if r.Context().Err() != nil {

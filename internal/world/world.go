@@ -266,18 +266,19 @@ func Start(opts Options) (*World, error) {
 		w.Nodes = append(w.Nodes, n)
 		id := s.ID
 		n.server, err = listener.New(listener.Options{
-			Handler:           p,
-			TLSConfig:         p.TLSConfig(),
-			HTTP3:             func(name string) bool { return p.HTTPVersionOffered(name, "h3") },
-			MaxHeaderBytes:    int(cfg.PoP.MaxHeaderBytes),
-			ReadHeaderTimeout: time.Duration(cfg.PoP.ReadHeaderTimeout),
-			IdleTimeout:       time.Duration(cfg.PoP.IdleTimeout),
-			WriteTimeout:      time.Duration(cfg.PoP.ViewerWriteTimeout),
-			MaxConnsPerAddr:   cfg.PoP.MaxConnectionsPerAddress,
-			MaxConns:          cfg.PoP.MaxConnections,
-			NewConnsPerAddr:   cfg.PoP.NewConnectionsPerAddress,
-			ExemptAddr:        func(a netip.Addr) bool { _, ok := peers[a]; return ok },
-			Logger:            opts.Logger,
+			Handler:            p,
+			TLSConfig:          p.TLSConfig(),
+			HTTP3:              func(name string) bool { return p.HTTPVersionOffered(name, "h3") },
+			MaxHeaderBytes:     int(cfg.PoP.MaxHeaderBytes),
+			ReadHeaderTimeout:  time.Duration(cfg.PoP.ReadHeaderTimeout),
+			IdleTimeout:        time.Duration(cfg.PoP.IdleTimeout),
+			WriteTimeout:       time.Duration(cfg.PoP.ViewerWriteTimeout),
+			MaxConnsPerAddr:    cfg.PoP.MaxConnectionsPerAddress,
+			MaxConns:           cfg.PoP.MaxConnections,
+			NewConnsPerAddr:    cfg.PoP.NewConnectionsPerAddress,
+			MaxRequestsPerConn: cfg.PoP.MaxRequestsPerConnection,
+			ExemptAddr:         func(a netip.Addr) bool { _, ok := peers[a]; return ok },
+			Logger:             opts.Logger,
 			OnError: func(remote net.Addr, status int, reason string) {
 				opts.Logger.Debug("request refused", "stage", "listener", "pop", id, "client", remote.String(), "status", status, "reason", reason)
 			},
