@@ -47,7 +47,8 @@ func originLimitDefaults(o Options) Options {
 // cut with 408 a few seconds in, however regular its bytes. And a body of
 // up to BufferedBodySize is read whole before the origin request starts,
 // so a slow viewer holds no origin connection (nor a slot of the origin
-// fetch cap) while it sends; a larger one streams, and so does the body of
+// fetch cap) while it sends; a larger one streams, and so do a body of
+// unknown length (chunked: it may be a duplex stream) and the body of
 // a viewer that sent Expect: 100-continue (it is sent only once the origin
 // agreed to take it), its pace bounded by the minimum rate.
 
@@ -68,15 +69,17 @@ func (b *viewerBody) deadline(now time.Time) time.Time {
 	return d
 }
 
-// bufferSmallBody reads a body of up to Options.BufferedBodySize whole,
-// before any origin connection is taken. A larger one (or one of unknown
-// length that turns out larger) comes back as what was read followed by
-// the rest, streamed. On a read error it returns the viewer's failure.
+// bufferSmallBody reads a body declared (Content-Length) at most
+// Options.BufferedBodySize whole, before any origin connection is taken.
+// Any other body streams. On a read error it returns the viewer's failure.
 func (p *PoP) bufferSmallBody(ex *exchange, vb *viewerBody) (io.Reader, error) {
 	limit := p.opts.BufferedBodySize
-	if cl := ex.r.ContentLength; cl > limit || expectsContinue(ex.r) {
+	if cl := ex.r.ContentLength; cl < 0 || cl > limit || expectsContinue(ex.r) {
 		// A viewer that waits for 100 Continue sends its body when the
 		// origin asks for it (interim.go): the origin may refuse first.
+		// A body of unknown length (chunked, or HTTP/2 without
+		// content-length) may be a duplex stream the viewer writes as the
+		// origin answers: holding it back would stall both.
 		return vb, nil
 	}
 	var buf bytes.Buffer
