@@ -140,8 +140,8 @@ func (l *connLimiter) refuse(c net.Conn, reason string) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetLinger(0) // a reset: no TIME_WAIT state kept for a flood
 	}
+	n := l.refused.Add(1) // counted before the close the client sees
 	c.Close()
-	n := l.refused.Add(1)
 	now := time.Now().Unix()
 	if last := l.lastLogged.Load(); now != last && l.lastLogged.CompareAndSwap(last, now) {
 		l.log.Warn("connection refused at accept: over "+reason, "stage", "listener",
