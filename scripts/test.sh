@@ -19,6 +19,11 @@ if [ "$(cat "$STRATA_TOOLS/versitygw.version" 2>/dev/null)" != "$VERSITYGW_VERSI
   echo "$VERSITYGW_VERSION" > "$STRATA_TOOLS/versitygw.version"
 fi
 export STRATA_VERSITYGW="$STRATA_TOOLS/versitygw"
+# Debian's slowhttptest for the slow-client attack test (internal/world).
+if ! command -v slowhttptest >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then apt-get install -y slowhttptest >/dev/null || { apt-get update >/dev/null && apt-get install -y slowhttptest >/dev/null; }
+  else sudo -n apt-get install -y slowhttptest >/dev/null; fi
+fi
 # Tests that need these tools fail instead of skipping.
 export STRATA_REQUIRE_TOOLS=1
 

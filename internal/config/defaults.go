@@ -37,6 +37,23 @@ const (
 	// DefaultNewConnectionsPerAddress is pop.newConnectionsPerAddress, per
 	// second.
 	DefaultNewConnectionsPerAddress = 200
+	// DefaultMaxRequestsPerConnection is pop.maxRequestsPerConnection.
+	DefaultMaxRequestsPerConnection = 10_000
+	// DefaultMaxOriginFetches is pop.maxOriginFetches: concurrent fetches
+	// from one PoP to all origins.
+	DefaultMaxOriginFetches = 1024
+	// DefaultMaxOriginFetchesPerOrigin is pop.maxOriginFetchesPerOrigin:
+	// concurrent fetches from one PoP to one origin host.
+	DefaultMaxOriginFetchesPerOrigin = 256
+	// DefaultOriginQueueTimeout is pop.originQueueTimeout: how long a fetch
+	// over either cap waits for a slot before its viewer gets 503.
+	DefaultOriginQueueTimeout = 2 * time.Second
+	// DefaultMinRequestBodyRate is pop.minRequestBodyRate, per second
+	// (Apache mod_reqtimeout's MinRate).
+	DefaultMinRequestBodyRate ByteSize = 500
+	// DefaultBufferedBodySize is pop.bufferedBodySize: request bodies up to
+	// it are read whole before the origin request starts.
+	DefaultBufferedBodySize = 64 * KiB
 
 	// DefaultCachePolicyTTL is a cache policy's defaultTTL, in seconds (one
 	// day), raised to its minTTL.

@@ -103,6 +103,26 @@ type PoP struct {
 	// NewConnectionsPerAddress is the rate of new connections one viewer
 	// address may open, per second (bursts of twice as many); default 200.
 	NewConnectionsPerAddress int `json:"newConnectionsPerAddress"`
+	// MaxRequestsPerConnection is the request budget of an HTTP/2
+	// connection, after which it is closed gracefully; default 10000.
+	MaxRequestsPerConnection int `json:"maxRequestsPerConnection"`
+
+	// Origin protection (internal/origin/limit.go). MaxOriginFetches bounds
+	// the requests the PoP has in flight to origins at once (default 1024),
+	// MaxOriginFetchesPerOrigin those to one origin host (default 256); a
+	// fetch over either waits at most OriginQueueTimeout (default 2s) for a
+	// slot, then its viewer gets 503 with Retry-After.
+	MaxOriginFetches          int      `json:"maxOriginFetches"`
+	MaxOriginFetchesPerOrigin int      `json:"maxOriginFetchesPerOrigin"`
+	OriginQueueTimeout        Duration `json:"originQueueTimeout"`
+
+	// Slow request bodies (internal/pop, shield.go). MinRequestBodyRate is
+	// the rate, per second, below which a request body is cut with 408 once
+	// its first 5 s have passed (default 500B); BufferedBodySize is the
+	// largest request body read whole before the origin request starts, so
+	// that a slow viewer holds no origin connection (default 64KiB).
+	MinRequestBodyRate ByteSize `json:"minRequestBodyRate"`
+	BufferedBodySize   ByteSize `json:"bufferedBodySize"`
 }
 
 // Distribution is one CloudFront-style distribution: the hostnames it answers

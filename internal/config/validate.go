@@ -140,7 +140,10 @@ func (v *validator) pop(p *PoP, path string) {
 		n       *int
 		def, hi int
 	}{{"maxConnectionsPerAddress", &p.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddress, 1_000_000}, {"maxConnections", &p.MaxConnections, DefaultMaxConnections, 10_000_000},
-		{"newConnectionsPerAddress", &p.NewConnectionsPerAddress, DefaultNewConnectionsPerAddress, 1_000_000}} {
+		{"newConnectionsPerAddress", &p.NewConnectionsPerAddress, DefaultNewConnectionsPerAddress, 1_000_000},
+		{"maxRequestsPerConnection", &p.MaxRequestsPerConnection, DefaultMaxRequestsPerConnection, 1_000_000_000},
+		{"maxOriginFetches", &p.MaxOriginFetches, DefaultMaxOriginFetches, 1_000_000},
+		{"maxOriginFetchesPerOrigin", &p.MaxOriginFetchesPerOrigin, DefaultMaxOriginFetchesPerOrigin, 1_000_000}} {
 		if *c.n == 0 {
 			*c.n = c.def
 		}
@@ -151,6 +154,12 @@ func (v *validator) pop(p *PoP, path string) {
 	if p.MaxConnectionsPerAddress > p.MaxConnections {
 		v.add(at(path, "maxConnectionsPerAddress"), "%d is larger than maxConnections (%d)", p.MaxConnectionsPerAddress, p.MaxConnections)
 	}
+	if p.MaxOriginFetchesPerOrigin > p.MaxOriginFetches {
+		v.add(at(path, "maxOriginFetchesPerOrigin"), "%d is larger than maxOriginFetches (%d)", p.MaxOriginFetchesPerOrigin, p.MaxOriginFetches)
+	}
+	v.duration(at(path, "originQueueTimeout"), &p.OriginQueueTimeout, DefaultOriginQueueTimeout, time.Millisecond, 10*time.Minute)
+	v.size(at(path, "minRequestBodyRate"), &p.MinRequestBodyRate, DefaultMinRequestBodyRate, 1, 1*GiB)
+	v.size(at(path, "bufferedBodySize"), &p.BufferedBodySize, DefaultBufferedBodySize, 1, 64*MiB)
 	v.size(at(path, "diskCacheSize"), &p.DiskCacheSize, DefaultDiskCacheSize, 1*MiB, MaxDiskCacheSize)
 }
 

@@ -47,6 +47,12 @@ type batchConn struct {
 	writeTimeout time.Duration
 	wdl          int64       // the write deadline armWrite set, unix nanos (writer goroutine only)
 	closing      atomic.Bool // Close set its drain deadline: no step extends it
+
+	// HTTP/2 frame boundaries of what the server wrote (goaway.go), so a
+	// GOAWAY of ours goes between two of its frames.
+	frames frameTracker
+	goAway []byte // a GOAWAY to send at the next frame boundary
+	sealed bool   // the GOAWAY went out: the server's later writes are dropped
 }
 
 const (
@@ -72,10 +78,23 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
+	if c.sealed {
+		return len(p), nil // after our GOAWAY: the connection is closing
+	}
 	if c.pending == nil {
 		c.pending = batchBufs.Get().(*[]byte)
 	}
-	*c.pending = append(*c.pending, p...)
+	if c.goAway != nil {
+		n := c.frames.untilBoundary(p)
+		*c.pending = append(*c.pending, p[:n]...)
+		c.frames.feed(p[:n])
+		if c.frames.atBoundary() {
+			c.sealGoAway()
+		}
+	} else {
+		*c.pending = append(*c.pending, p...)
+		c.frames.feed(p)
+	}
 	if !c.writing {
 		c.writing = true
 		go c.writeOut()

@@ -67,6 +67,11 @@ type Options struct {
 	// connection is closed at accept as over MaxConnsPerAddr. Zero:
 	// DefaultNewConnsPerAddr.
 	NewConnsPerAddr int
+	// MaxRequestsPerConn is the request budget of an HTTP/2 connection
+	// (nginx's keepalive_requests): the response to its last request
+	// starts a graceful close (GOAWAY, in-flight streams finish), and the
+	// client goes on over a new connection. Zero: DefaultMaxRequestsPerConn.
+	MaxRequestsPerConn int
 	// ExemptAddr, if set, says whether connections from an address count
 	// towards neither limit (the PoP's own peers: a child PoP's hops to
 	// its parent come from a few addresses and must not be limited as a
@@ -100,6 +105,9 @@ func New(o Options) (*Server, error) {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = h1.DefaultWriteTimeout
 	}
+	if o.MaxRequestsPerConn <= 0 {
+		o.MaxRequestsPerConn = DefaultMaxRequestsPerConn
+	}
 	s := &Server{tls: o.TLSConfig, limit: newConnLimiter(o.MaxConnsPerAddr, o.MaxConns, o.NewConnsPerAddr, o.ExemptAddr, o.Logger)}
 	s.hs = &http.Server{
 		Handler:        o.Handler,
@@ -126,7 +134,7 @@ func New(o Options) (*Server, error) {
 				// each step has WriteTimeout to be taken.
 				// Its streams go through a resetGuard (rapidreset.go).
 				bc := newBatchConn(c, o.WriteTimeout)
-				g := &resetGuard{h: o.Handler, conn: bc, log: o.Logger, remote: c.RemoteAddr().String()}
+				g := &resetGuard{h: o.Handler, conn: bc, log: o.Logger, remote: c.RemoteAddr().String(), budget: int64(o.MaxRequestsPerConn)}
 				s.h2.ServeConn(bc, &http2.ServeConnOpts{Context: ctx, BaseConfig: s.hs, Handler: g})
 			},
 		},

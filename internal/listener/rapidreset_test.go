@@ -53,9 +53,23 @@ func TestRapidReset(t *testing.T) {
 	}
 	defer c.Close()
 	closed := make(chan error, 1)
-	go func() { // read (and drop) frames until the server closes
-		_, err := io.Copy(io.Discard, c)
-		closed <- err
+	type goAwayRead struct {
+		code  http2.ErrCode
+		debug string
+	}
+	var goAway atomic.Pointer[goAwayRead]
+	go func() { // read frames until the server closes, keeping its GOAWAY
+		rf := http2.NewFramer(nil, c)
+		for {
+			f, err := rf.ReadFrame()
+			if err != nil {
+				closed <- err
+				return
+			}
+			if ga, ok := f.(*http2.GoAwayFrame); ok {
+				goAway.Store(&goAwayRead{ga.ErrCode, string(ga.DebugData())})
+			}
+		}
 	}()
 	io.WriteString(c, http2.ClientPreface)
 	fr := http2.NewFramer(c, nil)
@@ -79,6 +93,10 @@ func TestRapidReset(t *testing.T) {
 	case <-closed:
 	case <-time.After(20 * time.Second):
 		t.Fatalf("connection still open after %d HEADERS+RST_STREAM (%d handler calls)", sent, calls.Load())
+	}
+	ga := goAway.Load()
+	if ga == nil || ga.code != http2.ErrCodeEnhanceYourCalm || ga.debug != "rapid reset" {
+		t.Fatalf("GOAWAY before the close: %+v, want ENHANCE_YOUR_CALM \"rapid reset\"", ga)
 	}
 	if n := calls.Load(); n > streams/4 {
 		t.Errorf("handler ran %d times for %d reset streams; want far fewer", n, sent)

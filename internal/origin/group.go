@@ -22,6 +22,17 @@ type Group struct {
 	// OnFailover, if set, is called with the reason ("status 503", or the
 	// primary's error) before the secondary is asked.
 	OnFailover func(reason string)
+	// Send, if set, sends a request to one of the group's origins in place
+	// of Origin.Do(req, viewerScheme, keepHost) (the PoP's origin fetch cap
+	// wraps it). An error from Send that is not an *Error is not failed over.
+	Send func(o *Origin, req *http.Request) (*http.Response, error)
+}
+
+func (g Group) send(o *Origin, req *http.Request, viewerScheme string, keepHost bool) (*http.Response, error) {
+	if g.Send != nil {
+		return g.Send(o, req)
+	}
+	return o.Do(req, viewerScheme, keepHost)
 }
 
 // Do sends the request that mk builds to the primary, and a second request
@@ -34,7 +45,7 @@ type Group struct {
 func (g Group) Do(mk func() *http.Request, viewerScheme string, keepHost bool) (resp *http.Response, failover string, err error) {
 	req := mk()
 	method := req.Method
-	resp, err = g.Primary.Do(req, viewerScheme, keepHost)
+	resp, err = g.send(g.Primary, req, viewerScheme, keepHost)
 	if g.Secondary == nil || !failoverMethod(method) {
 		return resp, "", err
 	}
@@ -55,7 +66,7 @@ func (g Group) Do(mk func() *http.Request, viewerScheme string, keepHost bool) (
 	if g.OnFailover != nil {
 		g.OnFailover(why)
 	}
-	resp, err = g.Secondary.Do(mk(), viewerScheme, keepHost)
+	resp, err = g.send(g.Secondary, mk(), viewerScheme, keepHost)
 	return resp, g.Secondary.ID(), err
 }
 

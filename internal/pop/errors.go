@@ -84,6 +84,9 @@ func (p *PoP) renderError(ex *exchange, err error) {
 }
 
 func originFailure(err error) *Error {
+	if e := (*Error)(nil); errors.As(err, &e) {
+		return e // refused before the origin (shield.go)
+	}
 	var oe *origin.Error
 	e := &Error{Status: http.StatusBadGateway, Source: FromOrigin, Retry: true, Reason: "origin unreachable", Err: err}
 	if errors.As(err, &oe) {

@@ -11,7 +11,10 @@ import (
 // names the secondary when it was asked.
 func (p *PoP) doOrigin(ex *exchange, mk func() *http.Request) (resp *http.Response, failover string, err error) {
 	b := ex.beh
-	g := origin.Group{Primary: b.target, Secondary: b.secondary, Codes: b.failoverCodes}
+	g := origin.Group{Primary: b.target, Secondary: b.secondary, Codes: b.failoverCodes,
+		Send: func(o *origin.Origin, req *http.Request) (*http.Response, error) {
+			return p.originDo(ex, o, req) // shield.go: the origin fetch cap
+		}}
 	if b.secondary != nil {
 		g.OnFailover = func(why string) {
 			p.log.Info("origin failover", "stage", "fetch", "distribution", ex.dist.cfg.ID,

@@ -27,7 +27,10 @@ func (p *PoP) pass(ex *exchange) error {
 	if body != nil {
 		vb = p.newViewerBody(ex, body)
 		defer vb.close() // also when a copy panics (ErrAbortHandler)
-		body = vb
+		var err error
+		if body, err = p.bufferSmallBody(ex, vb); err != nil { // shield.go
+			return err
+		}
 	}
 	h := p.forwardHeader(ex, true)
 	ctx, trace := origin.TraceUpstream(ex.r.Context(), ex.beh.timed()) // Server-Timing

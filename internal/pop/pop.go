@@ -71,6 +71,17 @@ type Options struct {
 	// an origin: a viewer that sends nothing for that long gets 408
 	// (upload.go); default 60s, nginx's client_body_timeout.
 	RequestBodyTimeout time.Duration
+	// Origin protection (shield.go): at most MaxOriginFetches fetches to
+	// origins at once, MaxOriginFetchesPerOrigin to each origin host; one
+	// over a cap waits at most OriginQueueTimeout, then gets 503. Zero
+	// means the config default.
+	MaxOriginFetches          int
+	MaxOriginFetchesPerOrigin int
+	OriginQueueTimeout        time.Duration
+	// MinRequestBodyRate (bytes/s) and BufferedBodySize (bytes): slow
+	// request bodies (shield.go). Zero means the config default.
+	MinRequestBodyRate int64
+	BufferedBodySize   int64
 
 	// Viewer TLS (tls.go). DefaultCertFile and DefaultKeyFile are the PEM
 	// files of the default certificate (domain names, no SNI, unknown
@@ -112,6 +123,7 @@ type PoP struct {
 	stapler            *viewertls.Stapler // OCSP staples of the viewer certificates (tls.go)
 	spillWarned        atomic.Bool        // a spill file could not be created (logged once)
 	viewerErrors       sampler            // viewer errors logged at info (viewerlog.go)
+	originLimit        *origin.Limiter    // concurrent origin fetches (shield.go)
 
 	// Keys an unsafe request invalidated, for the parent tiers (unsafe.go).
 	unsafe unsafeMemory
@@ -143,6 +155,7 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 	if opts.RequestBodyTimeout <= 0 {
 		opts.RequestBodyTimeout = config.DefaultRequestBodyTimeout
 	}
+	opts = originLimitDefaults(opts) // shield.go
 	p := &PoP{
 		opts:  opts,
 		log:   opts.Logger.With("pop", opts.ID),
@@ -151,6 +164,7 @@ func New(cfg *config.Config, opts Options) (*PoP, error) {
 		store: cache.NewStore(opts.MemoryCacheSize),
 	}
 	p.viaValue, p.popValue = []string{p.via}, []string{opts.ID}
+	p.originLimit = origin.NewLimiter(opts.MaxOriginFetches, opts.MaxOriginFetchesPerOrigin, opts.OriginQueueTimeout)
 	p.tlsBase = p.newTLSBase()
 	p.stapler = newStapler(opts.Egress, p.log)
 	p.statusID = "Strata-" + opts.ID

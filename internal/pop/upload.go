@@ -29,6 +29,11 @@ type viewerBody struct {
 	r    io.Reader
 	rc   *http.ResponseController // on the listener's writer, not the pooled exchange's
 	idle time.Duration
+	// The minimum rate (shield.go): once bodyRateGrace has passed, the
+	// body as a whole must have come at minRate bytes/s or more.
+	minRate int64
+	start   time.Time
+	n       int64
 
 	mu     sync.Mutex
 	err    error // the first error that is not io.EOF
@@ -36,7 +41,8 @@ type viewerBody struct {
 }
 
 func (p *PoP) newViewerBody(ex *exchange, r io.Reader) *viewerBody {
-	return &viewerBody{r: r, rc: http.NewResponseController(ex.rw.ResponseWriter), idle: p.opts.RequestBodyTimeout}
+	return &viewerBody{r: r, rc: http.NewResponseController(ex.rw.ResponseWriter), idle: p.opts.RequestBodyTimeout,
+		minRate: p.opts.MinRequestBodyRate, start: time.Now()}
 }
 
 var errBodyClosed = errors.New("pop: the request is over")
@@ -49,9 +55,12 @@ func (b *viewerBody) Read(p []byte) (int, error) {
 	}
 	// Where the listener cannot bound a read (none of ours), the body
 	// waits as long as the viewer's connection lives.
-	armed := b.rc.SetReadDeadline(time.Now().Add(b.idle)) == nil
+	armed := b.rc.SetReadDeadline(b.deadline(time.Now())) == nil
 	b.mu.Unlock()
 	n, err := b.r.Read(p)
+	b.mu.Lock()
+	b.n += int64(n)
+	b.mu.Unlock()
 	if err != nil {
 		b.mu.Lock()
 		if armed && !b.closed {

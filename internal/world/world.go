@@ -301,18 +301,19 @@ func (w *World) startNode(opts Options, env shared, s config.TopologyPoP, l *lis
 	p.AddListeners(n.ln.Addr(), listenAddr(n.tlsLn), packetAddr(n.quicLn))
 	id := s.ID
 	n.server, err = listener.New(listener.Options{
-		Handler:           p,
-		TLSConfig:         p.TLSConfig(),
-		HTTP3:             func(name string) bool { return p.HTTPVersionOffered(name, "h3") },
-		MaxHeaderBytes:    int(cfg.PoP.MaxHeaderBytes),
-		ReadHeaderTimeout: time.Duration(cfg.PoP.ReadHeaderTimeout),
-		IdleTimeout:       time.Duration(cfg.PoP.IdleTimeout),
-		WriteTimeout:      time.Duration(cfg.PoP.ViewerWriteTimeout),
-		MaxConnsPerAddr:   cfg.PoP.MaxConnectionsPerAddress,
-		MaxConns:          cfg.PoP.MaxConnections,
-		NewConnsPerAddr:   cfg.PoP.NewConnectionsPerAddress,
-		ExemptAddr:        func(a netip.Addr) bool { _, ok := peers[a]; return ok },
-		Logger:            opts.Logger,
+		Handler:            p,
+		TLSConfig:          p.TLSConfig(),
+		HTTP3:              func(name string) bool { return p.HTTPVersionOffered(name, "h3") },
+		MaxHeaderBytes:     int(cfg.PoP.MaxHeaderBytes),
+		ReadHeaderTimeout:  time.Duration(cfg.PoP.ReadHeaderTimeout),
+		IdleTimeout:        time.Duration(cfg.PoP.IdleTimeout),
+		WriteTimeout:       time.Duration(cfg.PoP.ViewerWriteTimeout),
+		MaxConnsPerAddr:    cfg.PoP.MaxConnectionsPerAddress,
+		MaxConns:           cfg.PoP.MaxConnections,
+		NewConnsPerAddr:    cfg.PoP.NewConnectionsPerAddress,
+		MaxRequestsPerConn: cfg.PoP.MaxRequestsPerConnection,
+		ExemptAddr:         func(a netip.Addr) bool { _, ok := peers[a]; return ok },
+		Logger:             opts.Logger,
 		OnError: func(remote net.Addr, status int, reason string) {
 			opts.Logger.Debug("request refused", "stage", "listener", "pop", id, "client", remote.String(), "status", status, "reason", reason)
 		},
@@ -363,7 +364,12 @@ func popOptions(opts Options, env shared, s config.TopologyPoP, egress string, h
 		BodyBudget:           env.bodies,
 		WebSocketIdleTimeout: time.Duration(cfg.PoP.WebSocketIdleTimeout),
 		RequestBodyTimeout:   time.Duration(cfg.PoP.RequestBodyTimeout),
+		MaxOriginFetches:     cfg.PoP.MaxOriginFetches,
+		OriginQueueTimeout:   time.Duration(cfg.PoP.OriginQueueTimeout),
+		MinRequestBodyRate:   int64(cfg.PoP.MinRequestBodyRate),
+		BufferedBodySize:     int64(cfg.PoP.BufferedBodySize),
 	}
+	po.MaxOriginFetchesPerOrigin = cfg.PoP.MaxOriginFetchesPerOrigin
 	if opts.DataDir != "" {
 		po.DiskDir = filepath.Join(opts.DataDir, "cache", s.ID)
 		po.DiskCacheSize = int64(cfg.PoP.DiskCacheSize)
