@@ -28,19 +28,19 @@ func main() {
 // commands is the table of subcommands, by name. The processes (run, pop,
 // control) are this package's: flags and wiring. The operator commands are
 // internal/cli's; so are the resource kinds (dist, cache-policy, ...), looked
-// up by resourceCommand when a name is not here.
+// up by cli.ResourceCommand when a name is not here.
 var commands = map[string]cli.Func{
 	"run":         cmdRun,
 	"pop":         cmdPop,
 	"control":     cmdControl,
 	"nats-creds":  cmdNATSCreds,
-	"invalidate":  cmdInvalidate,
-	"status":      cmdStatus,
+	"invalidate":  cli.Invalidate,
+	"status":      cli.Status,
 	"validate":    cmdValidate,
-	"locations":   cmdLocations,
-	"sign-url":    cmdSignURL,
-	"sign-cookie": cmdSignCookie,
-	"keys":        cmdKeys,
+	"locations":   cli.Locations,
+	"sign-url":    cli.SignURL,
+	"sign-cookie": cli.SignCookie,
+	"keys":        cli.Keys,
 	"version":     cli.Version(version),
 	"--version":   cli.Version(version),
 	"help":        cli.Help,
@@ -56,20 +56,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		cmd, ok = resourceCommand(args[0])
+		cmd, ok = cli.ResourceCommand(args[0])
 	}
 	if !ok {
 		fmt.Fprintf(stderr, "strata: unknown command %q\n\n%s", args[0], cli.Usage)
 		return 2
 	}
 	return cmd(args[1:], stdout, stderr)
-}
-
-// resourceCommand is the command of a resource kind ("dist", "cache-policy").
-func resourceCommand(name string) (cli.Func, bool) {
-	k, ok := kindByCommand(name)
-	if !ok {
-		return nil, false
-	}
-	return func(args []string, stdout, stderr io.Writer) int { return cmdResource(k, args, stdout, stderr) }, true
 }

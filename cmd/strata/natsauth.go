@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/strata-cdn/strata/internal/cli"
 	"github.com/strata-cdn/strata/internal/control"
 )
 
@@ -19,7 +20,7 @@ func addNATSClientFlags(fs *flag.FlagSet, f *control.NATSClient, who string) {
 func cmdNATSCreds(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("nats-creds", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data-dir", defaultDataDir(), "the control plane's data dir (holds "+control.NATSKeysFile+")")
+	dataDir := fs.String("data-dir", cli.DefaultDataDir(), "the control plane's data dir (holds "+control.NATSKeysFile+")")
 	out := fs.String("out", "", "file to write (default: <data dir>/"+control.CredsDir+"/<role>-<ID>.creds)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: strata nats-creds pop|dns ID [--data-dir D] [--out FILE]\n       strata nats-creds revoke pop|dns ID [--data-dir D]")

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-cdn/strata/internal/cli"
 	"github.com/strata-cdn/strata/internal/control"
 	"github.com/strata-cdn/strata/internal/testutil"
 )
@@ -243,7 +244,7 @@ distributions:
 `, addr)), 0o644)
 	for _, tc := range []struct {
 		name string
-		cmd  cmdFunc
+		cmd  cli.Func
 		args []string
 		want string
 	}{

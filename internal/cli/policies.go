@@ -1,4 +1,4 @@
-package main
+package cli
 
 // The kinds of resource beside distributions: cache policies, origin
 // request policies, response headers policies, public keys and key groups
