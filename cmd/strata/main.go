@@ -36,7 +36,7 @@ var commands = map[string]cli.Func{
 	"nats-creds":  cmdNATSCreds,
 	"invalidate":  cli.Invalidate,
 	"status":      cli.Status,
-	"validate":    cmdValidate,
+	"validate":    cli.Validate,
 	"locations":   cli.Locations,
 	"sign-url":    cli.SignURL,
 	"sign-cookie": cli.SignCookie,

@@ -109,6 +109,14 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format: %q is not one of text, json", format)
 }
 
+// logWarnings logs, once each, the fields of cfg that are set but not yet
+// acted on (config.Config.Warnings); source names where cfg came from.
+func logWarnings(log *slog.Logger, source string, cfg *config.Config) {
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration field not yet acted on", "source", source, "field", w.Path, "warning", w.Msg)
+	}
+}
+
 // runWorld starts the PoPs (and the demo origin when there is no config)
 // and serves until ctx ends. Every listen address is checked before
 // anything is created (CA, token, world); an API token created before a
