@@ -33,7 +33,7 @@ var commands = map[string]cli.Func{
 	"run":         cmdRun,
 	"pop":         cmdPop,
 	"control":     cmdControl,
-	"nats-creds":  cmdNATSCreds,
+	"nats-creds":  cli.NATSCreds,
 	"invalidate":  cli.Invalidate,
 	"status":      cli.Status,
 	"validate":    cli.Validate,
