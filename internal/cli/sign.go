@@ -344,7 +344,7 @@ func Keys(args []string, stdout, stderr io.Writer) int {
 	}
 	if *id == "" {
 		*id = cfsign.NewKeyID()
-	} else if !validKeyID(*id) {
+	} else if !config.ValidID(*id) {
 		fmt.Fprintf(stderr, "strata keys create: --id %q is not a valid id (letters, digits, '_' and '-', starting with a letter or digit, at most 128)\n", *id)
 		return 2
 	}
@@ -429,21 +429,6 @@ func Keys(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "trust the group in a cache behavior (trustedKeyGroups: [signers]), then sign:\n")
 	fmt.Fprintf(stderr, "  strata sign-url --key %s --key-id %s --url https://HOST/PATH --ttl 1h\n", privPath, *id)
 	return 0
-}
-
-// validKeyID mirrors the configuration's id rule.
-func validKeyID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-		if !alnum && (i == 0 || (c != '_' && c != '-')) {
-			return false
-		}
-	}
-	return true
 }
 
 // writeNewFile writes data to a file that must not exist yet.
