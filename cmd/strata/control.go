@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/strata-cdn/strata/internal/cli"
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/control"
 )
@@ -47,7 +48,7 @@ func cmdControl(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var f controlFlags
 	addControlFlags(fs, &f)
-	dataDir := fs.String("data-dir", defaultDataDir(), "folder for the embedded NATS store and control.json")
+	dataDir := fs.String("data-dir", cli.DefaultDataDir(), "folder for the embedded NATS store and control.json")
 	seed := fs.String("config", "", "configuration whose distributions and policies seed an empty store")
 	var logFormat, logLevel string
 	addLogFlags(fs, &logFormat, &logLevel)
@@ -81,7 +82,7 @@ func cmdControl(args []string, stdout, stderr io.Writer) int {
 	defer cp.Close()
 	fmt.Fprintf(stdout, "Strata control plane: API on %s, NATS on %s\n", cp.APIURL, cp.NATSURL)
 	h := cliHint{path: "/*"}
-	if *dataDir != defaultDataDir() {
+	if *dataDir != cli.DefaultDataDir() {
 		h.dataDir = *dataDir
 	}
 	if cfg != nil && len(cfg.Distributions) > 0 {

@@ -27,6 +27,13 @@ func addControlFlags(fs *flag.FlagSet, f *controlFlags) {
 	fs.StringVar(&f.apiListen, "api-listen", "127.0.0.1:8081", "address of the control plane's REST API")
 }
 
+// addNATSClientFlags adds --nats-creds and --nats-ca, how who connects to
+// a NATS server it does not run.
+func addNATSClientFlags(fs *flag.FlagSet, f *control.NATSClient, who string) {
+	fs.StringVar(&f.Creds, "nats-creds", "", "NATS credentials file of "+who)
+	fs.StringVar(&f.CA, "nats-ca", "", "CA certificate (PEM) to verify the NATS server's TLS certificate (default: the system's; the control plane's development CA is <its data dir>/tls/ca.pem)")
+}
+
 // planeOptions are the control plane's options from the flags.
 func planeOptions(dataDir string, f controlFlags, cfg *config.Config, apply bool, log *slog.Logger) control.PlaneOptions {
 	return control.PlaneOptions{DataDir: dataDir, NATS: f.nats, NATSClient: f.natsClient, NATSListen: f.natsListen,

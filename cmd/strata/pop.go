@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/strata-cdn/strata/internal/agent"
+	"github.com/strata-cdn/strata/internal/cli"
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/control"
 	"github.com/strata-cdn/strata/internal/world"
@@ -25,7 +26,7 @@ func cmdPop(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	id := fs.String("id", "", "the PoP of topology.pops to run (e.g. FRA1)")
 	path := fs.String("config", "", "configuration file (YAML or JSON) with a topology")
-	dataDir := fs.String("data-dir", defaultDataDir(), "folder for the PoP's disk cache")
+	dataDir := fs.String("data-dir", cli.DefaultDataDir(), "folder for the PoP's disk cache")
 	natsURL := fs.String("nats", "", "the control plane's NATS (tls://host:4222[,…]): configuration and invalidations come from there")
 	var nf control.NATSClient
 	addNATSClientFlags(fs, &nf, "this PoP (the control plane writes <its data dir>/nats-creds/pop-<ID>.creds; `strata nats-creds pop ID` makes one)")

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/strata-cdn/strata/internal/agent"
+	"github.com/strata-cdn/strata/internal/cli"
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/control"
 	"github.com/strata-cdn/strata/internal/demo"
@@ -53,7 +54,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.pops, "pops", 0, "demo and quick mode: number of PoPs in the world on loopback (demo default 9, quick mode default 1)")
 	fs.IntVar(&f.popPort, "pop-port", 8080, "port of every PoP of a demo or quick-mode world, each on its own 127.0.x.y (0: any free port)")
 	fs.IntVar(&f.httpsPort, "https-port", 8443, "demo and quick mode: port of the HTTPS listener beside every PoP's HTTP listener and the front door (0: any free port, the default with --pop-port 0; -1: no HTTPS)")
-	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "folder for network.json, the PoPs' disk caches and the development CA (tls/)")
+	fs.StringVar(&f.dataDir, "data-dir", cli.DefaultDataDir(), "folder for network.json, the PoPs' disk caches and the development CA (tls/)")
 	fs.DurationVar(&f.defaultTTL, "default-ttl", 24*time.Hour, "quick mode: TTL when the origin gives none (0: cache only what the origin marks fresh)")
 	addLogFlags(fs, &f.logFormat, &f.logLevel)
 	addControlFlags(fs, &f.control)
@@ -93,21 +94,6 @@ func addLogFlags(fs *flag.FlagSet, format, level *string) {
 	fs.StringVar(level, "log-level", "info", "log level: debug, info, warn or error (debug logs every request)")
 }
 
-// defaultDataDir is $STRATA_DATA_DIR, else $XDG_DATA_HOME/strata, else
-// ~/.local/share/strata.
-func defaultDataDir() string {
-	if d := os.Getenv("STRATA_DATA_DIR"); d != "" {
-		return d
-	}
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "strata")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "share", "strata")
-	}
-	return "strata-data"
-}
-
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -121,6 +107,14 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format: %q is not one of text, json", format)
+}
+
+// logWarnings logs, once each, the fields of cfg that are set but not yet
+// acted on (config.Config.Warnings); source names where cfg came from.
+func logWarnings(log *slog.Logger, source string, cfg *config.Config) {
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration field not yet acted on", "source", source, "field", w.Path, "warning", w.Msg)
+	}
 }
 
 // runWorld starts the PoPs (and the demo origin when there is no config)
@@ -563,7 +557,7 @@ func printToken(out io.Writer, cp *control.Plane, dataDir string) {
 // dataDirFlag is the --data-dir the CLI needs to find this run's
 // control.json ("" when it is the default).
 func (f runFlags) dataDirFlag() string {
-	if f.dataDir == defaultDataDir() {
+	if f.dataDir == cli.DefaultDataDir() {
 		return ""
 	}
 	return f.dataDir

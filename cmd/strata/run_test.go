@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-cdn/strata/internal/cli"
 	"github.com/strata-cdn/strata/internal/control"
 	"github.com/strata-cdn/strata/internal/testutil"
 )
@@ -243,7 +244,7 @@ distributions:
 `, addr)), 0o644)
 	for _, tc := range []struct {
 		name string
-		cmd  cmdFunc
+		cmd  cli.Func
 		args []string
 		want string
 	}{
@@ -262,5 +263,43 @@ distributions:
 				t.Fatalf("the data dir was created before the check")
 			}
 		})
+	}
+}
+
+// TestRunLogsFieldsNotActedOn: strata run --config logs each field of the
+// file that nothing acts on yet, and serves the file anyway.
+func TestRunLogsFieldsNotActedOn(t *testing.T) {
+	cfg := writeFile(t, "inert.yaml", `pop: {listen: "127.0.0.1:0"}
+distributions:
+  - id: shop
+    logging: {enabled: true}
+    origins: [{id: web, url: "http://127.0.0.1:9"}]
+    defaultCacheBehavior: {targetOriginId: web}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	log, out := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- runWorld(ctx, runFlags{config: cfg, dataDir: t.TempDir(), httpsPort: -1, noControl: true}, slog.New(slog.NewTextHandler(log, nil)), out)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "shop.strata.localhost") {
+		select {
+		case err := <-done:
+			t.Fatalf("strata run ended: %v\n%s\n%s", err, out.String(), log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("strata run did not start:\n%s\n%s", out.String(), log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("strata run: %v", err)
+	}
+	const want = `level=WARN msg="configuration field not yet acted on" source=` // then the file, the field and why
+	if !strings.Contains(log.String(), want) || !strings.Contains(log.String(), "field=distributions[0].logging") {
+		t.Errorf("the log does not name the field:\n%s", log.String())
 	}
 }

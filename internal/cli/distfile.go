@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Local checking of a resource file (a distribution, a policy, a key, a key
 // group), before it is sent: the same strict decoder and validator as

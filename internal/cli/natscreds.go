@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"flag"
@@ -10,16 +10,12 @@ import (
 	"github.com/strata-cdn/strata/internal/control"
 )
 
-func addNATSClientFlags(fs *flag.FlagSet, f *control.NATSClient, who string) {
-	fs.StringVar(&f.Creds, "nats-creds", "", "NATS credentials file of "+who)
-	fs.StringVar(&f.CA, "nats-ca", "", "CA certificate (PEM) to verify the NATS server's TLS certificate (default: the system's; the control plane's development CA is <its data dir>/tls/ca.pem)")
-}
-
-// cmdNATSCreds issues NATS credentials from the control plane's keys.
-func cmdNATSCreds(args []string, stdout, stderr io.Writer) int {
+// NATSCreds is "strata nats-creds [revoke] pop|dns ID": it issues (or
+// revokes) NATS credentials from the control plane's keys, on its machine.
+func NATSCreds(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("nats-creds", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data-dir", defaultDataDir(), "the control plane's data dir (holds "+control.NATSKeysFile+")")
+	dataDir := fs.String("data-dir", DefaultDataDir(), "the control plane's data dir (holds "+control.NATSKeysFile+")")
 	out := fs.String("out", "", "file to write (default: <data dir>/"+control.CredsDir+"/<role>-<ID>.creds)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: strata nats-creds pop|dns ID [--data-dir D] [--out FILE]\n       strata nats-creds revoke pop|dns ID [--data-dir D]")

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"crypto"
@@ -236,8 +236,8 @@ func signFailed(name string, err error, stderr io.Writer) int {
 	return 1
 }
 
-// cmdSignURL implements "strata sign-url": it prints a signed URL.
-func cmdSignURL(args []string, stdout, stderr io.Writer) int {
+// SignURL implements "strata sign-url": it prints a signed URL.
+func SignURL(args []string, stdout, stderr io.Writer) int {
 	sf, code, ok := signCommand("sign-url", signURLUsage, args, stderr, nil)
 	if !ok {
 		return code
@@ -263,9 +263,9 @@ func cmdSignURL(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// cmdSignCookie implements "strata sign-cookie": it prints the Set-Cookie
+// SignCookie implements "strata sign-cookie": it prints the Set-Cookie
 // header lines of signed cookies.
-func cmdSignCookie(args []string, stdout, stderr io.Writer) int {
+func SignCookie(args []string, stdout, stderr io.Writer) int {
 	var domain, path string
 	var insecure bool
 	sf, code, ok := signCommand("sign-cookie", signCookieUsage, args, stderr, func(fs *flag.FlagSet) {
@@ -301,8 +301,8 @@ func cmdSignCookie(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// cmdKeys implements "strata keys create".
-func cmdKeys(args []string, stdout, stderr io.Writer) int {
+// Keys implements "strata keys create".
+func Keys(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stderr, strings.TrimSuffix(keysUsage, "\nFlags:\n")+"\n")
 		if len(args) == 0 {
@@ -344,7 +344,7 @@ func cmdKeys(args []string, stdout, stderr io.Writer) int {
 	}
 	if *id == "" {
 		*id = cfsign.NewKeyID()
-	} else if !validKeyID(*id) {
+	} else if !config.ValidID(*id) {
 		fmt.Fprintf(stderr, "strata keys create: --id %q is not a valid id (letters, digits, '_' and '-', starting with a letter or digit, at most 128)\n", *id)
 		return 2
 	}
@@ -429,21 +429,6 @@ func cmdKeys(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "trust the group in a cache behavior (trustedKeyGroups: [signers]), then sign:\n")
 	fmt.Fprintf(stderr, "  strata sign-url --key %s --key-id %s --url https://HOST/PATH --ttl 1h\n", privPath, *id)
 	return 0
-}
-
-// validKeyID mirrors the configuration's id rule.
-func validKeyID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
-		if !alnum && (i == 0 || (c != '_' && c != '-')) {
-			return false
-		}
-	}
-	return true
 }
 
 // writeNewFile writes data to a file that must not exist yet.

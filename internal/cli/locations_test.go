@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -10,11 +10,11 @@ import (
 	"github.com/strata-cdn/strata/internal/topology"
 )
 
-// runLocations runs cmdLocations and returns its exit code and output.
+// runLocations runs Locations and returns its exit code and output.
 func runLocations(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = cmdLocations(args, &out, &errOut)
+	code = Locations(args, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -16,12 +16,12 @@ import (
 	"github.com/strata-cdn/strata/internal/topology"
 )
 
-// cmdDNS is "strata dns explain --name NAME --client IP": how the DNS
+// DNS is "strata dns explain --name NAME --client IP": how the DNS
 // router answers a distribution's name for a viewer at an address (as if
 // a resolver sent it as the client subnet), computed by the router's own
 // code from the control plane's distributions and PoP health, with the geo
 // database the router uses.
-func cmdDNS(args []string, stdout, stderr io.Writer) int {
+func DNS(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "explain" {
 		fmt.Fprintln(stderr, "usage: strata dns explain --name NAME --client IP [--geo FILE] [--default-region na] [--pops 10]")
 		return 2

@@ -1,16 +1,18 @@
-package main
+package cli
 
 import (
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/strata-cdn/strata/internal/config"
 )
 
-func cmdValidate(args []string, stdout, stderr io.Writer) int {
+// Validate is "strata validate --config F": it loads a configuration file
+// as strata run would and prints every error (exit 1), or ok and the fields
+// set but not yet acted on.
+func Validate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "configuration file (YAML or JSON)")
@@ -47,12 +49,4 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d distribution(s))\n", *path, len(cfg.Distributions))
 	return 0
-}
-
-// logWarnings logs, once each, the fields of cfg that are set but not yet
-// acted on (config.Config.Warnings); source names where cfg came from.
-func logWarnings(log *slog.Logger, source string, cfg *config.Config) {
-	for _, w := range cfg.Warnings() {
-		log.Warn("configuration field not yet acted on", "source", source, "field", w.Path, "warning", w.Msg)
-	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -302,19 +302,19 @@ func TestCLIInvalidate(t *testing.T) {
 
 	idRE := regexp.MustCompile(`\bI[A-Z0-9]{13}\b`)
 	// No PoP is healthy: Completed at once.
-	out := tc.mustRun(cmdInvalidate, "ETEST1", "/index.html", "/images/*", "--tag", "product-42")
+	out := tc.mustRun(Invalidate, "ETEST1", "/index.html", "/images/*", "--tag", "product-42")
 	if !idRE.MatchString(out) || !strings.Contains(out, "Completed") || !strings.Contains(out, "/images/*") || !strings.Contains(out, "product-42") {
 		t.Errorf("invalidate:\n%s", out)
 	}
-	out = tc.mustRun(cmdInvalidate, "--wait", "--timeout", "5s", "ETEST1", "--tag", "a", "--tag", "b", "--json")
+	out = tc.mustRun(Invalidate, "--wait", "--timeout", "5s", "ETEST1", "--tag", "a", "--tag", "b", "--json")
 	var inv wire.Invalidation
 	if err := json.Unmarshal([]byte(out), &inv); err != nil || !idRE.MatchString(inv.ID) || inv.Status != wire.StatusCompleted ||
 		inv.DistributionID != "ETEST1" || strings.Join(inv.Tags, ",") != "a,b" {
 		t.Errorf("invalidate --json: %v %+v\n%s", err, inv, out)
 	}
 	// The same caller reference: the same invalidation.
-	first := tc.mustRun(cmdInvalidate, "ETEST1", "/x", "--caller-reference", "ref-1", "--json")
-	again := tc.mustRun(cmdInvalidate, "ETEST1", "/x", "--caller-reference", "ref-1", "--json")
+	first := tc.mustRun(Invalidate, "ETEST1", "/x", "--caller-reference", "ref-1", "--json")
+	again := tc.mustRun(Invalidate, "ETEST1", "/x", "--caller-reference", "ref-1", "--json")
 	var a, b wire.Invalidation
 	json.Unmarshal([]byte(first), &a)
 	json.Unmarshal([]byte(again), &b)
@@ -324,12 +324,12 @@ func TestCLIInvalidate(t *testing.T) {
 
 	// Usage errors, found before any request.
 	for _, args := range [][]string{{}, {"ETEST1"}, {"ETEST1", "index.html"}, {"ETEST1", "/a*b"}, {"ETEST1", "/a", "--wait", "--timeout", "0s"}} {
-		if code, _, errOut := tc.run(cmdInvalidate, args...); code != 2 || errOut == "" {
+		if code, _, errOut := tc.run(Invalidate, args...); code != 2 || errOut == "" {
 			t.Errorf("invalidate %q: exit %d, stderr %q", args, code, errOut)
 		}
 	}
 	// An unknown distribution.
-	code, _, errOut := tc.run(cmdInvalidate, "ENOSUCH", "/a")
+	code, _, errOut := tc.run(Invalidate, "ENOSUCH", "/a")
 	if code != 1 || !strings.HasPrefix(errOut, "strata: ") {
 		t.Errorf("invalidate an unknown distribution: exit %d, stderr %q", code, errOut)
 	}
@@ -337,12 +337,12 @@ func TestCLIInvalidate(t *testing.T) {
 
 func TestCLIStatusNoPoPs(t *testing.T) {
 	tc := startTestControl(t)
-	out := tc.mustRun(cmdStatus)
+	out := tc.mustRun(Status)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "POP") || !strings.Contains(lines[0], "LAST HEARTBEAT") || lines[1] != "0 PoP(s), 0 healthy" {
 		t.Errorf("status:\n%s", out)
 	}
-	out = tc.mustRun(cmdStatus, "--json")
+	out = tc.mustRun(Status, "--json")
 	var list struct {
 		Items    []any `json:"items"`
 		Quantity int   `json:"quantity"`
@@ -382,7 +382,7 @@ func TestCLIStatusAndWait(t *testing.T) {
 	var out string
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		out = tc.mustRun(cmdStatus)
+		out = tc.mustRun(Status)
 		if strings.Contains(out, "1 healthy") || time.Now().After(deadline) {
 			break
 		}
@@ -394,7 +394,7 @@ func TestCLIStatusAndWait(t *testing.T) {
 	}
 
 	// The PoP never acknowledges: --wait gives up.
-	code, out, errOut := tc.run(cmdInvalidate, "ETEST1", "/a", "--wait", "--timeout", "600ms")
+	code, out, errOut := tc.run(Invalidate, "ETEST1", "/a", "--wait", "--timeout", "600ms")
 	if code != 1 || !strings.Contains(out, "InProgress") || !strings.Contains(errOut, "still InProgress after 600ms; waiting for FRA1") {
 		t.Errorf("invalidate --wait, no ack: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -411,7 +411,7 @@ func TestCLIStatusAndWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	code, out, errOut = tc.run(cmdInvalidate, "ETEST1", "/b", "--wait", "--timeout", "10s")
+	code, out, errOut = tc.run(Invalidate, "ETEST1", "/b", "--wait", "--timeout", "10s")
 	if code != 0 || !strings.Contains(out, "Completed") || !strings.Contains(out, "1/1") {
 		t.Errorf("invalidate --wait, acked: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -425,24 +425,24 @@ func TestCLITokens(t *testing.T) {
 		t.Errorf("wrong token: exit %d, stderr %q", code, errOut)
 	}
 	t.Setenv("STRATA_TOKEN", "wrong-too")
-	code, _, errOut = tc.run(cmdStatus)
+	code, _, errOut = tc.run(Status)
 	if code != 1 || !strings.Contains(errOut, "strata: InvalidToken") {
 		t.Errorf("wrong $STRATA_TOKEN: exit %d, stderr %q", code, errOut)
 	}
 	// --api and $STRATA_TOKEN need no control.json.
 	t.Setenv("STRATA_TOKEN", tc.token)
 	var out, errOut2 bytes.Buffer
-	if code := cmdStatus([]string{"--api", tc.api, "--data-dir", t.TempDir()}, &out, &errOut2); code != 0 {
+	if code := Status([]string{"--api", tc.api, "--data-dir", t.TempDir()}, &out, &errOut2); code != 0 {
 		t.Errorf("--api and $STRATA_TOKEN: exit %d, stderr %q", code, errOut2.String())
 	}
 	t.Setenv("STRATA_TOKEN", "")
 
 	// The file's token is not sent to another API than the file's.
-	code, _, errOut = tc.run(cmdStatus, "--api", strings.Replace(tc.api, "127.0.0.1", "localhost", 1))
+	code, _, errOut = tc.run(Status, "--api", strings.Replace(tc.api, "127.0.0.1", "localhost", 1))
 	if code != 1 || !strings.Contains(errOut, "strata: MissingToken") || !strings.Contains(errOut, "--token") {
 		t.Errorf("other API, no token: exit %d, stderr %q", code, errOut)
 	}
-	tc.mustRun(cmdStatus, "--api", tc.api+"/") // the file's API: its token goes
+	tc.mustRun(Status, "--api", tc.api+"/") // the file's API: its token goes
 
 	tc.writeControlJSON(tc.api, "")
 	code, _, errOut = tc.run(cmdDist, "list")
@@ -458,11 +458,11 @@ func TestCLINoControlPlane(t *testing.T) {
 		cmd  cmdFunc
 		args []string
 	}{
-		{cmdStatus, nil},
+		{Status, nil},
 		{cmdDist, []string{"list"}},
 		{cmdDist, []string{"get", "E1"}},
 		{cmdDist, []string{"delete", "E1"}},
-		{cmdInvalidate, []string{"E1", "/a"}},
+		{Invalidate, []string{"E1", "/a"}},
 	} {
 		var out, errOut bytes.Buffer
 		code := c.cmd(append(c.args, "--data-dir", dir), &out, &errOut)
@@ -476,7 +476,7 @@ func TestCLINoControlPlane(t *testing.T) {
 	url := ln.URL
 	ln.Close()
 	var out, errOut bytes.Buffer
-	if code := cmdStatus([]string{"--api", url, "--data-dir", dir}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "cannot reach the control plane") {
+	if code := Status([]string{"--api", url, "--data-dir", dir}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "cannot reach the control plane") {
 		t.Errorf("unreachable API: exit %d, stderr %q", code, errOut.String())
 	}
 }
@@ -501,7 +501,7 @@ func TestCLIUsage(t *testing.T) {
 		}
 	}
 	var out, errOut bytes.Buffer
-	if code := cmdStatus([]string{"extra", "--data-dir", dir}, &out, &errOut); code != 2 {
+	if code := Status([]string{"extra", "--data-dir", dir}, &out, &errOut); code != 2 {
 		t.Errorf("status extra: exit %d", code)
 	}
 	errOut.Reset()

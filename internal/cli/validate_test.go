@@ -1,17 +1,13 @@
-package main
+package cli
 
 import (
 	"bytes"
-	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/strata-cdn/strata/internal/geo"
-	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 // TestValidateWarnsAboutInertFields: a valid configuration that sets a
@@ -25,7 +21,7 @@ func TestValidateWarnsAboutInertFields(t *testing.T) {
 `
 	quiet := writeFile(t, "quiet.yaml", base)
 	var out, errOut bytes.Buffer
-	if code := cmdValidate([]string{"--config", quiet}, &out, &errOut); code != 0 || errOut.Len() != 0 {
+	if code := Validate([]string{"--config", quiet}, &out, &errOut); code != 0 || errOut.Len() != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut.String())
 	}
 	if got := out.String(); !strings.HasSuffix(got, "ok (1 distribution(s))\n") {
@@ -35,7 +31,7 @@ func TestValidateWarnsAboutInertFields(t *testing.T) {
 	inert := writeFile(t, "inert.yaml", base+"    logging: {enabled: true}\n    webACLId: acl-1\n")
 	out.Reset()
 	errOut.Reset()
-	if code := cmdValidate([]string{"--config", inert}, &out, &errOut); code != 0 {
+	if code := Validate([]string{"--config", inert}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut.String())
 	}
 	for _, want := range []string{
@@ -48,44 +44,6 @@ func TestValidateWarnsAboutInertFields(t *testing.T) {
 	}
 	if got := out.String(); !strings.HasSuffix(got, "ok (1 distribution(s), 2 warning(s))\n") {
 		t.Errorf("stdout %q", got)
-	}
-}
-
-// TestRunLogsFieldsNotActedOn: strata run --config logs each field of the
-// file that nothing acts on yet, and serves the file anyway.
-func TestRunLogsFieldsNotActedOn(t *testing.T) {
-	cfg := writeFile(t, "inert.yaml", `pop: {listen: "127.0.0.1:0"}
-distributions:
-  - id: shop
-    logging: {enabled: true}
-    origins: [{id: web, url: "http://127.0.0.1:9"}]
-    defaultCacheBehavior: {targetOriginId: web}
-`)
-	ctx, cancel := context.WithCancel(context.Background())
-	log, out := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- runWorld(ctx, runFlags{config: cfg, dataDir: t.TempDir(), httpsPort: -1, noControl: true}, slog.New(slog.NewTextHandler(log, nil)), out)
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out.String(), "shop.strata.localhost") {
-		select {
-		case err := <-done:
-			t.Fatalf("strata run ended: %v\n%s\n%s", err, out.String(), log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("strata run did not start:\n%s\n%s", out.String(), log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("strata run: %v", err)
-	}
-	const want = `level=WARN msg="configuration field not yet acted on" source=` // then the file, the field and why
-	if !strings.Contains(log.String(), want) || !strings.Contains(log.String(), "field=distributions[0].logging") {
-		t.Errorf("the log does not name the field:\n%s", log.String())
 	}
 }
 
@@ -122,7 +80,7 @@ distributions:
 				t.Fatal(err)
 			}
 			var stdout, stderr bytes.Buffer
-			code := cmdValidate([]string{"--config", path}, &stdout, &stderr)
+			code := Validate([]string{"--config", path}, &stdout, &stderr)
 			out := stdout.String()
 			if tc.code != 0 {
 				out = stderr.String()

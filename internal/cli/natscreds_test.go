@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 func TestNATSCredsCommand(t *testing.T) {
 	dir := t.TempDir()
 	var out, errOut bytes.Buffer
-	if code := cmdNATSCreds([]string{"pop", "FRA1", "--data-dir", dir}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "no NATS keys in "+dir) {
+	if code := NATSCreds([]string{"pop", "FRA1", "--data-dir", dir}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "no NATS keys in "+dir) {
 		t.Fatalf("without keys: exit %d, %s", code, errOut.String())
 	}
 	auth, _, err := control.LoadOrCreateNATSAuth(filepath.Join(dir, control.NATSKeysFile))
@@ -28,16 +28,16 @@ func TestNATSCredsCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"pop"}, {"admin", "x"}, {"pop", "a", "b"}} {
-		if code := cmdNATSCreds(append(args, "--data-dir", dir), &out, &errOut); code != 2 {
+		if code := NATSCreds(append(args, "--data-dir", dir), &out, &errOut); code != 2 {
 			t.Errorf("nats-creds %v: exit %d, want 2", args, code)
 		}
 	}
 	out.Reset()
-	if code := cmdNATSCreds([]string{"pop", "bad.id", "--data-dir", dir}, &out, &errOut); code != 1 {
+	if code := NATSCreds([]string{"pop", "bad.id", "--data-dir", dir}, &out, &errOut); code != 1 {
 		t.Errorf("a PoP id with a dot: exit %d", code)
 	}
 	// Flags before or after the arguments.
-	if code := cmdNATSCreds([]string{"--data-dir", dir, "pop", "FRA1"}, &out, &errOut); code != 0 {
+	if code := NATSCreds([]string{"--data-dir", dir, "pop", "FRA1"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	path := filepath.Join(dir, "nats-creds", "pop-FRA1.creds")
@@ -57,7 +57,7 @@ func TestNATSCredsCommand(t *testing.T) {
 	}
 	dnsOut := filepath.Join(t.TempDir(), "ns1.creds")
 	out.Reset()
-	if code := cmdNATSCreds([]string{"dns", "ns1", "--data-dir", dir, "--out", dnsOut}, &out, &errOut); code != 0 {
+	if code := NATSCreds([]string{"dns", "ns1", "--data-dir", dir, "--out", dnsOut}, &out, &errOut); code != 0 {
 		t.Fatalf("dns: exit %d: %s", code, errOut.String())
 	}
 	db, _ := os.ReadFile(dnsOut)
@@ -82,32 +82,6 @@ func TestNATSCredsCommand(t *testing.T) {
 	nc.Close()
 }
 
-// strata control prints the credentials files it wrote for the PoPs of
-// --config (their paths).
-func TestControlPrintsPoPCreds(t *testing.T) {
-	dir := t.TempDir()
-	cfg := &config.Config{}
-	cfg.Topology.PoPs = []config.TopologyPoP{{ID: "FRA1"}, {ID: "IAD1"}}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	f := controlFlags{natsListen: "127.0.0.1:0", apiListen: "127.0.0.1:0"}
-	cp, err := control.StartPlane(ctx, planeOptions(dir, f, cfg, false, slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cp.Close()
-	if len(cp.NewCreds) != 2 {
-		t.Errorf("new creds %v", cp.NewCreds)
-	}
-	var out bytes.Buffer
-	printPoPAccess(&out, cp, f, dir)
-	for _, c := range cp.NewCreds {
-		if !strings.Contains(out.String(), c) {
-			t.Errorf("%s not printed:\n%s", c, out.String())
-		}
-	}
-}
-
 // strata nats-creds revoke, against a running control plane: the PoP's
 // connection is closed, its file removed, and new credentials work.
 func TestNATSCredsRevoke(t *testing.T) {
@@ -116,7 +90,7 @@ func TestNATSCredsRevoke(t *testing.T) {
 	cfg.Topology.PoPs = []config.TopologyPoP{{ID: "FRA1"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cp, err := control.StartPlane(ctx, planeOptions(dir, controlFlags{natsListen: "127.0.0.1:0", apiListen: "127.0.0.1:0"}, cfg, false, slog.New(slog.DiscardHandler)))
+	cp, err := control.StartPlane(ctx, control.PlaneOptions{DataDir: dir, NATSListen: "127.0.0.1:0", APIListen: "127.0.0.1:0", Config: cfg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +102,7 @@ func TestNATSCredsRevoke(t *testing.T) {
 	}
 	defer nc.Close()
 	var out, errOut bytes.Buffer
-	if code := cmdNATSCreds([]string{"revoke", "pop", "FRA1", "--data-dir", dir}, &out, &errOut); code != 0 {
+	if code := NATSCreds([]string{"revoke", "pop", "FRA1", "--data-dir", dir}, &out, &errOut); code != 0 {
 		t.Fatalf("revoke: exit %d: %s", code, errOut.String())
 	}
 	if !strings.Contains(out.String(), "removed "+creds) {
@@ -144,7 +118,7 @@ func TestNATSCredsRevoke(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if code := cmdNATSCreds([]string{"pop", "FRA1", "--data-dir", dir}, &out, &errOut); code != 0 {
+	if code := NATSCreds([]string{"pop", "FRA1", "--data-dir", dir}, &out, &errOut); code != 0 {
 		t.Fatalf("reissue: exit %d: %s", code, errOut.String())
 	}
 	nc2, err := nats.Connect(cp.LocalURL, nats.UserCredentials(creds), nats.NoReconnect())
@@ -152,19 +126,7 @@ func TestNATSCredsRevoke(t *testing.T) {
 		t.Fatalf("new credentials: %v", err)
 	}
 	nc2.Close()
-	if code := cmdNATSCreds([]string{"revoke", "pop", "FRA1", "--out", "x", "--data-dir", dir}, &out, &errOut); code != 2 {
+	if code := NATSCreds([]string{"revoke", "pop", "FRA1", "--out", "x", "--data-dir", dir}, &out, &errOut); code != 2 {
 		t.Errorf("revoke with --out: exit %d", code)
-	}
-}
-
-func TestPoPNATSFlagsNeedNATS(t *testing.T) {
-	cfg := writeFile(t, "net.yaml", "topology:\n  pops:\n    - {id: FRA1, listen: \"127.0.0.1:0\"}\n")
-	var out, errOut bytes.Buffer
-	if code := cmdPop([]string{"--id", "FRA1", "--config", cfg, "--nats-creds", "x.creds"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "need --nats") {
-		t.Errorf("--nats-creds without --nats: exit %d, %s", code, errOut.String())
-	}
-	errOut.Reset()
-	if code := cmdPop([]string{"--id", "FRA1", "--config", cfg, "--nats", "tls://127.0.0.1:1", "--nats-creds", filepath.Join(t.TempDir(), "none.creds")}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "--nats-creds") {
-		t.Errorf("a missing credentials file: exit %d, %s", code, errOut.String())
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // The command-line client of the control plane: what the commands share.
 // Each command finds the control plane's REST API (internal/control/API.md)
@@ -60,7 +60,7 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	f := &clientFlags{}
 	fs.StringVar(&f.api, "api", "", "control plane API URL (default: from <data-dir>/"+controlFileName+", written by strata run)")
 	fs.StringVar(&f.token, "token", "", "API token (default: $STRATA_TOKEN, else the token in <data-dir>/"+controlFileName+")")
-	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "data directory of strata run, where "+controlFileName+" is")
+	fs.StringVar(&f.dataDir, "data-dir", DefaultDataDir(), "data directory of strata run, where "+controlFileName+" is")
 	fs.BoolVar(&f.asJSON, "json", false, "print the JSON the API returned instead of a table")
 	return f
 }
@@ -209,4 +209,19 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// DefaultDataDir is $STRATA_DATA_DIR, else $XDG_DATA_HOME/strata, else
+// ~/.local/share/strata.
+func DefaultDataDir() string {
+	if d := os.Getenv("STRATA_DATA_DIR"); d != "" {
+		return d
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "strata")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "strata")
+	}
+	return "strata-data"
 }

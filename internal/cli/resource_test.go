@@ -1,23 +1,23 @@
-package main
+package cli
 
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"testing"
 )
 
-// cmdOf runs "strata <name> ..." through the top-level dispatcher, as the
-// binary does.
+// cmdOf is the command of a resource kind ("dist", "key-group"), as the
+// strata command dispatches to it.
 func cmdOf(name string) cmdFunc {
-	return func(args []string, stdout, stderr io.Writer) int {
-		return run(append([]string{name}, args...), stdout, stderr)
+	f, ok := ResourceCommand(name)
+	if !ok {
+		panic("no resource kind " + name)
 	}
+	return cmdFunc(f)
 }
 
 func wantLines(t *testing.T, what, out string, res ...string) {
@@ -73,7 +73,7 @@ func TestCLIPoliciesKeysAndKeyGroups(t *testing.T) {
 	// files on disk.
 	keyDir := filepath.Join(t.TempDir(), "keys")
 	var stdout, stderr bytes.Buffer
-	if code := cmdKeys([]string{"create", "--out", keyDir, "--id", "K1", "--name", "signer", "--register", "--data-dir", tc.dataDir}, &stdout, &stderr); code != 0 {
+	if code := Keys([]string{"create", "--out", keyDir, "--id", "K1", "--name", "signer", "--register", "--data-dir", tc.dataDir}, &stdout, &stderr); code != 0 {
 		t.Fatalf("keys create --register: exit %d\n%s", code, stderr.String())
 	}
 	wantLines(t, "keys create --register", stdout.String(), `^registered public key K1\n`, `(?m)^Key:\s+RSA-2048$`, `(?m)^Name:\s+signer$`)
@@ -88,7 +88,7 @@ func TestCLIPoliciesKeysAndKeyGroups(t *testing.T) {
 	otherDir := filepath.Join(t.TempDir(), "keys")
 	stdout.Reset()
 	stderr.Reset()
-	if code := cmdKeys([]string{"create", "--out", otherDir, "--id", "K1", "--register", "--data-dir", tc.dataDir}, &stdout, &stderr); code != 1 ||
+	if code := Keys([]string{"create", "--out", otherDir, "--id", "K1", "--register", "--data-dir", tc.dataDir}, &stdout, &stderr); code != 1 ||
 		!strings.Contains(stderr.String(), "AlreadyExists") {
 		t.Errorf("keys create --register of an existing id: exit %d, stderr %q", code, stderr.String())
 	}
@@ -171,12 +171,12 @@ func TestCLIResourceUsage(t *testing.T) {
 	for _, k := range resourceKinds {
 		for _, args := range [][]string{{}, {"nope"}, {"get"}, {"get", "A", "B"}, {"update", "A"}, {"delete"}, {"list", "extra"}} {
 			var out, errOut bytes.Buffer
-			if code := run(append([]string{k.cmd}, append(args, "--data-dir", dir, "--api", "http://127.0.0.1:1")...), &out, &errOut); code != 2 || errOut.Len() == 0 {
+			if code := cmdOf(k.cmd)(append(args, "--data-dir", dir, "--api", "http://127.0.0.1:1"), &out, &errOut); code != 2 || errOut.Len() == 0 {
 				t.Errorf("%s %q: exit %d, stderr %q", k.cmd, args, code, errOut.String())
 			}
 		}
 		var out, errOut bytes.Buffer
-		if code := run([]string{k.cmd, "help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "strata "+k.cmd+" update ID --file F") {
+		if code := cmdOf(k.cmd)([]string{"help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "strata "+k.cmd+" update ID --file F") {
 			t.Errorf("%s help: exit %d\n%s", k.cmd, code, out.String())
 		}
 		for _, a := range k.aliases {
@@ -186,27 +186,10 @@ func TestCLIResourceUsage(t *testing.T) {
 		}
 	}
 	var out, errOut bytes.Buffer
-	run([]string{"help"}, &out, &errOut)
+	Help(nil, &out, &errOut)
 	for _, k := range resourceKinds {
 		if !strings.Contains(out.String(), k.cmd) {
 			t.Errorf("strata help does not name %s", k.cmd)
 		}
-	}
-}
-
-func TestVersion(t *testing.T) {
-	bi := &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Path: "github.com/strata-cdn/strata", Version: "v0.3.0"},
-		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123abcd"}, {Key: "vcs.time", Value: "2026-12-01T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
-	if got, want := versionText(bi, ""), "strata v0.3.0\nrevision: 0123abcd (2026-12-01T10:00:00Z), modified\ngo: go1.26.0\n"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	bi.Settings = nil
-	if got, want := versionText(bi, "v9"), "strata v9\nrevision: unknown (built without VCS information)\ngo: go1.26.0\n"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	// The test binary has build information too.
-	var out, errOut bytes.Buffer
-	if code := run([]string{"version"}, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "strata ") || !strings.Contains(out.String(), "\ngo: go") {
-		t.Errorf("strata version: exit %d, %q", code, out.String())
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ func runSign(t *testing.T, cmd func([]string, io.Writer, io.Writer) int, args ..
 func createKey(t *testing.T, typ string) (dir, id string, cfg *config.Config) {
 	t.Helper()
 	dir = filepath.Join(t.TempDir(), "keys")
-	code, out, errs := runSign(t, cmdKeys, "create", "--type", typ, "--out", dir, "--name", "test signer")
+	code, out, errs := runSign(t, Keys, "create", "--type", typ, "--out", dir, "--name", "test signer")
 	if code != 0 {
 		t.Fatalf("keys create: %d %s", code, errs)
 	}
@@ -128,7 +128,7 @@ func TestKeysCreate(t *testing.T) {
 
 			// A second run never overwrites the key.
 			priv, _ := os.ReadFile(filepath.Join(dir, "private.pem"))
-			code, _, errs := runSign(t, cmdKeys, "create", "--out", dir)
+			code, _, errs := runSign(t, Keys, "create", "--out", dir)
 			if code != 1 || !strings.Contains(errs, "already exists") {
 				t.Errorf("second create: %d %q", code, errs)
 			}
@@ -145,12 +145,12 @@ func TestKeysCreate(t *testing.T) {
 		{"create", "--id", "-bad"},
 		{"create", "extra"},
 	} {
-		if code, _, _ := runSign(t, cmdKeys, args...); code != 2 {
+		if code, _, _ := runSign(t, Keys, args...); code != 2 {
 			t.Errorf("keys %q: exit %d, want 2", args, code)
 		}
 	}
 	dir := t.TempDir()
-	code, out, _ := runSign(t, cmdKeys, "create", "--out", dir, "--id", "signer-2026")
+	code, out, _ := runSign(t, Keys, "create", "--out", dir, "--id", "signer-2026")
 	if code != 0 || !strings.Contains(out, "  - id: signer-2026\n") {
 		t.Errorf("--id: %d %q", code, out)
 	}
@@ -169,7 +169,7 @@ func TestSignURLMatchesSDK(t *testing.T) {
 	}
 	u := "https://cdn.example.com/videos/a.mp4?lang=en&x=%2F"
 
-	code, out, errs := runSign(t, cmdSignURL, "--key", keyFile, "--key-id", id, "--url", u, "--ttl", "1h")
+	code, out, errs := runSign(t, SignURL, "--key", keyFile, "--key-id", id, "--url", u, "--ttl", "1h")
 	if code != 0 {
 		t.Fatalf("sign-url: %d %s", code, errs)
 	}
@@ -189,13 +189,13 @@ func TestSignURLMatchesSDK(t *testing.T) {
 	}
 
 	// --expires and a positional URL give the same URL.
-	code, out, _ = runSign(t, cmdSignURL, u, "--key", keyFile, "--key-id", id, "--expires", "2026-06-01T13:00:00Z")
+	code, out, _ = runSign(t, SignURL, u, "--key", keyFile, "--key-id", id, "--expires", "2026-06-01T13:00:00Z")
 	if code != 0 || strings.TrimSpace(out) != want {
 		t.Errorf("--expires: %d %s", code, out)
 	}
 
 	// Custom policy: the SDK's custom URL for the same policy.
-	code, out, errs = runSign(t, cmdSignURL, "--key", keyFile, "--key-id", id, "--url", u,
+	code, out, errs = runSign(t, SignURL, "--key", keyFile, "--key-id", id, "--url", u,
 		"--expires", "2026-06-01T13:00:00Z", "--start", "2026-06-01T11:00:00Z", "--ip", "192.0.2.0/24")
 	if code != 0 {
 		t.Fatalf("custom: %d %s", code, errs)
@@ -231,7 +231,7 @@ func TestSignURLWildcardAndECDSA(t *testing.T) {
 	for _, hash := range []string{"sha1", "sha256"} {
 		t.Run(hash, func(t *testing.T) {
 			// A wildcard URL forces a custom policy; the query works on every covered URL.
-			code, out, errs := runSign(t, cmdSignURL, "--key", keyFile, "--key-id", id, "--hash", hash,
+			code, out, errs := runSign(t, SignURL, "--key", keyFile, "--key-id", id, "--hash", hash,
 				"--url", "https://cdn.example.com/videos/*", "--ttl", "30m")
 			if code != 0 {
 				t.Fatalf("%d %s", code, errs)
@@ -262,7 +262,7 @@ func TestSignURLWildcardAndECDSA(t *testing.T) {
 	}
 
 	// --resource with a concrete --url.
-	code, out, errs := runSign(t, cmdSignURL, "--key", keyFile, "--key-id", id,
+	code, out, errs := runSign(t, SignURL, "--key", keyFile, "--key-id", id,
 		"--url", "https://cdn.example.com/videos/a.mp4", "--resource", "https://cdn.example.com/videos/*", "--ttl", "30m")
 	if code != 0 {
 		t.Fatalf("%d %s", code, errs)
@@ -296,7 +296,7 @@ func TestSignCookie(t *testing.T) {
 	}
 
 	// Custom, with a wildcard and SHA-256: four cookies.
-	code, out, errs := runSign(t, cmdSignCookie, "--key", keyFile, "--key-id", id, "--hash", "sha256",
+	code, out, errs := runSign(t, SignCookie, "--key", keyFile, "--key-id", id, "--hash", "sha256",
 		"--resource", "https://cdn.example.com/videos/*", "--ttl", "1h", "--domain", "cdn.example.com", "--path", "/videos/")
 	if code != 0 {
 		t.Fatalf("%d %s", code, errs)
@@ -321,7 +321,7 @@ func TestSignCookie(t *testing.T) {
 
 	// Canned: three cookies for exactly one URL.
 	u := "https://cdn.example.com/videos/a.mp4"
-	code, out, errs = runSign(t, cmdSignCookie, "--key", keyFile, "--key-id", id, "--url", u, "--expires", "2026-06-02", "--insecure")
+	code, out, errs = runSign(t, SignCookie, "--key", keyFile, "--key-id", id, "--url", u, "--expires", "2026-06-02", "--insecure")
 	if code != 0 {
 		t.Fatalf("%d %s", code, errs)
 	}
@@ -370,19 +370,19 @@ func TestSignErrors(t *testing.T) {
 		{"two urls", append(base, "https://h/a", "https://h/b", "--ttl", "1h"), 2, "unexpected"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out, errs := runSign(t, cmdSignURL, tc.args...)
+			code, out, errs := runSign(t, SignURL, tc.args...)
 			if code != tc.code || !strings.Contains(errs, tc.msg) || out != "" {
 				t.Errorf("exit %d (want %d), stdout %q, stderr %q (want %q)", code, tc.code, out, errs, tc.msg)
 			}
 		})
 	}
-	if code, _, errs := runSign(t, cmdSignCookie, "--key", keyFile, "--key-id", id, "--ttl", "1h"); code != 2 || !strings.Contains(errs, "--resource") {
+	if code, _, errs := runSign(t, SignCookie, "--key", keyFile, "--key-id", id, "--ttl", "1h"); code != 2 || !strings.Contains(errs, "--resource") {
 		t.Errorf("sign-cookie without a resource: %d %q", code, errs)
 	}
-	if code, _, errs := runSign(t, cmdSignCookie, "--key", keyFile, "--key-id", id, "--url", "https://h/x", "--ttl", "1h", "--domain", "bad domain"); code != 2 || !strings.Contains(errs, "omain") {
+	if code, _, errs := runSign(t, SignCookie, "--key", keyFile, "--key-id", id, "--url", "https://h/x", "--ttl", "1h", "--domain", "bad domain"); code != 2 || !strings.Contains(errs, "omain") {
 		t.Errorf("sign-cookie with a bad domain: %d %q", code, errs)
 	}
-	if code, _, errs := runSign(t, cmdSignURL, "-h"); code != 0 || !strings.Contains(errs, "Usage: strata sign-url") {
+	if code, _, errs := runSign(t, SignURL, "-h"); code != 0 || !strings.Contains(errs, "Usage: strata sign-url") {
 		t.Errorf("-h: %d %q", code, errs)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"crypto/rand"
@@ -28,9 +28,9 @@ func (s *stringsFlag) Set(v string) error {
 // invalidationPollInterval is how often --wait asks for the status.
 var invalidationPollInterval = 250 * time.Millisecond
 
-// cmdInvalidate is "strata invalidate DIST PATH... [--tag TAG]... [--wait]
+// Invalidate is "strata invalidate DIST PATH... [--tag TAG]... [--wait]
 // [--timeout 30s]": it removes objects from every PoP.
-func cmdInvalidate(args []string, stdout, stderr io.Writer) int {
+func Invalidate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("invalidate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -11,9 +11,9 @@ import (
 	"github.com/strata-cdn/strata/internal/topology"
 )
 
-// cmdLocations prints the world catalog: the edge locations, or with
+// Locations prints the world catalog: the edge locations, or with
 // --regional the regional edge caches, as a table or as JSON.
-func cmdLocations(args []string, stdout, stderr io.Writer) int {
+func Locations(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("locations", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	region := fs.String("region", "", "only the given pricing region: "+strings.Join(regionCodes(), ", "))

@@ -1,9 +1,9 @@
-package main
+package cli
 
 // The kinds of resource beside distributions: cache policies, origin
 // request policies, response headers policies, public keys and key groups
 // ("strata cache-policy list", ...). Each says only how a resource looks in
-// a table; cli_resource.go has the commands.
+// a table; resource.go has the commands.
 
 import (
 	"crypto/ecdsa"

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -10,9 +10,9 @@ import (
 // statusNow is the clock of "strata status" (tests may set it).
 var statusNow = time.Now
 
-// cmdStatus is "strata status": every PoP the control plane knows, its
+// Status is "strata status": every PoP the control plane knows, its
 // configuration version, last heartbeat and health.
-func cmdStatus(args []string, stdout, stderr io.Writer) int {
+func Status(args []string, stdout, stderr io.Writer) int {
 	cmd := newCommand("status", stderr)
 	if _, ok := cmd.parse(args, 0, 0, "", ""); !ok {
 		return 2

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // The control plane's configuration resources on the command line:
 // distributions, cache policies, origin request policies, response headers
@@ -86,6 +86,17 @@ func kindByCommand(name string) (resourceKind, bool) {
 		}
 	}
 	return resourceKind{}, false
+}
+
+// ResourceCommand returns the command of the resource kind named name
+// ("dist", "cache-policy", or an alias of one): create, list, get, update
+// and delete.
+func ResourceCommand(name string) (Func, bool) {
+	k, ok := kindByCommand(name)
+	if !ok {
+		return nil, false
+	}
+	return func(args []string, stdout, stderr io.Writer) int { return cmdResource(k, args, stdout, stderr) }, true
 }
 
 func (k resourceKind) itemPath(id string) string { return k.path + "/" + url.PathEscape(id) }
