@@ -3,6 +3,7 @@ package waf
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,12 +35,13 @@ type SlidingWindow struct {
 	now    func() time.Time
 	seed   maphash.Seed
 	shards [32]rateShard
+
+	lastSweep atomic.Int64 // the step of the last sweep of idle keys
 }
 
 type rateShard struct {
-	mu        sync.Mutex
-	keys      map[string]*rateKey
-	lastSweep int64
+	mu   sync.Mutex
+	keys map[string]*rateKey
 }
 
 type rateKey struct {
@@ -54,6 +56,7 @@ func NewSlidingWindow(window time.Duration, now func() time.Time) *SlidingWindow
 		now = time.Now
 	}
 	w := &SlidingWindow{window: window, step: window / slots, now: now, seed: maphash.MakeSeed()}
+	w.lastSweep.Store(now().UnixNano() / int64(max(w.step, 1)))
 	if w.step <= 0 {
 		w.step = 1
 	}
@@ -99,15 +102,24 @@ func (w *SlidingWindow) Add(key string) {
 	k.advance(step)
 	k.slot[step%slots]++
 	k.total++
-	if step-sh.lastSweep >= slots {
-		sh.lastSweep = step
-		for name, o := range sh.keys {
-			if step-o.last >= slots {
+	sh.mu.Unlock()
+	if last := w.lastSweep.Load(); step-last >= slots && w.lastSweep.CompareAndSwap(last, step) {
+		w.sweep(step)
+	}
+}
+
+// sweep drops the keys idle for a whole window, once per window.
+func (w *SlidingWindow) sweep(step int64) {
+	for i := range w.shards {
+		sh := &w.shards[i]
+		sh.mu.Lock()
+		for name, k := range sh.keys {
+			if step-k.last >= slots {
 				delete(sh.keys, name)
 			}
 		}
+		sh.mu.Unlock()
 	}
-	sh.mu.Unlock()
 }
 
 // Count implements RateCounter.
