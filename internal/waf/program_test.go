@@ -324,3 +324,33 @@ func BenchmarkEvaluate(b *testing.B) {
 		}
 	}
 }
+
+func TestLogRecord(t *testing.T) {
+	clock := newClock()
+	p := loadExported(t, Options{Now: clock.Now})
+	r := req("GET /x?q=<script>alert(1)</script>", "User-Agent: Googlebot")
+	r.ID = "req-1"
+	v := p.Evaluate(r)
+	rec := p.LogRecord(r, v, "shop-prod-id", "E2EXAMPLE")
+	js := mustJSON(rec)
+	for _, k := range []string{`"timestamp":1796212800000`, `"formatVersion":1`, `"webaclId":"shop-prod-id"`,
+		`"terminatingRuleId":"AWS-AWSManagedRulesCommonRuleSet"`, `"terminatingRuleType":"MANAGED_RULE_GROUP"`, `"action":"BLOCK"`,
+		`"httpSourceName":"CF"`, `"httpSourceId":"E2EXAMPLE"`,
+		`"ruleGroupList":[{"ruleGroupId":"AWS-AWSManagedRulesCommonRuleSet","terminatingRule":{"ruleId":"CrossSiteScripting_QUERYARGUMENTS","action":"BLOCK"}`,
+		`"nonTerminatingMatchingRules":[{"ruleId":"tag-bots","action":"COUNT"}]`, `"args":"q=\u003cscript\u003ealert(1)\u003c/script\u003e"`,
+		`"requestId":"req-1"`, `"responseCodeSent":403`, `{"name":"awswaf:123456789012:webacl:shop-prod:traffic:bot"}`} {
+		if !strings.Contains(js, k) {
+			t.Errorf("log record lacks %s:\n%s", k, js)
+		}
+	}
+	for range 100 {
+		p.Evaluate(from(req("POST /login"), "203.0.113.50", "US"))
+	}
+	r = from(req("POST /login"), "203.0.113.50", "US")
+	v = p.Evaluate(r)
+	js = mustJSON(p.LogRecord(r, v, "id", "E2"))
+	if !strings.Contains(js, `"rateBasedRuleList":[{"rateBasedRuleId":"login-rate-limit","limitKey":"IP","maxRateAllowed":100,"limitValue":"203.0.113.50"}]`) ||
+		!strings.Contains(js, `"responseCodeSent":429`) {
+		t.Errorf("rate-limited log record: %s", js)
+	}
+}
