@@ -354,3 +354,35 @@ func TestLogRecord(t *testing.T) {
 		t.Errorf("rate-limited log record: %s", js)
 	}
 }
+
+// TestRateCounterReuse: a caller that keeps counters by RateRule keeps the
+// counts across recompilations of the same rule, and starts afresh when a
+// rate setting changes (the fingerprint differs).
+func TestRateCounterReuse(t *testing.T) {
+	clock := newClock()
+	kept := map[RateRule]RateCounter{}
+	opts := Options{Now: clock.Now, RateCounter: func(r RateRule) RateCounter {
+		if c, ok := kept[r]; ok {
+			return c
+		}
+		c := NewSlidingWindow(r.Window, clock.Now)
+		kept[r] = c
+		return c
+	}}
+	stmt := `{"Limit":10,"EvaluationWindowSec":60,"AggregateKeyType":"IP"}`
+	p := compileJSON(t, rateACL(stmt), opts)
+	for range 10 {
+		p.Evaluate(req("GET /"))
+	}
+	p = compileJSON(t, rateACL(stmt), opts)
+	if v := p.Evaluate(req("GET /")); v.Action != Block {
+		t.Fatal("counts lost on recompiling the same rule")
+	}
+	p = compileJSON(t, rateACL(`{"Limit":10,"EvaluationWindowSec":120,"AggregateKeyType":"IP"}`), opts)
+	if v := p.Evaluate(req("GET /")); v.Action != Allow {
+		t.Fatal("counts kept across a changed window")
+	}
+	if len(kept) != 2 {
+		t.Fatalf("%d counters", len(kept))
+	}
+}

@@ -17,10 +17,21 @@ type RateCounter interface {
 	Count(key string) int64
 }
 
-// RateCounterFunc builds the counter of one rate-based rule. acl and rule
-// name it (stable across PoPs and reloads, for a shared counter); window is
-// the rule's EvaluationWindowSec.
-type RateCounterFunc func(acl, rule string, window time.Duration) RateCounter
+// RateRule identifies the counter of one rate-based rule.
+type RateRule struct {
+	ACL    string        // the web ACL's name
+	Rule   string        // the rule's name
+	Window time.Duration // EvaluationWindowSec
+	// Fingerprint is a digest of the rule's statement: a caller that keeps
+	// counters across recompilations (a config reload) reuses one only
+	// while the fingerprint is the same, since AWS resets the counts when a
+	// rate setting changes.
+	Fingerprint string
+}
+
+// RateCounterFunc builds (or finds) the counter of a rate-based rule. ACL
+// and Rule name it stably across PoPs, for a counter shared through NATS.
+type RateCounterFunc func(RateRule) RateCounter
 
 // slots is the number of sub-windows a window is divided into: counts
 // leave the window in steps of window/slots (1 s for a 60 s window, 10 s

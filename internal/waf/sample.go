@@ -68,11 +68,9 @@ func (p *Program) sample(r *Request, v *Verdict) {
 		return
 	}
 	var metrics []string
-	seen := map[string]bool{}
 	for _, m := range v.Matches {
 		for _, rule := range p.rules {
-			if rule.name == m.Rule && rule.sampled && !seen[rule.metric] {
-				seen[rule.metric] = true
+			if rule.name == m.Rule && rule.sampled && !slices.Contains(metrics, rule.metric) {
 				metrics = append(metrics, rule.metric)
 			}
 		}

@@ -1,6 +1,9 @@
 package waf
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -690,9 +693,11 @@ func (cp *compiler) rate(s *RateBasedStatement, rule, path string) (*rateMatcher
 	mk := cp.opts.RateCounter
 	if mk == nil {
 		now := cp.opts.Now
-		mk = func(_, _ string, window time.Duration) RateCounter { return NewSlidingWindow(window, now) }
+		mk = func(r RateRule) RateCounter { return NewSlidingWindow(r.Window, now) }
 	}
-	m.counter = mk(cp.acl, rule, time.Duration(w)*time.Second)
+	js, _ := json.Marshal(s)
+	sum := sha256.Sum256(js)
+	m.counter = mk(RateRule{ACL: cp.acl, Rule: rule, Window: time.Duration(w) * time.Second, Fingerprint: hex.EncodeToString(sum[:16])})
 	return m, nil
 }
 
