@@ -217,6 +217,7 @@ type Program struct {
 	rules     []*compiledRule
 	def       ruleAction
 	hasGeo    bool
+	usesBody  bool
 	bodyLimit int
 	sampled   bool
 	now       func() time.Time
@@ -328,6 +329,7 @@ func Compile(acl *WebACL, opts Options) (*Program, error) {
 	}
 	sort.SliceStable(p.rules, func(i, j int) bool { return p.rules[i].priority < p.rules[j].priority })
 	p.hasGeo = cp.hasGeo
+	p.usesBody = cp.usesBody
 	p.samples = newSampler(opts.SampleSize)
 	return p, nil
 }
@@ -547,6 +549,7 @@ func (cp *compiler) managed(s *ManagedRuleGroupStatement, acl *WebACL, path stri
 		}
 		g.scopeDown = sd
 	}
+	cp.usesBody = true
 	grp, err := cp.opts.Managed(s, cp.bodyLimit)
 	if err != nil {
 		return nil, errorf(path, "%v", err)
@@ -558,6 +561,10 @@ func (cp *compiler) managed(s *ManagedRuleGroupStatement, acl *WebACL, path stri
 // BodyLimit is how many body bytes a Request should carry
 // (AssociationConfig's CLOUDFRONT limit, 16 KiB by default).
 func (p *Program) BodyLimit() int { return p.bodyLimit }
+
+// InspectsBody reports whether a statement inspects the request body (or
+// a managed group runs): only then does a Request need its Body.
+func (p *Program) InspectsBody() bool { return p.usesBody }
 
 // Name is the web ACL's name.
 func (p *Program) Name() string { return p.name }

@@ -290,6 +290,12 @@ func typicalProgram(tb testing.TB) *Program {
 
 func TestTypicalACL(t *testing.T) {
 	p := typicalProgram(t)
+	if !p.InspectsBody() {
+		t.Error("InspectsBody false for an ACL with Body statements")
+	}
+	if compileJSON(t, oneRule(`{"GeoMatchStatement":{"CountryCodes":["US"]}}`), Options{}).InspectsBody() {
+		t.Error("InspectsBody true for a geo rule")
+	}
 	for _, c := range []struct {
 		r    *Request
 		rule string

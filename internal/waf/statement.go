@@ -25,6 +25,7 @@ type compiler struct {
 	acl       string // the web ACL's name (rate counter identity)
 	bodyLimit int
 	hasGeo    bool
+	usesBody  bool // a statement inspects the body, or a managed group runs
 }
 
 // statement compiles s at path. top says s is a rule's own statement (the
@@ -161,6 +162,9 @@ func (cp *compiler) inspected(f FieldToMatch, tt []TextTransformation, path stri
 	cf, err := compileField(f, path+".FieldToMatch")
 	if err != nil {
 		return inspected{}, err
+	}
+	if cf.kind == fBody {
+		cp.usesBody = true
 	}
 	ts, err := compileTransforms(tt, path+".TextTransformations")
 	if err != nil {
