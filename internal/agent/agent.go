@@ -14,10 +14,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -239,65 +238,11 @@ func (a *Agent) take(state map[string]map[string]jetstream.KeyValueEntry, revs m
 	m[ev.entry.Key()] = ev.entry
 }
 
-// apply builds a whole configuration from the buckets and the local file,
-// validates it, and swaps it into the PoP.
+// apply builds a whole configuration from the buckets and the local file
+// (build), and swaps it into the PoP.
 func (a *Agent) apply(state map[string]map[string]jetstream.KeyValueEntry) error {
-	cfg := &config.Config{PoP: a.o.Base.PoP, Topology: a.o.Base.Topology}
-	decode := func(bucket string, add func([]byte) error) error {
-		keys := make([]string, 0, len(state[bucket]))
-		for k := range state[bucket] {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if err := add(state[bucket][k].Value()); err != nil {
-				return fmt.Errorf("%s/%s: %w", bucket, k, err)
-			}
-		}
-		return nil
-	}
-	err := errors.Join(
-		decode(wire.BucketDistributions, func(b []byte) error {
-			var v config.Distribution
-			err := json.Unmarshal(b, &v)
-			cfg.Distributions = append(cfg.Distributions, v)
-			return err
-		}),
-		decode(wire.BucketCachePolicies, func(b []byte) error {
-			var v config.CachePolicy
-			err := json.Unmarshal(b, &v)
-			cfg.CachePolicies = append(cfg.CachePolicies, v)
-			return err
-		}),
-		decode(wire.BucketOriginRequestPolicies, func(b []byte) error {
-			var v config.OriginRequestPolicy
-			err := json.Unmarshal(b, &v)
-			cfg.OriginRequestPolicies = append(cfg.OriginRequestPolicies, v)
-			return err
-		}),
-		decode(wire.BucketResponseHeadersPolicies, func(b []byte) error {
-			var v config.ResponseHeadersPolicy
-			err := json.Unmarshal(b, &v)
-			cfg.ResponseHeadersPolicies = append(cfg.ResponseHeadersPolicies, v)
-			return err
-		}),
-		decode(wire.BucketPublicKeys, func(b []byte) error {
-			var v config.PublicKey
-			err := json.Unmarshal(b, &v)
-			cfg.PublicKeys = append(cfg.PublicKeys, v)
-			return err
-		}),
-		decode(wire.BucketKeyGroups, func(b []byte) error {
-			var v config.KeyGroup
-			err := json.Unmarshal(b, &v)
-			cfg.KeyGroups = append(cfg.KeyGroups, v)
-			return err
-		}),
-	)
+	cfg, err := build(state, a.o.Base)
 	if err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	if err := a.o.PoP.Apply(cfg); err != nil {
@@ -312,6 +257,23 @@ func (a *Agent) apply(state map[string]map[string]jetstream.KeyValueEntry) error
 		a.warned = ws
 	}
 	return nil
+}
+
+// build makes the configuration of the buckets' entries (by bucket, then
+// key) and base's pop and topology sections as the control plane makes it
+// (wire.Snapshot.Parse: the strict decoder, which refuses unknown fields,
+// then validation).
+func build(state map[string]map[string]jetstream.KeyValueEntry, base *config.Config) (*config.Config, error) {
+	snap := wire.Snapshot{}
+	for bucket, entries := range state {
+		items := make([]wire.Item, 0, len(entries))
+		for k, e := range entries {
+			items = append(items, wire.Item{ID: k, Revision: e.Revision(), Value: e.Value()})
+		}
+		slices.SortFunc(items, func(x, y wire.Item) int { return strings.Compare(x.ID, y.ID) })
+		snap[bucket] = items
+	}
+	return snap.Parse(base, "control plane configuration")
 }
 
 // consumeInvalidations applies each invalidation once, through the PoP's

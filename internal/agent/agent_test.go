@@ -28,6 +28,9 @@ import (
 	"github.com/strata-cdn/strata/internal/testutil"
 )
 
+// bucketDistributions is the distributions' KV bucket, as the wire contract names it.
+const bucketDistributions = "strata_distributions"
+
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // startNATS starts the control plane's embedded NATS server, with its
@@ -238,7 +241,7 @@ func TestConfigAndInvalidationsReachEveryPoP(t *testing.T) {
 	dist := config.Distribution{ID: "site", Origins: []config.Origin{{ID: "web", URL: origin.URL}},
 		DefaultCacheBehavior: config.CacheBehavior{TargetOriginID: "web"}}
 	body, _ := json.Marshal(dist)
-	if _, err := kvs[wire.BucketDistributions].Put(context.Background(), "site", body); err != nil {
+	if _, err := kvs[bucketDistributions].Put(context.Background(), "site", body); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []*node{a, b} {
@@ -279,7 +282,7 @@ func TestConfigAndInvalidationsReachEveryPoP(t *testing.T) {
 
 	// A refused configuration leaves the running one serving, and says so.
 	bad := []byte(`{"id":"site","origins":[{"id":"web","url":"` + origin.URL + `"}],"defaultCacheBehavior":{"targetOriginId":"nowhere"}}`)
-	kvs[wire.BucketDistributions].Put(context.Background(), "site", bad)
+	kvs[bucketDistributions].Put(context.Background(), "site", bad)
 	testutil.WaitFor(t, 5*time.Second, "a heartbeat reporting the refused config", func() bool {
 		for {
 			select {
@@ -316,7 +319,7 @@ func TestInertFieldsLogged(t *testing.T) {
 	}
 	put := func(comment string) uint64 {
 		body, _ := json.Marshal(dist(comment, config.PriceClass100))
-		rev, err := kvs[wire.BucketDistributions].Put(context.Background(), "site", body)
+		rev, err := kvs[bucketDistributions].Put(context.Background(), "site", body)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -286,7 +286,7 @@ func TestDefaults(t *testing.T) {
 		{"pop", c.PoP, PoP{ID: "LOCAL1", Listen: "127.0.0.1:8080", MemoryCacheSize: 256 * MiB, MaxObjectSize: 64 * MiB,
 			MaxHeaderBytes: 32 * KiB, ReadHeaderTimeout: Duration(10 * time.Second), IdleTimeout: Duration(60 * time.Second),
 			WebSocketIdleTimeout: Duration(10 * time.Minute), DiskCacheSize: 1 * GiB, RequestBodyTimeout: Duration(time.Minute),
-			ViewerWriteTimeout: Duration(20 * time.Second), MaxConnectionsPerAddress: 256, MaxConnections: 50000}},
+			ViewerWriteTimeout: Duration(20 * time.Second), MaxConnectionsPerAddress: 256, MaxConnections: 50000, NewConnectionsPerAddress: 200}},
 		{"domainName", d.DomainName, "site.strata.localhost"},
 		{"enabled", *d.Enabled, true},
 		{"isIPv6Enabled", *d.IsIPv6Enabled, true},

@@ -115,6 +115,13 @@ const maxAliasSteps = 100_000
 // of every path that was set, and whether the document could be read at all
 // (false for a syntax error or a document that is not a mapping).
 func decodeInto(data []byte, cfg *Config) (errs Errors, lines map[string]int, readable bool) {
+	return decodeValue(data, reflect.ValueOf(cfg).Elem(), "a configuration is a mapping (pop:, distributions:, ...)", "a configuration")
+}
+
+// decodeValue decodes data into v (a struct), as decodeInto does; what
+// starts the message for a document that is not a mapping, whole in the one
+// for a second document.
+func decodeValue(data []byte, v reflect.Value, notMapping, whole string) (errs Errors, lines map[string]int, readable bool) {
 	lines = map[string]int{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
@@ -129,7 +136,7 @@ func decodeInto(data []byte, cfg *Config) (errs Errors, lines map[string]int, re
 		if err != nil {
 			return Errors{yamlError(err)}, lines, false
 		}
-		return Errors{{Line: extra.Line, Msg: "a configuration is a single YAML document; remove the second document (after \"---\")"}}, lines, false
+		return Errors{{Line: extra.Line, Msg: whole + " is a single YAML document; remove the second document (after \"---\")"}}, lines, false
 	}
 	if len(doc.Content) == 0 {
 		return nil, lines, true
@@ -139,11 +146,11 @@ func decodeInto(data []byte, cfg *Config) (errs Errors, lines map[string]int, re
 		root = root.Alias
 	}
 	if root.Kind != yaml.MappingNode && !(root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null") {
-		return Errors{{Line: root.Line, Msg: "a configuration is a mapping (pop:, distributions:, ...), got " + describe(root)}}, lines, false
+		return Errors{{Line: root.Line, Msg: notMapping + ", got " + describe(root)}}, lines, false
 	}
 	d := &decoder{lines: lines, fields: map[reflect.Type]*structInfo{}, merging: map[*yaml.Node]bool{}}
 	lines[""] = root.Line
-	d.decode(root, reflect.ValueOf(cfg).Elem(), "")
+	d.decode(root, v, "")
 	return d.errs, lines, !d.tooBig
 }
 

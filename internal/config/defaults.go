@@ -34,6 +34,9 @@ const (
 	DefaultMaxConnectionsPerAddress = 256
 	// DefaultMaxConnections is pop.maxConnections.
 	DefaultMaxConnections = 50_000
+	// DefaultNewConnectionsPerAddress is pop.newConnectionsPerAddress, per
+	// second.
+	DefaultNewConnectionsPerAddress = 200
 
 	// DefaultCachePolicyTTL is a cache policy's defaultTTL, in seconds (one
 	// day), raised to its minTTL.

@@ -31,6 +31,7 @@ var actedOn = map[string]string{
 	"pop.viewerWriteTimeout":       "listener.Options.WriteTimeout (h1 and HTTP/2 write progress deadline)",
 	"pop.maxConnectionsPerAddress": "listener.Options.MaxConnsPerAddr (refused at accept)",
 	"pop.maxConnections":           "listener.Options.MaxConns (refused at accept)",
+	"pop.newConnectionsPerAddress": "listener.Options.NewConnsPerAddr (refused at accept)",
 
 	// topology: internal/world, internal/control (ip-ranges), cmd/strata pop.
 	"topology.secret":               "world.Start: tier hop secret",

@@ -84,6 +84,9 @@ type PoP struct {
 	// MaxConnections bounds the open viewer connections of the PoP; default
 	// 50000.
 	MaxConnections int `json:"maxConnections"`
+	// NewConnectionsPerAddress is the rate of new connections one viewer
+	// address may open, per second (bursts of twice as many); default 200.
+	NewConnectionsPerAddress int `json:"newConnectionsPerAddress"`
 }
 
 // Distribution is one CloudFront-style distribution: the hostnames it answers

@@ -424,7 +424,7 @@ func invalidFields(k Kind, code string, es config.Errors) *APIError {
 	for _, fe := range es {
 		e.Errors = append(e.Errors, FieldError{Path: fe.Path, Message: fe.Msg})
 	}
-	what := k.singular()
+	what := k.Singular
 	switch {
 	case code == CodeResourceInUse:
 		e.Message = fmt.Sprintf("the %s is still in use: without it, the configuration is not valid", what)
@@ -437,57 +437,62 @@ func invalidFields(k Kind, code string, es config.Errors) *APIError {
 }
 
 // validateChange validates the whole configuration as it would be after
-// the resource id of kind k is replaced by value (or deleted, for nil). It
-// returns the resource as it would be stored (with its defaults filled in),
-// or the problems found. The caller holds configMu.
+// the resource id of kind k is replaced by value (or deleted, for nil), with
+// config.ParseResource (config.CheckRemoval). It returns the resource as it
+// would be stored (with its defaults filled in), or the problems found: the
+// resource's own at <section>[0] (the path the client knows), those of
+// other resources at their path, naming them. The caller holds configMu.
 func (s *Server) validateChange(ctx context.Context, k Kind, id string, value json.RawMessage) (json.RawMessage, config.Errors, error) {
-	snap, err := s.store.Snapshot(ctx)
+	refs, err := s.store.Config(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	doc, ids, err := snap.document(k, id, value)
-	if err != nil {
-		return nil, nil, err
+	var r config.Resource
+	if value == nil {
+		err = config.CheckRemoval(k, id, refs)
+	} else {
+		r, err = config.ParseResource(k, value, refs)
 	}
-	cfg, err := config.Parse(doc, "")
 	if err != nil {
 		var es config.Errors
-		if errors.As(err, &es) {
-			for i := range es {
-				es[i].Line = 0 // lines of the rendered document mean nothing to the client
-				es[i].Msg += otherResource(es[i].Path, ids, k, value != nil)
-			}
-			return nil, es, nil
+		if !errors.As(err, &es) {
+			return nil, nil, err
 		}
-		return nil, nil, err
+		for i := range es {
+			es[i].Line = 0 // lines of the body mean little to an API client
+			if value != nil && !inOtherResource(es[i].Path) {
+				es[i].Path = resourcePath(k.Field+"[0]", es[i].Path)
+			}
+		}
+		return nil, es, nil
 	}
 	if value == nil {
 		return nil, nil, nil
 	}
-	_, item := k.section(cfg)
-	b, err := json.Marshal(item(0))
+	b, err := json.Marshal(r)
 	return b, nil, err
 }
 
-// otherResource names the stored resource that a problem's path points
-// into, " (distribution \"shop\")", when it is not the changed one (whose
-// path the client knows: <section>[0]).
-func otherResource(path string, ids map[string][]string, k Kind, changed bool) string {
-	field, rest, ok := strings.Cut(path, "[")
+// inOtherResource reports whether a path of config.ParseResource's problems
+// is in another resource (it starts with a section: "distributions[2]...").
+func inOtherResource(path string) bool {
+	field, _, ok := strings.Cut(path, "[")
 	if !ok {
-		return ""
+		return false
 	}
-	n, _, _ := strings.Cut(rest, "]")
-	i, err := strconv.Atoi(n)
-	if err != nil || i < 0 || i >= len(ids[field]) || (changed && field == k.Field && i == 0) {
-		return ""
+	_, isKind := config.KindByField(field)
+	return isKind
+}
+
+// resourcePath joins a resource's path and a path relative to it.
+func resourcePath(prefix, rel string) string {
+	switch {
+	case rel == "":
+		return prefix
+	case strings.HasPrefix(rel, "["):
+		return prefix + rel
 	}
-	for _, kind := range Kinds {
-		if kind.Field == field {
-			return fmt.Sprintf(" (%s %q)", kind.singular(), ids[field][i])
-		}
-	}
-	return ""
+	return prefix + "." + rel
 }
 
 func (s *Server) createResource(k Kind) handlerFunc {
@@ -496,7 +501,7 @@ func (s *Server) createResource(k Kind) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if id == "" && k.Bucket == wire.BucketDistributions {
+		if id == "" && k.GeneratedID {
 			id = newID("E")
 			obj["id"] = id
 		}

@@ -22,6 +22,9 @@ import (
 	"github.com/strata-cdn/strata/internal/testutil"
 )
 
+// bucketDistributions is the distributions' KV bucket, as the wire contract names it.
+const bucketDistributions = "strata_distributions"
+
 // asyncErrors collects the errors the server reports on a connection
 // (permission violations arrive that way).
 type asyncErrors struct {
@@ -105,7 +108,7 @@ func TestPoPIdentityCannotWriteConfigOrReadTokens(t *testing.T) {
 	}
 
 	// It reads the configuration (what the agent does)...
-	kv, err := js.KeyValue(e.ctx, wire.BucketDistributions)
+	kv, err := js.KeyValue(e.ctx, bucketDistributions)
 	if err != nil {
 		t.Fatalf("a PoP cannot open the distributions bucket: %v", err)
 	}
@@ -137,14 +140,14 @@ func TestPoPIdentityCannotWriteConfigOrReadTokens(t *testing.T) {
 	if _, err := kv.Put(short(), "site", evil); err == nil {
 		t.Error("a PoP's KV put of a distribution succeeded")
 	}
-	nc.Publish("$KV."+wire.BucketDistributions+".site", evil)
-	nc.Request("$JS.API.STREAM.PURGE.KV_"+wire.BucketDistributions, nil, 200*time.Millisecond)
-	nc.Request("$JS.API.STREAM.DELETE.KV_"+wire.BucketDistributions, nil, 200*time.Millisecond)
+	nc.Publish("$KV."+bucketDistributions+".site", evil)
+	nc.Request("$JS.API.STREAM.PURGE.KV_"+bucketDistributions, nil, 200*time.Millisecond)
+	nc.Request("$JS.API.STREAM.DELETE.KV_"+bucketDistributions, nil, 200*time.Millisecond)
 	nc.Flush()
 	for _, subject := range []string{
-		"$KV." + wire.BucketDistributions + ".site",
-		"$JS.API.STREAM.PURGE.KV_" + wire.BucketDistributions,
-		"$JS.API.STREAM.DELETE.KV_" + wire.BucketDistributions,
+		"$KV." + bucketDistributions + ".site",
+		"$JS.API.STREAM.PURGE.KV_" + bucketDistributions,
+		"$JS.API.STREAM.DELETE.KV_" + bucketDistributions,
 	} {
 		testutil.WaitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
 	}
@@ -254,10 +257,10 @@ func TestDNSIdentityOnlyReads(t *testing.T) {
 	var errs asyncErrors
 	nc := e.connect(RoleDNS, "ns1", errs.handler())
 	js, _ := jetstream.New(nc)
-	if _, err := js.KeyValue(e.ctx, wire.BucketDistributions); err != nil {
+	if _, err := js.KeyValue(e.ctx, bucketDistributions); err != nil {
 		t.Fatalf("a DNS server cannot open the distributions bucket: %v", err)
 	}
-	for _, subject := range []string{wire.SubjectHeartbeat + ".ns1", wire.SubjectAck + ".ns1", "$KV." + wire.BucketDistributions + ".x"} {
+	for _, subject := range []string{wire.SubjectHeartbeat + ".ns1", wire.SubjectAck + ".ns1", "$KV." + bucketDistributions + ".x"} {
 		nc.Publish(subject, []byte("{}"))
 		nc.Flush()
 		testutil.WaitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })

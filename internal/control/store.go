@@ -29,73 +29,22 @@ const (
 	invalidationsMaxAge = 7 * 24 * time.Hour // how long the stream keeps an invalidation for PoPs to replay
 )
 
-// Kind is a kind of configuration resource: its REST collection, its KV
-// bucket and its section of the configuration.
-type Kind struct {
-	Name   string // REST collection: "distributions", "cache-policies", ...
-	Bucket string // KV bucket (wire.Bucket...)
-	Field  string // JSON name of its section of config.Config: "distributions", "cachePolicies", ...
-}
+// Kind is a kind of configuration resource (config.Kinds is the table):
+// its REST collection is Name, its KV bucket wire.ConfigBucket.
+type Kind = config.Kind
 
-// Kinds lists the configuration resources, in the order of config.Config.
-var Kinds = []Kind{
-	{Name: "distributions", Bucket: wire.BucketDistributions, Field: "distributions"},
-	{Name: "cache-policies", Bucket: wire.BucketCachePolicies, Field: "cachePolicies"},
-	{Name: "origin-request-policies", Bucket: wire.BucketOriginRequestPolicies, Field: "originRequestPolicies"},
-	{Name: "response-headers-policies", Bucket: wire.BucketResponseHeadersPolicies, Field: "responseHeadersPolicies"},
-	{Name: "public-keys", Bucket: wire.BucketPublicKeys, Field: "publicKeys"},
-	{Name: "key-groups", Bucket: wire.BucketKeyGroups, Field: "keyGroups"},
-}
+// Kinds lists the configuration resources, each after those it refers to.
+var Kinds = config.Kinds
 
 // KindByName returns the kind whose REST collection is name.
-func KindByName(name string) (Kind, bool) {
-	for _, k := range Kinds {
-		if k.Name == name {
-			return k, true
-		}
-	}
-	return Kind{}, false
-}
-
-// singular names one resource of the kind: "distribution", "cache policy".
-func (k Kind) singular() string {
-	n := strings.ReplaceAll(k.Name, "-", " ")
-	if m, ok := strings.CutSuffix(n, "ies"); ok {
-		return m + "y"
-	}
-	return strings.TrimSuffix(n, "s")
-}
-
-// section returns the i-th resource of k's section of c, and the section's
-// length.
-func (k Kind) section(c *config.Config) (n int, item func(int) any) {
-	switch k.Field {
-	case "distributions":
-		return len(c.Distributions), func(i int) any { return &c.Distributions[i] }
-	case "cachePolicies":
-		return len(c.CachePolicies), func(i int) any { return &c.CachePolicies[i] }
-	case "originRequestPolicies":
-		return len(c.OriginRequestPolicies), func(i int) any { return &c.OriginRequestPolicies[i] }
-	case "responseHeadersPolicies":
-		return len(c.ResponseHeadersPolicies), func(i int) any { return &c.ResponseHeadersPolicies[i] }
-	case "publicKeys":
-		return len(c.PublicKeys), func(i int) any { return &c.PublicKeys[i] }
-	case "keyGroups":
-		return len(c.KeyGroups), func(i int) any { return &c.KeyGroups[i] }
-	}
-	panic("control: unknown kind " + k.Field)
-}
+func KindByName(name string) (Kind, bool) { return config.KindByName(name) }
 
 // Resource is a stored configuration resource.
-type Resource struct {
-	ID       string
-	Revision uint64          // its KV revision: the REST API's ETag
-	Value    json.RawMessage // its JSON, as config.Distribution and friends
-}
+type Resource = wire.Item
 
 // Snapshot is every stored configuration resource, by bucket, each list
 // sorted by id.
-type Snapshot map[string][]Resource
+type Snapshot = wire.Snapshot
 
 // Store keeps the configuration and the control plane's state in JetStream
 // KV buckets, and the invalidations in a stream. It is safe for concurrent
@@ -127,11 +76,11 @@ func OpenStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 		return kv, nil
 	}
 	for _, k := range Kinds {
-		kv, err := open(k.Bucket, "Strata "+k.Name+", by id", configHistory)
+		kv, err := open(wire.ConfigBucket(k), "Strata "+k.Name+", by id", configHistory)
 		if err != nil {
 			return nil, err
 		}
-		s.config[k.Bucket] = kv
+		s.config[wire.ConfigBucket(k)] = kv
 	}
 	var err error
 	if s.invalidations, err = open(wire.BucketInvalidations, "Strata invalidations and their status, by id", 1); err != nil {
@@ -173,9 +122,9 @@ func OpenStore(ctx context.Context, js jetstream.JetStream) (*Store, error) {
 
 // kv returns the bucket of kind k.
 func (s *Store) kv(k Kind) jetstream.KeyValue {
-	kv, ok := s.config[k.Bucket]
+	kv, ok := s.config[wire.ConfigBucket(k)]
 	if !ok {
-		panic("control: unknown bucket " + k.Bucket)
+		panic("control: unknown bucket " + wire.ConfigBucket(k))
 	}
 	return kv
 }
@@ -222,59 +171,26 @@ func (s *Store) Snapshot(ctx context.Context) (Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
-		snap[k.Bucket] = rs
+		snap[wire.ConfigBucket(k)] = rs
 	}
 	return snap, nil
 }
 
 // Config reads the whole configuration: the distributions, policies, public
-// keys and key groups of the buckets, sorted by id; the pop and topology
-// sections are empty. The resources were validated when they were stored;
-// the result is not validated again.
+// keys and key groups of the buckets, sorted by id, decoded and validated
+// by the strict config.Parse (wire.Snapshot.Parse, as the PoP agent does).
+// The store has no pop or topology section: they are left empty.
 func (s *Store) Config(ctx context.Context) (*config.Config, error) {
 	snap, err := s.Snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	doc, _, err := snap.document(Kind{}, "", nil)
+	cfg, err := snap.Parse(nil, "control plane store")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("control: store: %w", err)
 	}
-	cfg := &config.Config{}
-	if err := json.Unmarshal(doc, cfg); err != nil {
-		return nil, fmt.Errorf("control: store: decode configuration: %w", err)
-	}
+	cfg.PoP, cfg.Topology = config.PoP{}, config.Topology{}
 	return cfg, nil
-}
-
-// document renders the snapshot as a configuration document (JSON) after a
-// change of the resource id of kind k: value replaces it, or removes it when
-// nil. The changed resource comes first in its section, so that problems in
-// it are reported at <section>[0]. ids lists the ids of each section (by
-// JSON field name) in the document's order.
-func (snap Snapshot) document(k Kind, id string, value json.RawMessage) (doc []byte, ids map[string][]string, err error) {
-	sections := map[string][]json.RawMessage{}
-	ids = map[string][]string{}
-	for _, kind := range Kinds {
-		items := []json.RawMessage{}
-		if kind == k && value != nil {
-			items = append(items, value)
-			ids[kind.Field] = append(ids[kind.Field], id)
-		}
-		for _, r := range snap[kind.Bucket] {
-			if kind == k && r.ID == id {
-				continue
-			}
-			items = append(items, r.Value)
-			ids[kind.Field] = append(ids[kind.Field], r.ID)
-		}
-		sections[kind.Field] = items
-	}
-	doc, err = json.Marshal(sections)
-	if err != nil {
-		return nil, nil, fmt.Errorf("control: store: render configuration: %w", err)
-	}
-	return doc, ids, nil
 }
 
 // Get returns the resource id of kind k, or ErrNotFound.
@@ -355,13 +271,13 @@ func (s *Store) Seed(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("control: store: seed: %w", err)
 	}
 	for _, k := range Kinds {
-		n, item := k.section(valid)
-		for i := range n {
-			v, err := json.Marshal(item(i))
+		for i := range k.Len(valid) {
+			r := k.Item(valid, i)
+			v, err := json.Marshal(r)
 			if err != nil {
 				return fmt.Errorf("control: store: seed: %w", err)
 			}
-			id := resourceID(item(i))
+			id := r.ResourceID()
 			if _, err := s.Create(ctx, k, id, v); err != nil && !errors.Is(err, ErrExists) {
 				return err // ErrExists: a concurrent seed got there first
 			}
@@ -393,31 +309,20 @@ func (s *Store) Apply(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	merged := mergeConfig(stored, valid)
+	merged := config.Merge(stored, valid)
 	if err := merged.Validate(); err != nil {
 		return fmt.Errorf("the configuration together with the control plane's store: %w", err)
 	}
-	// Dependencies first, distributions last, so no PoP sees a distribution
-	// that names a policy it has not received.
-	order := make([]Kind, 0, len(Kinds))
+	// In the order of the table, each kind after those it refers to, so no
+	// PoP sees a distribution that names a policy it has not received.
 	for _, k := range Kinds {
-		if k.Bucket != wire.BucketDistributions {
-			order = append(order, k)
-		}
-	}
-	for _, k := range Kinds {
-		if k.Bucket == wire.BucketDistributions {
-			order = append(order, k)
-		}
-	}
-	for _, k := range order {
-		n, item := k.section(valid)
-		for i := range n {
-			v, err := json.Marshal(item(i))
+		for i := range k.Len(valid) {
+			r := k.Item(valid, i)
+			v, err := json.Marshal(r)
 			if err != nil {
 				return fmt.Errorf("control: store: apply: %w", err)
 			}
-			id := resourceID(item(i))
+			id := r.ResourceID()
 			cur, err := s.Get(ctx, k, id)
 			switch {
 			case errors.Is(err, ErrNotFound):
@@ -434,50 +339,4 @@ func (s *Store) Apply(ctx context.Context, cfg *config.Config) error {
 		}
 	}
 	return nil
-}
-
-// mergeConfig returns stored with add's resources replacing those of the same id.
-func mergeConfig(stored, add *config.Config) *config.Config {
-	out := *stored
-	out.Distributions = mergeByID(stored.Distributions, add.Distributions, func(d config.Distribution) string { return d.ID })
-	out.CachePolicies = mergeByID(stored.CachePolicies, add.CachePolicies, func(d config.CachePolicy) string { return d.ID })
-	out.OriginRequestPolicies = mergeByID(stored.OriginRequestPolicies, add.OriginRequestPolicies, func(d config.OriginRequestPolicy) string { return d.ID })
-	out.ResponseHeadersPolicies = mergeByID(stored.ResponseHeadersPolicies, add.ResponseHeadersPolicies, func(d config.ResponseHeadersPolicy) string { return d.ID })
-	out.PublicKeys = mergeByID(stored.PublicKeys, add.PublicKeys, func(d config.PublicKey) string { return d.ID })
-	out.KeyGroups = mergeByID(stored.KeyGroups, add.KeyGroups, func(d config.KeyGroup) string { return d.ID })
-	return &out
-}
-
-func mergeByID[T any](stored, add []T, id func(T) string) []T {
-	seen := map[string]bool{}
-	out := make([]T, 0, len(stored)+len(add))
-	for _, a := range add {
-		seen[id(a)] = true
-		out = append(out, a)
-	}
-	for _, s := range stored {
-		if !seen[id(s)] {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// resourceID returns the id of a configuration resource.
-func resourceID(r any) string {
-	switch r := r.(type) {
-	case *config.Distribution:
-		return r.ID
-	case *config.CachePolicy:
-		return r.ID
-	case *config.OriginRequestPolicy:
-		return r.ID
-	case *config.ResponseHeadersPolicy:
-		return r.ID
-	case *config.PublicKey:
-		return r.ID
-	case *config.KeyGroup:
-		return r.ID
-	}
-	panic(fmt.Sprintf("control: not a resource: %T", r))
 }

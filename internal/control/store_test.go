@@ -165,12 +165,16 @@ distributions:
 	}
 	resp, data := e.do("POST", "/distributions", distribution("api", "o1"))
 	e.want(resp, data, http.StatusCreated, nil)
-	before, _ := st.Get(e.ctx, Kinds[0], "file")
+	dists, _ := KindByName("distributions")
+	before, err := st.Get(e.ctx, dists, "file")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Applying the same file again changes nothing; a changed one replaces.
 	if err := st.Apply(e.ctx, parse("http://127.0.0.1:1")); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := st.Get(e.ctx, Kinds[0], "file"); again.Revision != before.Revision {
+	if again, _ := st.Get(e.ctx, dists, "file"); again.Revision != before.Revision {
 		t.Fatal("an unchanged resource was rewritten")
 	}
 	if err := st.Apply(e.ctx, parse("http://127.0.0.1:2")); err != nil {
@@ -197,7 +201,7 @@ distributions:
 	if err := st.Apply(e.ctx, bad); err == nil || !strings.Contains(err.Error(), "alias") {
 		t.Fatalf("a clashing alias: %v", err)
 	}
-	if _, err := st.Get(e.ctx, Kinds[0], "other"); !errors.Is(err, ErrNotFound) {
+	if _, err := st.Get(e.ctx, dists, "other"); !errors.Is(err, ErrNotFound) {
 		t.Fatal("a refused apply wrote something")
 	}
 }

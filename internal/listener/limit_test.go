@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 )
@@ -146,5 +147,59 @@ func TestExemptAddr(t *testing.T) {
 	}
 	if n := s.Refused(); n != 1 {
 		t.Fatalf("Refused() = %d, want 1", n)
+	}
+}
+
+// New connections from one address are rate limited by a token bucket
+// (2*rate deep): past the burst the next is closed at accept even though
+// each connection was closed before the next, another address is served,
+// and once the bucket refills (the limiter's clock moves on) the address
+// is admitted again.
+func TestNewConnsPerAddr(t *testing.T) {
+	s, addr := startPlain(t, Options{NewConnsPerAddr: 3})
+	var mu sync.Mutex
+	now := time.Unix(1_000_000, 0)
+	s.limit.mu.Lock()
+	s.limit.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s.limit.mu.Unlock()
+	for i := 0; i < 6; i++ { // the bucket's depth: 2 * 3
+		c := dialFrom(t, "127.0.0.2", addr)
+		if err := get(c); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		c.Close()
+	}
+	if !closedByServer(dialFrom(t, "127.0.0.2", addr)) {
+		t.Fatal("a 7th new connection within the same instant was not closed")
+	}
+	if n := s.Refused(); n != 1 {
+		t.Fatalf("Refused() = %d, want 1", n)
+	}
+	if err := get(dialFrom(t, "127.0.0.3", addr)); err != nil {
+		t.Fatalf("another address refused while one is over its rate: %v", err)
+	}
+	mu.Lock()
+	now = now.Add(time.Second) // three tokens back
+	mu.Unlock()
+	for i := 0; i < 3; i++ {
+		if err := get(dialFrom(t, "127.0.0.2", addr)); err != nil {
+			t.Fatalf("after a second, connection %d: %v", i, err)
+		}
+	}
+	if !closedByServer(dialFrom(t, "127.0.0.2", addr)) {
+		t.Fatal("a 4th connection in the next second was not closed")
+	}
+	// Idle buckets are swept once full again.
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	if err := get(dialFrom(t, "127.0.0.4", addr)); err != nil {
+		t.Fatal(err)
+	}
+	s.limit.mu.Lock()
+	n := len(s.limit.buckets)
+	s.limit.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d buckets after a minute's quiet and one new address, want 1", n)
 	}
 }

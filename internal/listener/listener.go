@@ -62,6 +62,11 @@ type Options struct {
 	// DefaultMaxConns.
 	MaxConnsPerAddr int
 	MaxConns        int
+	// NewConnsPerAddr is the rate of new TCP connections one client address
+	// may open, per second (a burst of twice as many is allowed); over it a
+	// connection is closed at accept as over MaxConnsPerAddr. Zero:
+	// DefaultNewConnsPerAddr.
+	NewConnsPerAddr int
 	// ExemptAddr, if set, says whether connections from an address count
 	// towards neither limit (the PoP's own peers: a child PoP's hops to
 	// its parent come from a few addresses and must not be limited as a
@@ -95,7 +100,7 @@ func New(o Options) (*Server, error) {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = h1.DefaultWriteTimeout
 	}
-	s := &Server{tls: o.TLSConfig, limit: newConnLimiter(o.MaxConnsPerAddr, o.MaxConns, o.ExemptAddr, o.Logger)}
+	s := &Server{tls: o.TLSConfig, limit: newConnLimiter(o.MaxConnsPerAddr, o.MaxConns, o.NewConnsPerAddr, o.ExemptAddr, o.Logger)}
 	s.hs = &http.Server{
 		Handler:        o.Handler,
 		MaxHeaderBytes: o.MaxHeaderBytes,

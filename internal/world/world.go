@@ -272,6 +272,7 @@ func Start(opts Options) (*World, error) {
 			WriteTimeout:      time.Duration(cfg.PoP.ViewerWriteTimeout),
 			MaxConnsPerAddr:   cfg.PoP.MaxConnectionsPerAddress,
 			MaxConns:          cfg.PoP.MaxConnections,
+			NewConnsPerAddr:   cfg.PoP.NewConnectionsPerAddress,
 			ExemptAddr:        func(a netip.Addr) bool { _, ok := peers[a]; return ok },
 			Logger:            opts.Logger,
 			OnError: func(remote net.Addr, status int, reason string) {

@@ -16,22 +16,109 @@
 // on; the control plane drops a message whose body names another PoP.
 package wire
 
-import "time"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
-// KV buckets of the configuration, by resource kind.
-const (
-	BucketDistributions           = "strata_distributions"
-	BucketCachePolicies           = "strata_cache_policies"
-	BucketOriginRequestPolicies   = "strata_origin_request_policies"
-	BucketResponseHeadersPolicies = "strata_response_headers_policies"
-	BucketPublicKeys              = "strata_public_keys"
-	BucketKeyGroups               = "strata_key_groups"
+	"github.com/strata-cdn/strata/internal/config"
 )
 
-// ConfigBuckets lists the configuration buckets (every PoP watches them all).
-var ConfigBuckets = []string{
-	BucketDistributions, BucketCachePolicies, BucketOriginRequestPolicies,
-	BucketResponseHeadersPolicies, BucketPublicKeys, BucketKeyGroups,
+// ConfigBucket is the KV bucket of the resources of kind k: "strata_" and
+// its REST collection with "_" for "-" (strata_cache_policies).
+func ConfigBucket(k config.Kind) string {
+	return "strata_" + strings.ReplaceAll(k.Name, "-", "_")
+}
+
+// ConfigBuckets lists the configuration buckets, in the order of
+// config.Kinds (every PoP watches them all).
+var ConfigBuckets = func() []string {
+	out := make([]string, 0, len(config.Kinds))
+	for _, k := range config.Kinds {
+		out = append(out, ConfigBucket(k))
+	}
+	return out
+}()
+
+// Item is one stored configuration resource.
+type Item struct {
+	ID       string
+	Revision uint64          // its KV revision: the REST API's ETag
+	Value    json.RawMessage // its JSON, as config.Distribution and friends
+}
+
+// Snapshot is configuration resources by bucket (ConfigBucket), each list
+// in the order its section of the document has.
+type Snapshot map[string][]Item
+
+// Document renders the snapshot as one configuration document (JSON): a
+// section per kind of config.Kinds, its items in the snapshot's order, and
+// the pop and topology sections of base when it is not nil.
+func (snap Snapshot) Document(base *config.Config) ([]byte, error) {
+	doc := map[string]any{}
+	if base != nil {
+		doc["pop"], doc["topology"] = base.PoP, base.Topology
+	}
+	for _, k := range config.Kinds {
+		items := make([]json.RawMessage, 0, len(snap[ConfigBucket(k)]))
+		for _, it := range snap[ConfigBucket(k)] {
+			items = append(items, it.Value)
+		}
+		doc[k.Field] = items
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("wire: render configuration: %w", err)
+	}
+	return b, nil
+}
+
+// Parse decodes the snapshot's document (see Document) with the strict
+// config.Parse: unknown fields are refused, defaults filled in, the whole
+// validated. On failure the error wraps config.Errors whose messages name the
+// resource each problem is in (` (distribution "shop")`); their lines, of
+// the rendered document, are dropped.
+func (snap Snapshot) Parse(base *config.Config, name string) (*config.Config, error) {
+	doc, err := snap.Document(base)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Parse(doc, name)
+	var es config.Errors
+	if err == nil || !errors.As(err, &es) {
+		return cfg, err
+	}
+	for i := range es {
+		es[i].Line = 0
+		es[i].Msg += snap.Name(es[i].Path)
+	}
+	if len(es) == 1 {
+		return nil, fmt.Errorf("%s: %w", name, es)
+	}
+	return nil, fmt.Errorf("%s: %d problems:\n%w", name, len(es), es)
+}
+
+// Name names the resource that a field path of the snapshot's document
+// points into, ` (distribution "shop")`, or returns "".
+func (snap Snapshot) Name(path string) string {
+	field, rest, ok := strings.Cut(path, "[")
+	if !ok {
+		return ""
+	}
+	k, ok := config.KindByField(field)
+	if !ok {
+		return ""
+	}
+	n, _, _ := strings.Cut(rest, "]")
+	i, err := strconv.Atoi(n)
+	items := snap[ConfigBucket(k)]
+	if err != nil || i < 0 || i >= len(items) {
+		return ""
+	}
+	return fmt.Sprintf(" (%s %q)", k.Singular, items[i].ID)
 }
 
 // Control-plane state.
