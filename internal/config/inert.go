@@ -31,7 +31,6 @@ type inertField struct {
 var inert = []inertField{
 	{path: "distributions[].priceClass", reason: "price classes come with the DNS router; every PoP serves every distribution",
 		isDefault: isString(PriceClassAll)},
-	{path: "distributions[].webACLId", reason: "web ACLs come with the WAF stage; no request is filtered"},
 	{path: "distributions[].logging", reason: "access logs come with the logging stage; nothing is written",
 		isDefault: func(v reflect.Value) bool { return !v.Interface().(Logging).Enabled }},
 	{path: "distributions[].isIPv6Enabled", reason: "IPv6 comes with the DNS router; a PoP answers on whatever addresses it listens on",

@@ -124,9 +124,14 @@ var actedOn = map[string]string{
 	"publicKeys[].encodedKey": "signedurl verifier (PublicKey.ParseKey)",
 	"publicKeys[].comment":    "description only",
 	"keyGroups[].id":          "behavior trustedKeyGroups",
-	"keyGroups[].name":        "description only",
-	"keyGroups[].items":       "signedurl.KeysFromConfig",
-	"keyGroups[].comment":     "description only",
+	// web ACLs (internal/waf compiles them; internal/pop/waf.go runs them).
+	"distributions[].webACLId": "pop.buildWebACLs: the distribution's web ACL, stage 5",
+	"webACLs[].id":             "distributions' webACLId",
+	"ipSets[].id":              "IPSetReferenceStatement ARN (Config.WebACLResolver)",
+	"regexPatternSets[].id":    "RegexPatternSetReferenceStatement ARN (Config.WebACLResolver)",
+	"keyGroups[].name":         "description only",
+	"keyGroups[].items":        "signedurl.KeysFromConfig",
+	"keyGroups[].comment":      "description only",
 }
 
 func init() {
@@ -254,7 +259,6 @@ func TestWarnings(t *testing.T) {
 	}
 	want := []string{
 		"distributions[0].priceClass",
-		"distributions[0].webACLId",
 		"distributions[0].logging",
 		"distributions[0].defaultCacheBehavior.functionAssociations",
 	}
@@ -292,7 +296,6 @@ distributions:
     defaultCacheBehavior: {targetOriginId: o}
   - id: b
     priceClass: PriceClass_100
-    webACLId: acl-1
     isIPv6Enabled: false
     logging: {enabled: true}
     origins:
@@ -315,7 +318,6 @@ distributions:
 		"distributions[1].origins[1].customOriginConfig.originSslProtocols: " + NotActedOn + " (connections to origins use TLS 1.2 or later)",
 		"distributions[1].cacheBehaviors[0].functionAssociations: " + NotActedOn + " (edge functions are not executed yet)",
 		"distributions[1].priceClass: " + NotActedOn + " (price classes come with the DNS router; every PoP serves every distribution)",
-		"distributions[1].webACLId: " + NotActedOn + " (web ACLs come with the WAF stage; no request is filtered)",
 		"distributions[1].logging: " + NotActedOn + " (access logs come with the logging stage; nothing is written)",
 		"distributions[1].isIPv6Enabled: " + NotActedOn + " (IPv6 comes with the DNS router; a PoP answers on whatever addresses it listens on)",
 	}

@@ -1,0 +1,62 @@
+package config
+
+import (
+	"errors"
+
+	"github.com/strata-cdn/strata/internal/waf"
+)
+
+// The AWS WAFv2 resources are checked by the waf package: an IP set's
+// addresses, a pattern set's expressions, and a web ACL compiled whole
+// against the IP sets and pattern sets of the configuration. Managed rule
+// groups are checked by name where the PoP builds them (a snapshot naming
+// one the PoP does not know is refused there and reported).
+
+func (v *validator) ipSet(s *IPSet, p string) {
+	if s.undecoded {
+		return
+	}
+	if _, err := waf.CompileIPSet(&s.Set); err != nil {
+		v.wafError(p, err)
+	}
+}
+
+func (v *validator) regexPatternSet(s *RegexPatternSet, p string) {
+	if s.undecoded {
+		return
+	}
+	if _, err := waf.CompileRegexPatternSet(&s.Set); err != nil {
+		v.wafError(p, err)
+	}
+}
+
+func (v *validator) webACL(a *WebACL, p string) {
+	if a.undecoded {
+		return
+	}
+	_, err := waf.Compile(&a.ACL, waf.Options{Resolver: v.cfg.WebACLResolver(), Managed: anyManagedGroup, SampleSize: 1})
+	if err != nil {
+		v.wafError(p, err)
+	}
+}
+
+func (v *validator) wafError(p string, err error) {
+	var de *waf.DecodeError
+	if errors.As(err, &de) {
+		if de.Path != "" {
+			p += "." + de.Path
+		}
+		v.add(p, "%s", de.Msg)
+		return
+	}
+	v.add(p, "%v", err)
+}
+
+// anyManagedGroup stands for every managed rule group when validating.
+func anyManagedGroup(*waf.ManagedRuleGroupStatement, int) (waf.ManagedGroup, error) {
+	return noGroup{}, nil
+}
+
+type noGroup struct{}
+
+func (noGroup) Inspect(*waf.Request) []waf.ManagedMatch { return nil }
