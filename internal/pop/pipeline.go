@@ -109,7 +109,12 @@ func (p *PoP) pipeline(ex *exchange) error {
 	// 3. rate limit: later issue.
 	// 4. geo lookup: enriches, decides nothing.
 	p.geoLookup(ex)
-	// 5. web ACL: later issue.
+	// 5. web ACL (waf.go): at the edge; a parent trusts the edge's verdict.
+	if viewer {
+		if err := p.webACL(ex); err != nil || ex.w.wrote {
+			return err
+		}
+	}
 	// 6. geo restriction.
 	if viewer {
 		if err := p.geoRestriction(ex); err != nil {

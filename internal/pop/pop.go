@@ -20,6 +20,7 @@ import (
 	"github.com/strata-cdn/strata/internal/origin"
 	"github.com/strata-cdn/strata/internal/signedurl"
 	"github.com/strata-cdn/strata/internal/viewertls"
+	"github.com/strata-cdn/strata/internal/waf"
 	"github.com/strata-cdn/strata/pkg/sigv4"
 )
 
@@ -34,6 +35,9 @@ type Options struct {
 	DefaultDistribution string
 	Logger              *slog.Logger
 	Now                 func() time.Time
+	// ManagedRuleGroups builds the managed rule groups of web ACLs
+	// (internal/waf/managed); nil: a web ACL with one does not compile.
+	ManagedRuleGroups waf.ManagedFactory
 
 	// Tiers (see tier.go). Zero values: a lone edge fetching from origins.
 	Tier          string           // TierEdge (default) or TierRegional
@@ -96,6 +100,7 @@ type Options struct {
 // PoP serves viewers. It is an http.Handler; listeners live elsewhere.
 type PoP struct {
 	opts Options
+	waf  wafState // web ACLs' rate counters, across snapshots (waf.go)
 	log  *slog.Logger
 	now  func() time.Time
 	via  string // "1.1 <id> (strata)"
@@ -251,6 +256,7 @@ type wildcard struct {
 
 type dist struct {
 	cfg       *config.Distribution
+	waf       *webACL // stage 5; nil: no web ACL (waf.go)
 	origins   map[string]*origin.Origin
 	behaviors []*behavior
 	def       *behavior
@@ -297,12 +303,16 @@ func (s *snapshot) close() {
 
 func (p *PoP) build(cfg *config.Config) (*snapshot, error) {
 	s := &snapshot{hosts: map[string]*dist{}}
+	acls, err := p.buildWebACLs(cfg)
+	if err != nil {
+		return nil, err
+	}
 	for i := range cfg.Distributions {
 		dc := &cfg.Distributions[i]
 		if !dc.IsEnabled() {
 			continue
 		}
-		d := &dist{cfg: dc, origins: map[string]*origin.Origin{}}
+		d := &dist{cfg: dc, origins: map[string]*origin.Origin{}, waf: acls[dc.WebACLID]}
 		for j := range dc.Origins {
 			oc := &dc.Origins[j]
 			os, err := p.originSettings(oc)
