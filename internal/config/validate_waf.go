@@ -8,9 +8,12 @@ import (
 
 // The AWS WAFv2 resources are checked by the waf package: an IP set's
 // addresses, a pattern set's expressions, and a web ACL compiled whole
-// against the IP sets and pattern sets of the configuration. Managed rule
-// groups are checked by name where the PoP builds them (a snapshot naming
-// one the PoP does not know is refused there and reported).
+// against the IP sets and pattern sets of the configuration.
+//
+// Managed rule groups (internal/waf/managed, CRS through Coraza) are not
+// wired into the PoPs yet, so a ManagedRuleGroupStatement is refused here
+// rather than accepted and ignored; wiring them means checking the group
+// name here (managed.GroupNames) and setting pop.Options.ManagedRuleGroups.
 
 func (v *validator) ipSet(s *IPSet, p string) {
 	if s.undecoded {
@@ -52,11 +55,9 @@ func (v *validator) wafError(p string, err error) {
 	v.add(p, "%v", err)
 }
 
-// anyManagedGroup stands for every managed rule group when validating.
+// ErrNoManagedGroups refuses managed rule groups until the PoPs run them.
+var ErrNoManagedGroups = errors.New("managed rule groups are not available in this build yet (they come with internal/waf/managed); remove the rule or use your own statements")
+
 func anyManagedGroup(*waf.ManagedRuleGroupStatement, int) (waf.ManagedGroup, error) {
-	return noGroup{}, nil
+	return nil, ErrNoManagedGroups
 }
-
-type noGroup struct{}
-
-func (noGroup) Inspect(*waf.Request) []waf.ManagedMatch { return nil }
