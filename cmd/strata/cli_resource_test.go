@@ -135,11 +135,11 @@ func TestCLIPoliciesKeysAndKeyGroups(t *testing.T) {
 // the field is not shown as a setting.
 func TestCLIShowsFieldsNotActedOn(t *testing.T) {
 	tc := startTestControl(t)
-	inert := distYAML + "priceClass: PriceClass_100\nwebACLId: acl-1\n"
+	inert := distYAML + "priceClass: PriceClass_100\nisIPv6Enabled: false\n"
 	out := tc.mustRun(cmdDist, "create", "--file", writeFile(t, "dist.yaml", inert))
 	const note = "Not yet acted on (accepted, but Strata does nothing with them yet):\n" +
 		"  distributions[0].priceClass: accepted but not yet acted on (price classes come with the DNS router; every PoP serves every distribution)\n" +
-		"  distributions[0].webACLId: accepted but not yet acted on (web ACLs come with the WAF stage; no request is filtered)\n"
+		"  distributions[0].isIPv6Enabled: accepted but not yet acted on (IPv6 comes with the DNS router; a PoP answers on whatever addresses it listens on)\n"
 	if !strings.HasSuffix(out, note) {
 		t.Errorf("create does not end with the fields not acted on:\n%s", out)
 	}

@@ -33,7 +33,7 @@ func TestValidateWarnsAboutInertFields(t *testing.T) {
 		t.Errorf("stdout %q", got)
 	}
 
-	inert := writeFile(t, "inert.yaml", base+"    priceClass: PriceClass_100\n    webACLId: acl-1\n")
+	inert := writeFile(t, "inert.yaml", base+"    priceClass: PriceClass_100\n    isIPv6Enabled: false\n")
 	out.Reset()
 	errOut.Reset()
 	if code := cmdValidate([]string{"--config", inert}, &out, &errOut); code != 0 {
@@ -41,7 +41,7 @@ func TestValidateWarnsAboutInertFields(t *testing.T) {
 	}
 	for _, want := range []string{
 		inert + ": warning: distributions[0].priceClass: accepted but not yet acted on (price classes come with the DNS router",
-		inert + ": warning: distributions[0].webACLId: accepted but not yet acted on (web ACLs come with the WAF stage",
+		inert + ": warning: distributions[0].isIPv6Enabled: accepted but not yet acted on (IPv6 comes with the DNS router",
 	} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
