@@ -241,14 +241,23 @@ func (d *decoder) nodeLines(n *yaml.Node, path string) {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
-			d.lines[path+"."+k.Value] = k.Line
-			d.nodeLines(n.Content[i+1], path+"."+k.Value)
+			kp := joinPath(path, k.Value)
+			d.lines[kp] = k.Line
+			d.nodeLines(n.Content[i+1], kp)
 		}
 	case yaml.SequenceNode:
 		for i, item := range n.Content {
 			d.nodeLines(item, path+"["+strconv.Itoa(i)+"]")
 		}
 	}
+}
+
+// joinPath joins a path and a field path under it ("" is the top).
+func joinPath(path, sub string) string {
+	if path == "" {
+		return sub
+	}
+	return path + "." + sub
 }
 
 func (d *decoder) decodeJSON(n *yaml.Node, v reflect.Value, path string) {
@@ -268,7 +277,7 @@ func (d *decoder) decodeJSON(n *yaml.Node, v reflect.Value, path string) {
 		if errors.As(err, &de) {
 			p := path
 			if de.Path != "" {
-				p = path + "." + de.Path
+				p = joinPath(path, de.Path)
 			}
 			d.errs = append(d.errs, FieldError{Path: p, Line: lineOf(p, d.lines), Msg: de.Msg})
 			return

@@ -47,7 +47,7 @@ func (v *validator) wafError(p string, err error) {
 	var de *waf.DecodeError
 	if errors.As(err, &de) {
 		if de.Path != "" {
-			p += "." + de.Path
+			p = joinPath(p, de.Path)
 		}
 		v.add(p, "%s", de.Msg)
 		return
