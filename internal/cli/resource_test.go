@@ -135,10 +135,9 @@ func TestCLIPoliciesKeysAndKeyGroups(t *testing.T) {
 // the field is not shown as a setting.
 func TestCLIShowsFieldsNotActedOn(t *testing.T) {
 	tc := startTestControl(t)
-	inert := distYAML + "webACLId: acl-1\nlogging: {enabled: true}\n"
+	inert := distYAML + "logging: {enabled: true}\n"
 	out := tc.mustRun(cmdDist, "create", "--file", writeFile(t, "dist.yaml", inert))
 	const note = "Not yet acted on (accepted, but Strata does nothing with them yet):\n" +
-		"  distributions[0].webACLId: accepted but not yet acted on (web ACLs come with the WAF stage; no request is filtered)\n" +
 		"  distributions[0].logging: accepted but not yet acted on (access logs come with the logging stage; nothing is written)\n"
 	if !strings.HasSuffix(out, note) {
 		t.Errorf("create does not end with the fields not acted on:\n%s", out)
@@ -151,7 +150,7 @@ func TestCLIShowsFieldsNotActedOn(t *testing.T) {
 		t.Errorf("get does not end with the fields not acted on:\n%s", out)
 	}
 	out = tc.mustRun(cmdDist, "list")
-	if !strings.Contains(out, "distribution ETEST1: 2 field(s) not yet acted on (strata dist get ETEST1)\n") {
+	if !strings.Contains(out, "distribution ETEST1: 1 field(s) not yet acted on (strata dist get ETEST1)\n") {
 		t.Errorf("list:\n%s", out)
 	}
 	code, out, errOut := tc.run(cmdDist, "get", "ETEST1", "--json")

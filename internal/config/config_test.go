@@ -259,8 +259,8 @@ func modelPaths() []modelPath {
 		}
 		for i := range t.NumField() {
 			f := t.Field(i)
-			if !f.IsExported() {
-				continue
+			if !f.IsExported() || jsonName(f) == "-" {
+				continue // not decoded (json:"-": a part that decodes itself, like a web ACL's AWS fields)
 			}
 			p := jsonName(f)
 			if path != "" {

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/strata-cdn/strata/internal/waf"
 )
 
 // Load reads the configuration file at path and parses it with [Parse],
@@ -217,6 +220,72 @@ func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
 
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 
+var jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// decodeJSON decodes a value whose type decodes itself from JSON (the AWS
+// WAFv2 resources, which the waf package reads strictly): the node is
+// turned into JSON and handed over; a waf.DecodeError's path is put under
+// the node's.
+// nodeLines records the line of every path under n, so that errors found
+// inside a self-decoding value point at their own line.
+// Aliases are not followed (their lines are the anchor's; and an alias may
+// contain itself).
+func (d *decoder) nodeLines(n *yaml.Node, path string) {
+	if n.Kind == yaml.AliasNode {
+		return
+	}
+	if _, seen := d.lines[path]; !seen {
+		d.lines[path] = n.Line
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			kp := joinPath(path, k.Value)
+			d.lines[kp] = k.Line
+			d.nodeLines(n.Content[i+1], kp)
+		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			d.nodeLines(item, path+"["+strconv.Itoa(i)+"]")
+		}
+	}
+}
+
+// joinPath joins a path and a field path under it ("" is the top).
+func joinPath(path, sub string) string {
+	if path == "" {
+		return sub
+	}
+	return path + "." + sub
+}
+
+func (d *decoder) decodeJSON(n *yaml.Node, v reflect.Value, path string) {
+	d.nodeLines(n, path)
+	var generic any
+	if err := n.Decode(&generic); err != nil {
+		d.fail(n, path, "%v", err)
+		return
+	}
+	b, err := json.Marshal(generic)
+	if err != nil {
+		d.fail(n, path, "cannot be read as JSON: %v", err)
+		return
+	}
+	if err := v.Addr().Interface().(json.Unmarshaler).UnmarshalJSON(b); err != nil {
+		var de *waf.DecodeError
+		if errors.As(err, &de) {
+			p := path
+			if de.Path != "" {
+				p = joinPath(path, de.Path)
+			}
+			d.errs = append(d.errs, FieldError{Path: p, Line: lineOf(p, d.lines), Msg: de.Msg})
+			return
+		}
+		d.fail(n, path, "%v", err)
+	}
+}
+
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if d.tooBig {
 		return
@@ -243,6 +312,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if !strings.HasPrefix(n.ShortTag(), "!!") {
 		d.fail(n, path, "unsupported YAML tag %s", n.Tag)
+		return
+	}
+	if v.CanAddr() && v.Addr().Type().Implements(jsonUnmarshalerType) && !v.Addr().Type().Implements(textUnmarshalerType) {
+		d.decodeJSON(n, v, path)
 		return
 	}
 	if v.CanAddr() && v.Addr().Type().Implements(textUnmarshalerType) {

@@ -29,7 +29,6 @@ type inertField struct {
 
 // inert is the one list of fields that are accepted but not acted on yet.
 var inert = []inertField{
-	{path: "distributions[].webACLId", reason: "web ACLs come with the WAF stage; no request is filtered"},
 	{path: "distributions[].logging", reason: "access logs come with the logging stage; nothing is written",
 		isDefault: func(v reflect.Value) bool { return !v.Interface().(Logging).Enabled }},
 	{path: "distributions[].defaultCacheBehavior.functionAssociations", reason: "edge functions are not executed yet"},

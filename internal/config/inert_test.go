@@ -139,9 +139,14 @@ var actedOn = map[string]string{
 	"publicKeys[].encodedKey": "signedurl verifier (PublicKey.ParseKey)",
 	"publicKeys[].comment":    "description only",
 	"keyGroups[].id":          "behavior trustedKeyGroups",
-	"keyGroups[].name":        "description only",
-	"keyGroups[].items":       "signedurl.KeysFromConfig",
-	"keyGroups[].comment":     "description only",
+	// web ACLs (internal/waf compiles them; internal/pop/waf.go runs them).
+	"distributions[].webACLId": "pop.buildWebACLs: the distribution's web ACL, stage 5",
+	"webACLs[].id":             "distributions' webACLId",
+	"ipSets[].id":              "IPSetReferenceStatement ARN (Config.WebACLResolver)",
+	"regexPatternSets[].id":    "RegexPatternSetReferenceStatement ARN (Config.WebACLResolver)",
+	"keyGroups[].name":         "description only",
+	"keyGroups[].items":        "signedurl.KeysFromConfig",
+	"keyGroups[].comment":      "description only",
 }
 
 func init() {
@@ -268,7 +273,6 @@ func TestWarnings(t *testing.T) {
 		got = append(got, w.Path)
 	}
 	want := []string{
-		"distributions[0].webACLId",
 		"distributions[0].logging",
 		"distributions[0].defaultCacheBehavior.functionAssociations",
 	}
@@ -306,7 +310,6 @@ distributions:
     defaultCacheBehavior: {targetOriginId: o}
   - id: b
     priceClass: PriceClass_100
-    webACLId: acl-1
     isIPv6Enabled: false
     logging: {enabled: true}
     origins:
@@ -328,7 +331,6 @@ distributions:
 	want = []string{
 		"distributions[1].origins[1].customOriginConfig.originSslProtocols: " + NotActedOn + " (connections to origins use TLS 1.2 or later)",
 		"distributions[1].cacheBehaviors[0].functionAssociations: " + NotActedOn + " (edge functions are not executed yet)",
-		"distributions[1].webACLId: " + NotActedOn + " (web ACLs come with the WAF stage; no request is filtered)",
 		"distributions[1].logging: " + NotActedOn + " (access logs come with the logging stage; nothing is written)",
 	}
 	if !slices.Equal(got, want) {

@@ -17,6 +17,8 @@ func (p *ResponseHeadersPolicy) ResourceID() string { return p.ID }
 func (k *PublicKey) ResourceID() string             { return k.ID }
 func (g *KeyGroup) ResourceID() string              { return g.ID }
 
+// The ResourceIDs of web ACLs, IP sets and regex pattern sets are in waf.go.
+
 // Interface guards.
 var (
 	_ Resource = (*Distribution)(nil)
@@ -25,6 +27,9 @@ var (
 	_ Resource = (*ResponseHeadersPolicy)(nil)
 	_ Resource = (*PublicKey)(nil)
 	_ Resource = (*KeyGroup)(nil)
+	_ Resource = (*IPSet)(nil)
+	_ Resource = (*RegexPatternSet)(nil)
+	_ Resource = (*WebACL)(nil)
 )
 
 // Kind is a kind of configuration resource: its section of [Config], its
@@ -81,9 +86,15 @@ var Kinds = []Kind{
 		func(c *Config) *[]PublicKey { return &c.PublicKeys }, (*validator).publicKey),
 	kind(Kind{Field: "keyGroups", Name: "key-groups", Singular: "key group"},
 		func(c *Config) *[]KeyGroup { return &c.KeyGroups }, (*validator).keyGroup, "publicKeys"),
+	kind(Kind{Field: "ipSets", Name: "ipsets", Singular: "IP set", GeneratedID: true},
+		func(c *Config) *[]IPSet { return &c.IPSets }, (*validator).ipSet),
+	kind(Kind{Field: "regexPatternSets", Name: "regexpatternsets", Singular: "regex pattern set", GeneratedID: true},
+		func(c *Config) *[]RegexPatternSet { return &c.RegexPatternSets }, (*validator).regexPatternSet),
+	kind(Kind{Field: "webACLs", Name: "webacls", Singular: "web ACL", GeneratedID: true},
+		func(c *Config) *[]WebACL { return &c.WebACLs }, (*validator).webACL, "ipSets", "regexPatternSets"),
 	kind(Kind{Field: "distributions", Name: "distributions", Singular: "distribution", GeneratedID: true},
 		func(c *Config) *[]Distribution { return &c.Distributions }, (*validator).distribution,
-		"cachePolicies", "originRequestPolicies", "responseHeadersPolicies", "publicKeys", "keyGroups"),
+		"cachePolicies", "originRequestPolicies", "responseHeadersPolicies", "publicKeys", "keyGroups", "webACLs"),
 }
 
 // kind fills in the operations of k, whose resources are T held in the

@@ -11,6 +11,9 @@ type Config struct {
 	ResponseHeadersPolicies []ResponseHeadersPolicy `json:"responseHeadersPolicies"`
 	PublicKeys              []PublicKey             `json:"publicKeys"`
 	KeyGroups               []KeyGroup              `json:"keyGroups"`
+	IPSets                  []IPSet                 `json:"ipSets"`
+	RegexPatternSets        []RegexPatternSet       `json:"regexPatternSets"`
+	WebACLs                 []WebACL                `json:"webACLs"`
 	Topology                Topology                `json:"topology"`
 	DNS                     DNS                     `json:"dns"`
 }
@@ -141,7 +144,7 @@ type Distribution struct {
 	Restrictions         Restrictions          `json:"restrictions"`
 	PriceClass           string                `json:"priceClass"` // PriceClass_All (default) | PriceClass_200 | PriceClass_100
 	ViewerCertificate    ViewerCertificate     `json:"viewerCertificate"`
-	WebACLID             string                `json:"webACLId"`          // web ACL id; resolved by the WAF stage
+	WebACLID             string                `json:"webACLId"`          // web ACL id or ARN (webACLs); evaluated at the edge (stage 5)
 	DefaultRootObject    string                `json:"defaultRootObject"` // e.g. "index.html", no leading "/"
 	Logging              Logging               `json:"logging"`
 	HTTPVersion          string                `json:"httpVersion"`   // http1.1 | http2 (default) | http2and3 | http3

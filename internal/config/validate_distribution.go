@@ -18,6 +18,9 @@ import (
 )
 
 func (v *validator) distribution(d *Distribution, p string) {
+	if d.WebACLID != "" && v.cfg.FindWebACL(d.WebACLID) == nil {
+		v.add(at(p, "webACLId"), "%q is not a web ACL (declare it under webACLs; its id or its ARN)", d.WebACLID)
+	}
 	hosts := v.hosts
 	// claim records that the field at path serves host; note explains
 	// where a default value came from.

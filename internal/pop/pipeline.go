@@ -127,7 +127,12 @@ func (p *PoP) pipeline(ex *exchange) error {
 	if err := p.geoLookup(ex); err != nil {
 		return err
 	}
-	// 5. web ACL: later issue.
+	// 5. web ACL (waf.go): at the edge; a parent trusts the edge's verdict.
+	if viewer {
+		if err := p.webACL(ex); err != nil {
+			return err
+		}
+	}
 	// 6. geo restriction.
 	if viewer {
 		if err := p.geoRestriction(ex); err != nil {

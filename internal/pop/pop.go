@@ -18,6 +18,7 @@ import (
 	"github.com/strata-cdn/strata/internal/geo"
 	"github.com/strata-cdn/strata/internal/origin"
 	"github.com/strata-cdn/strata/internal/viewertls"
+	"github.com/strata-cdn/strata/internal/waf"
 )
 
 // Options configure a PoP. Zero fields take the documented defaults.
@@ -31,6 +32,9 @@ type Options struct {
 	DefaultDistribution string
 	Logger              *slog.Logger
 	Now                 func() time.Time
+	// ManagedRuleGroups builds the managed rule groups of web ACLs
+	// (internal/waf/managed); nil: a web ACL with one does not compile.
+	ManagedRuleGroups waf.ManagedFactory
 
 	// Tiers (see tier.go). Zero values: a lone edge fetching from origins.
 	Tier          string           // TierEdge (default) or TierRegional
@@ -104,6 +108,7 @@ type Options struct {
 // PoP serves viewers. It is an http.Handler; listeners live elsewhere.
 type PoP struct {
 	opts Options
+	waf  wafState // web ACLs' rate counters, across snapshots (waf.go)
 	log  *slog.Logger
 	now  func() time.Time
 	via  string // "1.1 <id> (strata)"

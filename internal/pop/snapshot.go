@@ -35,6 +35,7 @@ type wildcard struct {
 
 type dist struct {
 	cfg       *config.Distribution
+	waf       *webACL // stage 5; nil: no web ACL (waf.go)
 	origins   map[string]*origin.Origin
 	behaviors []*behavior
 	def       *behavior
@@ -82,12 +83,16 @@ func (s *snapshot) close() {
 
 func (p *PoP) build(cfg *config.Config) (*snapshot, error) {
 	s := &snapshot{hosts: map[string]*dist{}}
+	acls, err := p.buildWebACLs(cfg)
+	if err != nil {
+		return nil, err
+	}
 	for i := range cfg.Distributions {
 		dc := &cfg.Distributions[i]
 		if !dc.IsEnabled() {
 			continue
 		}
-		d := &dist{cfg: dc, origins: map[string]*origin.Origin{}}
+		d := &dist{cfg: dc, origins: map[string]*origin.Origin{}, waf: acls[dc.WebACLID]}
 		for j := range dc.Origins {
 			oc := &dc.Origins[j]
 			os, err := p.originSettings(oc)
