@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/strata-cdn/strata/internal/waf"
+	"github.com/strata-cdn/strata/internal/waf/managed"
 )
 
 // The AWS WAFv2 resources are checked by the waf package: an IP set's
@@ -37,7 +38,7 @@ func (v *validator) webACL(a *WebACL, p string) {
 	if a.undecoded {
 		return
 	}
-	_, err := waf.Compile(&a.ACL, waf.Options{Resolver: v.cfg.WebACLResolver(), Managed: anyManagedGroup, SampleSize: 1})
+	_, err := waf.Compile(&a.ACL, waf.Options{Resolver: v.cfg.WebACLResolver(), Managed: managed.Check, SampleSize: 1})
 	if err != nil {
 		v.wafError(p, err)
 	}
@@ -53,11 +54,4 @@ func (v *validator) wafError(p string, err error) {
 		return
 	}
 	v.add(p, "%v", err)
-}
-
-// ErrNoManagedGroups refuses managed rule groups until the PoPs run them.
-var ErrNoManagedGroups = errors.New("managed rule groups are not available in this build yet (they come with internal/waf/managed); remove the rule or use your own statements")
-
-func anyManagedGroup(*waf.ManagedRuleGroupStatement, int) (waf.ManagedGroup, error) {
-	return nil, ErrNoManagedGroups
 }

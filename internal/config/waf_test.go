@@ -31,8 +31,20 @@ func TestWebACLResources(t *testing.T) {
 		`"distributions":[{"id":"shop","webACLId":"arn:aws:wafv2:us-east-1:123456789012:global/webacl/shop-prod/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111",` +
 		`"origins":[{"id":"o","url":"http://127.0.0.1:9000"}],"defaultCacheBehavior":{"targetOriginId":"o"}}]}`
 	_, err = Parse([]byte(doc), "exported")
-	if err == nil || !strings.Contains(err.Error(), "webACLs[0].Rules[5].Statement.ManagedRuleGroupStatement (line 1): managed rule groups are not available in this build yet") {
-		t.Fatalf("managed rule groups are not refused as not wired yet: %v", err)
+	// AWS's Common rule set names its rules (SizeRestrictions_BODY); the
+	// CRS groups name theirs by CRS id: the override is refused, by name.
+	if err == nil || !strings.Contains(err.Error(), "webACLs[0].Rules[5].Statement.ManagedRuleGroupStatement (line 1):") ||
+		!strings.Contains(err.Error(), `RuleActionOverrides[0]: group AWSManagedRulesCommonRuleSet has no rule "SizeRestrictions_BODY"`) {
+		t.Fatalf("an override of an AWS rule name is not refused by name: %v", err)
+	}
+	// Overriding a CRS rule of the group instead, the export loads with its
+	// two managed rule groups.
+	crsNamed, err := Parse([]byte(strings.Replace(doc, `"SizeRestrictions_BODY"`, `"941100"`, 1)), "exported")
+	if err != nil {
+		t.Fatalf("the export with a CRS rule override does not load: %v", err)
+	}
+	if n := len(crsNamed.WebACLs[0].ACL.Rules); n != 9 {
+		t.Fatalf("%d rules, want 9", n)
 	}
 	// Without its two managed rule groups, the export loads as it is.
 	var obj map[string]any

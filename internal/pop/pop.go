@@ -19,6 +19,7 @@ import (
 	"github.com/strata-cdn/strata/internal/origin"
 	"github.com/strata-cdn/strata/internal/viewertls"
 	"github.com/strata-cdn/strata/internal/waf"
+	"github.com/strata-cdn/strata/internal/waf/managed"
 )
 
 // Options configure a PoP. Zero fields take the documented defaults.
@@ -32,8 +33,8 @@ type Options struct {
 	DefaultDistribution string
 	Logger              *slog.Logger
 	Now                 func() time.Time
-	// ManagedRuleGroups builds the managed rule groups of web ACLs
-	// (internal/waf/managed); nil: a web ACL with one does not compile.
+	// ManagedRuleGroups builds the managed rule groups of web ACLs; nil:
+	// managed.Factory (the OWASP CRS through Coraza, internal/waf/managed).
 	ManagedRuleGroups waf.ManagedFactory
 
 	// Tiers (see tier.go). Zero values: a lone edge fetching from origins.
@@ -136,6 +137,9 @@ type PoP struct {
 
 // New returns a PoP serving cfg.
 func New(cfg *config.Config, opts Options) (*PoP, error) {
+	if opts.ManagedRuleGroups == nil {
+		opts.ManagedRuleGroups = managed.Factory
+	}
 	if opts.ID == "" {
 		opts.ID = config.DefaultPoPID
 	}
