@@ -16,7 +16,6 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,102 +95,15 @@ func (a *Agent) Close() {
 	a.wg.Wait()
 }
 
-// retry runs f until it succeeds or ctx ends, waiting between attempts: the
-// control plane may not have created its buckets yet.
-func retry(ctx context.Context, f func() error) error {
-	wait := 100 * time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 2*time.Second)
-	}
-}
-
-type kvEvent struct {
-	bucket string
-	entry  jetstream.KeyValueEntry // nil: the bucket's initial values are all in
-}
-
-// watchConfig keeps the buckets' current values and applies a new snapshot
-// after every batch of changes.
+// watchConfig applies a new snapshot after every batch of changes to the
+// configuration buckets (WatchConfig).
 func (a *Agent) watchConfig(ctx context.Context) {
 	defer a.wg.Done()
-	events := make(chan kvEvent, 256)
-	for _, b := range wire.ConfigBuckets {
-		var w jetstream.KeyWatcher
-		err := retry(ctx, func() error {
-			kv, err := a.js.KeyValue(ctx, b)
-			if err != nil {
-				return err
-			}
-			w, err = kv.WatchAll(ctx)
-			return err
-		})
-		if err != nil {
-			return
-		}
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			// Stop talks to the server; with NATS gone it blocks for seconds.
-			// Close closes the connection right after, which ends it anyway.
-			defer func() { go w.Stop() }()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case e, ok := <-w.Updates():
-					if !ok {
-						return
-					}
-					select {
-					case events <- kvEvent{bucket: b, entry: e}:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
-		}()
-	}
-	state := map[string]map[string]jetstream.KeyValueEntry{}
-	revs := map[string]uint64{}
-	initial := map[string]bool{}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev := <-events:
-			a.take(state, revs, initial, ev)
-		}
-		// Take every change already queued before building: a burst of
-		// changes makes one snapshot.
-	drain:
-		for {
-			select {
-			case ev := <-events:
-				a.take(state, revs, initial, ev)
-			default:
-				break drain
-			}
-		}
-		if len(initial) < len(wire.ConfigBuckets) {
-			continue
-		}
-		var version uint64
-		for _, r := range revs {
-			version += r
-		}
+	WatchConfig(ctx, a.js, func(snap wire.Snapshot, version uint64) {
 		if version == a.version.Load() && a.cfgErr.Load() == nil && isClosed(a.ready) {
-			continue
+			return
 		}
-		err := a.apply(state)
+		err := a.apply(snap)
 		if err != nil {
 			msg := err.Error()
 			a.cfgErr.Store(&msg)
@@ -206,7 +118,7 @@ func (a *Agent) watchConfig(ctx context.Context) {
 		if !isClosed(a.ready) {
 			close(a.ready)
 		}
-	}
+	})
 }
 
 func isClosed(c chan struct{}) bool {
@@ -218,30 +130,12 @@ func isClosed(c chan struct{}) bool {
 	}
 }
 
-func (a *Agent) take(state map[string]map[string]jetstream.KeyValueEntry, revs map[string]uint64, initial map[string]bool, ev kvEvent) {
-	if ev.entry == nil {
-		initial[ev.bucket] = true
-		return
-	}
-	m := state[ev.bucket]
-	if m == nil {
-		m = map[string]jetstream.KeyValueEntry{}
-		state[ev.bucket] = m
-	}
-	if r := ev.entry.Revision(); r > revs[ev.bucket] {
-		revs[ev.bucket] = r
-	}
-	if ev.entry.Operation() != jetstream.KeyValuePut {
-		delete(m, ev.entry.Key())
-		return
-	}
-	m[ev.entry.Key()] = ev.entry
-}
-
-// apply builds a whole configuration from the buckets and the local file
-// (build), and swaps it into the PoP.
-func (a *Agent) apply(state map[string]map[string]jetstream.KeyValueEntry) error {
-	cfg, err := build(state, a.o.Base)
+// apply builds a whole configuration from the buckets' snapshot and the
+// local file's pop and topology sections as the control plane makes it
+// (wire.Snapshot.Parse: the strict decoder, which refuses unknown fields,
+// then validation), and swaps it into the PoP.
+func (a *Agent) apply(snap wire.Snapshot) error {
+	cfg, err := snap.Parse(a.o.Base, "control plane configuration")
 	if err != nil {
 		return err
 	}
@@ -257,23 +151,6 @@ func (a *Agent) apply(state map[string]map[string]jetstream.KeyValueEntry) error
 		a.warned = ws
 	}
 	return nil
-}
-
-// build makes the configuration of the buckets' entries (by bucket, then
-// key) and base's pop and topology sections as the control plane makes it
-// (wire.Snapshot.Parse: the strict decoder, which refuses unknown fields,
-// then validation).
-func build(state map[string]map[string]jetstream.KeyValueEntry, base *config.Config) (*config.Config, error) {
-	snap := wire.Snapshot{}
-	for bucket, entries := range state {
-		items := make([]wire.Item, 0, len(entries))
-		for k, e := range entries {
-			items = append(items, wire.Item{ID: k, Revision: e.Revision(), Value: e.Value()})
-		}
-		slices.SortFunc(items, func(x, y wire.Item) int { return strings.Compare(x.ID, y.ID) })
-		snap[bucket] = items
-	}
-	return snap.Parse(base, "control plane configuration")
 }
 
 // consumeInvalidations applies each invalidation once, through the PoP's

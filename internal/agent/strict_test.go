@@ -135,7 +135,6 @@ distributions:
 	}
 
 	// The buckets as the agent sees them (the same watch and bookkeeping).
-	a := &Agent{}
 	state := map[string]map[string]jetstream.KeyValueEntry{}
 	revs, initial := map[string]uint64{}, map[string]bool{}
 	for _, b := range wire.ConfigBuckets {
@@ -149,7 +148,7 @@ distributions:
 		}
 		for !initial[b] {
 			e := <-w.Updates()
-			a.take(state, revs, initial, kvEvent{bucket: b, entry: e})
+			take(state, revs, initial, kvEvent{bucket: b, entry: e})
 		}
 		w.Stop()
 	}

@@ -44,7 +44,8 @@ const (
 	// RolePoP reads the configuration, consumes invalidations through its
 	// own durable consumer, and publishes its own heartbeats and acks.
 	RolePoP Role = "pop"
-	// RoleDNS reads the configuration.
+	// RoleDNS reads the configuration and listens to the PoPs' heartbeats
+	// (their health): a DNS server on its own machine (strata dns --nats).
 	RoleDNS Role = "dns"
 )
 
@@ -404,6 +405,7 @@ func Permissions(role Role, id string) (jwt.Permissions, error) {
 		)
 	case RoleDNS:
 		readConfig()
+		p.Sub.Allow.Add(wire.SubjectHeartbeat + ".*")
 	default:
 		return p, fmt.Errorf("control: nats: unknown role %q", role)
 	}

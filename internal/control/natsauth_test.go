@@ -265,6 +265,24 @@ func TestDNSIdentityOnlyReads(t *testing.T) {
 		nc.Flush()
 		testutil.WaitFor(t, 2*time.Second, "a permission violation for "+subject, func() bool { return errs.violation(subject) })
 	}
+	// It hears the PoPs' heartbeats (their health), and nothing else.
+	hbs, err := nc.SubscribeSync(wire.SubjectHeartbeat + ".*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	pop := e.connect(RolePoP, "FRA1")
+	testutil.WaitFor(t, 5*time.Second, "a DNS server hears FRA1's heartbeat", func() bool {
+		pop.Publish(wire.SubjectHeartbeat+".FRA1", []byte(`{"pop":"FRA1"}`))
+		pop.Flush()
+		m, err := hbs.NextMsg(100 * time.Millisecond)
+		return err == nil && m.Subject == wire.SubjectHeartbeat+".FRA1"
+	})
+	for _, subject := range []string{wire.SubjectAck + ".*", wire.SubjectInvalidation + ".*", "$KV." + bucketDistributions + ".>", "_INBOX.pop.FRA1.>"} {
+		nc.SubscribeSync(subject)
+		nc.Flush()
+		testutil.WaitFor(t, 2*time.Second, "a subscribe violation for "+subject, func() bool { return errs.violation(subject) })
+	}
 	if _, _, err := e.auth.UserJWT(RolePoP, "bad.id"); err == nil {
 		t.Error("a PoP id with a dot (a subject separator) was accepted")
 	}
