@@ -52,16 +52,56 @@ func startDNS(ctx context.Context, cfg *config.Config, w *world.World, cp *contr
 	if d.Zone == "" {
 		return nil, nil
 	}
+	r, err := openDNS(cfg, dataDir, freePort, log)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []dnsNode
+	for _, n := range w.Nodes {
+		nodes = append(nodes, dnsNode{ID: n.ID, Location: n.Location, Tier: n.Tier, URL: n.URL})
+	}
+	pops := dnsPoPs(cfg, nodes, log)
+	src := dns.Sources{State: func(context.Context) (dns.State, error) {
+		return dns.State{PoPs: pops, Distributions: dns.DistributionsInZone(d.Zone, cfg.Distributions)}, nil
+	}}
+	if cp != nil {
+		store := cp.Server().Store()
+		src.State = func(ctx context.Context) (dns.State, error) {
+			stored, err := store.Config(ctx)
+			if err != nil {
+				return dns.State{}, err
+			}
+			return dns.State{PoPs: pops, Distributions: dns.DistributionsInZone(d.Zone, stored.Distributions)}, nil
+		}
+		src.Health = func(context.Context) (map[string]bool, error) {
+			h := map[string]bool{}
+			for _, p := range cp.Server().PoPs() {
+				h[p.PoP] = p.Healthy
+			}
+			return h, nil
+		}
+	}
+	if err := r.follow(ctx, src); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// openDNS opens the geo database of cfg.DNS (or of cfg.PoP, or
+// <dataDir>/country.mmdb) and starts the router on dns.listen, answering
+// nothing until it follows its sources.
+func openDNS(cfg *config.Config, dataDir string, freePort bool, log *slog.Logger) (*dnsRouter, error) {
+	d := cfg.DNS
 	path := d.GeoDatabase
 	if path == "" {
 		path = cfg.PoP.GeoDatabase
 	}
-	if def := filepath.Join(dataDir, "country.mmdb"); path == "" {
+	if def := filepath.Join(dataDir, "country.mmdb"); path == "" && dataDir != "" {
 		if _, err := os.Stat(def); err == nil {
 			path = def
 		}
 	}
-	r := &dnsRouter{}
+	r := &dnsRouter{stop: func() {}}
 	if path != "" {
 		db, err := geo.Open(path)
 		if err != nil {
@@ -89,47 +129,38 @@ func startDNS(ctx context.Context, cfg *config.Config, w *world.World, cp *contr
 		r.Moved = true
 	}
 	r.Addr = srv.Addr()
-	pops := dnsPoPs(cfg, w, log)
-	src := dns.Sources{State: func(context.Context) (dns.State, error) {
-		return dns.State{PoPs: pops, Distributions: dns.DistributionsInZone(d.Zone, cfg.Distributions)}, nil
-	}}
-	if cp != nil {
-		store := cp.Server().Store()
-		src.State = func(ctx context.Context) (dns.State, error) {
-			stored, err := store.Config(ctx)
-			if err != nil {
-				return dns.State{}, err
-			}
-			return dns.State{PoPs: pops, Distributions: dns.DistributionsInZone(d.Zone, stored.Distributions)}, nil
-		}
-		src.Health = func(context.Context) (map[string]bool, error) {
-			h := map[string]bool{}
-			for _, p := range cp.Server().PoPs() {
-				h[p.PoP] = p.Healthy
-			}
-			return h, nil
-		}
-	}
-	stop, err := srv.Follow(ctx, src)
+	return r, nil
+}
+
+// follow makes the router read src (Server.Follow); on an error of the
+// first read the router is closed.
+func (r *dnsRouter) follow(ctx context.Context, src dns.Sources) error {
+	stop, err := r.srv.Follow(ctx, src)
 	r.stop = stop
 	if err != nil {
 		r.Close()
-		return nil, fmt.Errorf("dns: %w", err)
+		return fmt.Errorf("dns: %w", err)
 	}
-	return r, nil
+	return nil
 }
+
+// dnsNode is a PoP as the router learns of it: from the running world, or
+// from its heartbeats.
+type dnsNode struct{ ID, Location, Tier, URL string }
 
 // dnsPoPs are the PoPs of the running world as the router sees them: where
 // they listen, and whether they serve viewers. A PoP outside the catalog
 // (the single PoP of a configuration without a topology) cannot be placed
 // and is left out.
-func dnsPoPs(cfg *config.Config, w *world.World, log *slog.Logger) []dns.PoP {
+func dnsPoPs(cfg *config.Config, nodes []dnsNode, log *slog.Logger) []dns.PoP {
 	var pops []dns.PoP
-	for _, n := range w.Nodes {
+	for _, n := range nodes {
 		_, edge := topology.LocationByID(n.Location)
 		_, regional := topology.RegionalCacheByID(n.Location)
 		if !edge && !regional {
-			log.Info("the DNS router leaves out a PoP outside the catalog", "pop", n.ID, "location", n.Location)
+			if log != nil {
+				log.Info("the DNS router leaves out a PoP outside the catalog", "pop", n.ID, "location", n.Location)
+			}
 			continue
 		}
 		p := dns.PoP{ID: n.ID, Location: n.Location, AcceptsViewers: n.Tier != topology.TierRegional}

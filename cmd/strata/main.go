@@ -41,7 +41,7 @@ var commands = map[string]cli.Func{
 	"sign-url":    cli.SignURL,
 	"sign-cookie": cli.SignCookie,
 	"keys":        cli.Keys,
-	"dns":         cli.DNS,
+	"dns":         cmdDNS,
 	"version":     cli.Version(version),
 	"--version":   cli.Version(version),
 	"help":        cli.Help,
