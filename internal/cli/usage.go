@@ -25,6 +25,8 @@ Usage:
   strata invalidate DIST PATH... [--tag T]... [--wait]
                               remove objects from every PoP
   strata status               the PoPs: tier, region, config version, last heartbeat, health
+  strata dns --nats URL --nats-creds F [--nats-ca F] [--config F] [--listen ADDR]
+                              run the DNS router alone, on its own machine
   strata dns explain --name NAME --client IP
                               how the DNS router answers NAME for a viewer at IP
   strata validate --config F  check a configuration file; exit 1 with every error
