@@ -179,3 +179,34 @@ distributions:
 		return answer("tcp", "more.cdn.example.test.", tokyo) == addrOf["NRT1"]
 	})
 }
+
+// strata dns refuses what it cannot run with, before it connects: no
+// --nats, no zone, no identity, another identity's credentials.
+func TestDNSCommandRefuses(t *testing.T) {
+	dir := t.TempDir()
+	auth, err := control.NewNATSAuth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	popCreds := filepath.Join(dir, "pop-FRA1.creds")
+	if _, err := auth.WriteCreds(popCreds, control.RolePoP, "FRA1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"dns"}, 2, "usage: strata dns --nats URL"},
+		{[]string{"dns", "--zone", "cdn.example.test"}, 2, "usage: strata dns --nats URL"},
+		{[]string{"dns", "--nats", "nats://127.0.0.1:1", "--id", "ns1"}, 1, "no zone: --zone, or dns.zone in --config"},
+		{[]string{"dns", "--nats", "nats://127.0.0.1:1", "--zone", "cdn.example.test"}, 1, "--id or --nats-creds is required"},
+		{[]string{"dns", "--nats", "nats://127.0.0.1:1", "--zone", "cdn.example.test", "--nats-creds", popCreds}, 1, "not the credentials of a DNS server"},
+		{[]string{"dns", "--nats", "nats://127.0.0.1:1", "--zone", "cdn.example.test", "--id", "ns2", "--nats-creds", popCreds}, 1, "holds the credentials of pop-FRA1, not of dns-ns2"},
+	} {
+		var stdout, stderr strings.Builder
+		if code := run(tc.args, &stdout, &stderr); code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("strata %s: exit %d %q, want %d and %q", strings.Join(tc.args, " "), code, stderr.String(), tc.code, tc.want)
+		}
+	}
+}
