@@ -158,10 +158,12 @@ distributions:
 	// FRA1 stops heartbeating: it leaves the answers.
 	agents["FRA1"].a.Close()
 	agents["FRA1"].nc.Close()
+	stopped := time.Now()
 	testutil.WaitFor(t, 15*time.Second, "Berlin answered without FRA1", func() bool {
 		got := answer("tcp", "site.cdn.example.test.", berlin)
 		return got != "" && got != addrOf["FRA1"]
 	})
+	t.Logf("FRA1 left the answers %v after its last heartbeat could be sent", time.Since(stopped).Round(10*time.Millisecond))
 	for _, network := range []string{"udp", "tcp"} {
 		got := answer(network, "site.cdn.example.test.", berlin)
 		if got != addrOf["IAD1"] && got != addrOf["NRT1"] {

@@ -5,6 +5,10 @@
 // cut off replays what it missed), acknowledges each one it applied, and
 // announces the PoP with heartbeats.
 //
+// WatchConfig and FollowHeartbeats are the same reading of the
+// configuration buckets and of the PoPs' heartbeats for other processes on
+// NATS: a DNS server on its own machine (strata dns --nats).
+//
 // The PoP keeps serving with the configuration it has while the control
 // plane or NATS is away; nats.go reconnects, and the watches and the
 // consumer resume.
