@@ -42,6 +42,7 @@ var commands = map[string]cli.Func{
 	"sign-cookie": cli.SignCookie,
 	"keys":        cli.Keys,
 	"dns":         cli.DNS,
+	"waf":         cli.WAF,
 	"version":     cli.Version(version),
 	"--version":   cli.Version(version),
 	"help":        cli.Help,

@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+// withID adds Strata's id to an AWS export (get-ip-set's {"IPSet": …}).
+func withID(t *testing.T, file, id string) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["id"], _ = json.Marshal(id)
+	out, _ := json.Marshal(doc)
+	return string(out)
+}
+
+// testACL blocks the addresses of the IP set "bad-ips", paths that match
+// the regex pattern set "admin-paths", and what the managed SQLi group
+// (CRS 942) blocks; it counts requests with a "debug" query argument.
+const testACL = `{
+  "id": "shop-acl",
+  "Name": "shop-acl",
+  "Description": "the shop's web ACL",
+  "DefaultAction": {"Allow": {}},
+  "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": "shop-acl"},
+  "Rules": [
+    {"Name": "block-ips", "Priority": 0, "Action": {"Block": {}},
+     "Statement": {"IPSetReferenceStatement": {"ARN": "bad-ips"}},
+     "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": "block-ips"}},
+    {"Name": "count-debug", "Priority": 1, "Action": {"Count": {}}, "RuleLabels": [{"Name": "debug"}],
+     "Statement": {"ByteMatchStatement": {"SearchString": "debug", "FieldToMatch": {"QueryString": {}},
+       "TextTransformations": [{"Priority": 0, "Type": "NONE"}], "PositionalConstraint": "CONTAINS"}},
+     "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": "count-debug"}},
+    {"Name": "admin", "Priority": 2, "Action": {"Block": {}},
+     "Statement": {"RegexPatternSetReferenceStatement": {"ARN": "admin-paths", "FieldToMatch": {"UriPath": {}},
+       "TextTransformations": [{"Priority": 0, "Type": "LOWERCASE"}]}},
+     "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": "admin"}},
+    {"Name": "AWS-AWSManagedRulesSQLiRuleSet", "Priority": 3, "OverrideAction": {"None": {}},
+     "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": "AWSManagedRulesSQLiRuleSet"}},
+     "VisibilityConfig": {"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": "sqli"}}
+  ]
+}`
+
+const testRegexSet = `{"id": "admin-paths", "Name": "admin-paths", "Description": "admin pages",
+  "RegularExpressionList": [{"RegexString": "^/admin"}, {"RegexString": "^/wp-login\\.php$"}]}`
+
+// TestCLIWAFResources drives "strata waf acl|ipset|regex-set" against a
+// real control plane: AWS exports load as files, the web ACL's references
+// to sets that live in the control plane are checked locally, and a set in
+// use cannot be deleted.
+func TestCLIWAFResources(t *testing.T) {
+	tc := startTestControl(t)
+
+	// An IP set: get-ip-set's output, wrapper and all, plus an id.
+	out := tc.mustRun(WAF, "ipset", "create", "--file", writeFile(t, "ipset.json", withID(t, "../waf/testdata/aws-get-ip-set.json", "bad-ips")))
+	wantLines(t, "waf ipset create", out, `^created IP set bad-ips\n`, `(?m)^Name:\s+bad-ips$`, `(?m)^Version:\s+IPV4$`, `(?m)^Addresses:\s+2$`)
+	out = tc.mustRun(WAF, "regex-set", "create", "--file", writeFile(t, "rs.json", testRegexSet))
+	wantLines(t, "waf regex-set create", out, `^created regex pattern set admin-paths\n`, `(?m)^Patterns:\s+\^/admin \^/wp-login\\\.php\$$`)
+
+	// A web ACL that names an IP set the control plane does not have is
+	// refused locally, with the path of the reference.
+	bad := strings.Replace(testACL, `"ARN": "bad-ips"`, `"ARN": "no-such-set"`, 1)
+	code, _, errOut := tc.run(WAF, "acl", "create", "--file", writeFile(t, "bad.json", bad))
+	if code != 1 || !strings.Contains(errOut, "is not a valid web ACL") || !strings.Contains(errOut, "Rules[0].Statement.IPSetReferenceStatement") {
+		t.Errorf("web ACL with an unknown IP set: exit %d, stderr %q", code, errOut)
+	}
+
+	out = tc.mustRun(WAF, "acl", "create", "--file", writeFile(t, "acl.json", testACL))
+	wantLines(t, "waf acl create", out, `^created web ACL shop-acl\n`, `(?m)^Default action:\s+ALLOW$`,
+		`(?m)^Rules:\s+block-ips,count-debug,admin,AWS-AWSManagedRulesSQLiRuleSet$`, `(?m)^Comment:\s+the shop's web ACL$`)
+	out = tc.mustRun(WAF, "acls", "list")
+	wantLines(t, "waf acl list", out, `(?m)^ID\s+NAME\s+DEFAULT ACTION\s+RULES\s+ETAG\s+COMMENT$`,
+		`(?m)^shop-acl\s+shop-acl\s+ALLOW\s+block-ips,count-debug,admin,AWS-AWSManagedRulesSQLiRuleSet\s+"\d+"\s+the shop's web ACL$`, `(?m)^1 web ACL\(s\)$`)
+	out = tc.mustRun(WAF, "ipset", "list")
+	wantLines(t, "waf ipset list", out, `(?m)^bad-ips\s+bad-ips\s+IPV4\s+2\s+"\d+"\s+-$`)
+
+	// get --json is the AWS shape with the id: it loads back as a file.
+	out = tc.mustRun(WAF, "acl", "get", "shop-acl", "--json")
+	var got struct {
+		ID            string
+		Name          string
+		DefaultAction map[string]any
+		Rules         []json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Name != "shop-acl" || len(got.Rules) != 4 || got.DefaultAction["Allow"] == nil {
+		t.Fatalf("waf acl get --json: %v\n%s", err, out)
+	}
+	// Update: the same ACL, blocking by default, from YAML without its id.
+	yaml := "Name: shop-acl\nDefaultAction: {Block: {}}\nRules:\n  - Name: block-ips\n    Priority: 0\n    Action: {Block: {}}\n" +
+		"    Statement: {IPSetReferenceStatement: {ARN: bad-ips}}\n    VisibilityConfig: {SampledRequestsEnabled: true, CloudWatchMetricsEnabled: false, MetricName: block-ips}\n"
+	out = tc.mustRun(WAF, "acl", "update", "shop-acl", "--file", writeFile(t, "acl2.yaml", yaml))
+	wantLines(t, "waf acl update", out, `^updated web ACL shop-acl\n`, `(?m)^Default action:\s+BLOCK$`, `(?m)^Rules:\s+block-ips$`)
+
+	// The IP set is in use.
+	code, _, errOut = tc.run(WAF, "ipset", "delete", "bad-ips")
+	if code != 1 || !strings.Contains(errOut, "ResourceInUse") {
+		t.Errorf("waf ipset delete in use: exit %d, stderr %q", code, errOut)
+	}
+	if out := tc.mustRun(WAF, "acl", "delete", "shop-acl"); out != "deleted web ACL shop-acl\n" {
+		t.Errorf("waf acl delete: %q", out)
+	}
+	tc.mustRun(WAF, "ipset", "delete", "bad-ips")
+	tc.mustRun(WAF, "regex-sets", "delete", "admin-paths")
+	out = tc.mustRun(WAF, "ipset", "list")
+	wantLines(t, "waf ipset list after delete", out, `(?m)^0 IP set\(s\)$`)
+}
