@@ -117,7 +117,7 @@ func wafTest(args []string, stdout, stderr io.Writer) int {
 	var headers multiFlag
 	c.fs.Var(&headers, "header", `a request header, "Name: value" (repeatable); Host defaults to the URL's host, else www.example.com`)
 	body := c.fs.String("body", "", "the request body (@FILE: read from a file); without a Content-Type header it is sent as application/x-www-form-urlencoded")
-	clientIP := c.fs.String("client", "192.0.2.1", "the viewer's address")
+	clientIP := c.fs.String("client", "203.0.113.10", "the viewer's address")
 	country := c.fs.String("country", "", "the viewer's country (ISO 3166-1 alpha-2), as the PoP's geo lookup would find it")
 	if _, ok := c.parse(args, 0, 0, "", ""); !ok {
 		return 2

@@ -113,3 +113,103 @@ func TestCLIWAFResources(t *testing.T) {
 	out = tc.mustRun(WAF, "ipset", "list")
 	wantLines(t, "waf ipset list after delete", out, `(?m)^0 IP set\(s\)$`)
 }
+
+// TestCLIWAFTest evaluates requests with "strata waf test" against a web
+// ACL of a real control plane (with its IP set, regex pattern set and the
+// CRS-backed SQLi group) and against a file: an SQL injection is blocked by
+// CRS rule 942100, a benign request is allowed, the IP set and the pattern
+// set block what they name, and a counted rule adds its label.
+func TestCLIWAFTest(t *testing.T) {
+	tc := startTestControl(t)
+	tc.mustRun(WAF, "ipset", "create", "--file", writeFile(t, "ipset.json", withID(t, "../waf/testdata/aws-get-ip-set.json", "bad-ips")))
+	tc.mustRun(WAF, "regex-set", "create", "--file", writeFile(t, "rs.json", testRegexSet))
+	tc.mustRun(WAF, "acl", "create", "--file", writeFile(t, "acl.json", testACL))
+	aclFile := writeFile(t, "acl.json", testACL)
+
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+		not  []string
+	}{
+		{"sqli in the query", []string{"--acl", "shop-acl", "--request", "GET /x?id=1%27%20OR%201=1"}, 1,
+			[]string{`(?m)^Verdict:\s+BLOCK$`, `(?m)^Terminating rule:\s+AWS-AWSManagedRulesSQLiRuleSet \(MANAGED_RULE_GROUP\), rule 942100 of the group$`,
+				`(?m)^Response:\s+403`, `(?m)^  AWS-AWSManagedRulesSQLiRuleSet\s+942100\s+MANAGED_RULE_GROUP\s+BLOCK\s+SQL Injection Attack Detected via libinjection`},
+			[]string{"count-debug"}},
+		{"sqli in a form body", []string{"--acl", "shop-acl", "--request", "POST /login", "--body", "user=admin'--&pass=x"}, 1,
+			[]string{`(?m)^Verdict:\s+BLOCK$`, `(?m)^  AWS-AWSManagedRulesSQLiRuleSet\s+942\d{3}\s+MANAGED_RULE_GROUP\s+BLOCK`}, nil},
+		{"benign", []string{"--acl", "shop-acl", "--request", "GET /products?id=42&sort=price", "--header", "User-Agent: Mozilla/5.0", "--header", "Accept: text/html"}, 0,
+			[]string{`(?m)^Verdict:\s+ALLOW$`, `(?m)^Terminating rule:\s+Default_Action$`, "Labels:\n  -\n", "Matched rules:\n  -\n"}, []string{"BLOCK"}},
+		{"benign body", []string{"--acl", "shop-acl", "--request", "POST /search", "--body", "q=blue+shoes&size=42"}, 0,
+			[]string{`(?m)^Verdict:\s+ALLOW$`}, nil},
+		{"counted, then allowed", []string{"--acl", "shop-acl", "--request", "GET https://shop.example/a?debug=1"}, 0,
+			[]string{`(?m)^Verdict:\s+ALLOW$`, `(?m)^  awswaf:strata:webacl:shop-acl:debug$`, `(?m)^  count-debug\s+-\s+REGULAR\s+COUNT`}, nil},
+		{"blocked address", []string{"--acl", "shop-acl", "--request", "GET /", "--client", "198.51.100.7"}, 1,
+			[]string{`(?m)^Terminating rule:\s+block-ips \(REGULAR\)$`, `(?m)^  block-ips\s+-\s+REGULAR\s+BLOCK`}, nil},
+		{"pattern set", []string{"--acl", "shop-acl", "--request", "GET /Admin/users?debug=yes"}, 1,
+			[]string{`(?m)^Terminating rule:\s+admin \(REGULAR\)$`, `(?m)^  awswaf:strata:webacl:shop-acl:debug$`, `(?m)^  count-debug\s+-\s+REGULAR\s+COUNT`}, nil},
+		{"from a file", []string{"--file", aclFile, "--request", "GET /x?id=1%27%20OR%201=1"}, 1,
+			[]string{`(?m)^Verdict:\s+BLOCK$`, `942100`}, nil},
+		{"from a file, benign", []string{"--file", aclFile, "--request", "GET /x?id=1"}, 0, []string{`(?m)^Verdict:\s+ALLOW$`}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := tc.run(WAF, append([]string{"test"}, c.args...)...)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, c.code, out, errOut)
+			}
+			wantLines(t, c.name, out, c.want...)
+			for _, s := range c.not {
+				if strings.Contains(out, s) {
+					t.Errorf("%s: %q in:\n%s", c.name, s, out)
+				}
+			}
+		})
+	}
+
+	// --json is the verdict.
+	code, out, errOut := tc.run(WAF, "test", "--acl", "shop-acl", "--request", "GET /x?id=1%27%20OR%201=1", "--json")
+	var v struct {
+		Action, TerminatingRule, RuleWithinGroup string
+		Matches                                  []struct{ Rule, RuleWithinGroup, Msg string }
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil || code != 1 || v.Action != "BLOCK" || v.RuleWithinGroup != "942100" || len(v.Matches) == 0 {
+		t.Errorf("waf test --json: exit %d, %v\n%s\n%s", code, err, out, errOut)
+	}
+
+	// Failures: 3 when the web ACL cannot be had or compiled, 2 for usage.
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		err  string
+	}{
+		{"unknown acl", []string{"--acl", "nope", "--request", "GET /"}, 3, "NoSuchResource"},
+		{"invalid file", []string{"--file", writeFile(t, "bad.json", `{"Name": "x", "DefaultAction": {}}`), "--request", "GET /"}, 3, "DefaultAction"},
+		{"no acl", []string{"--request", "GET /"}, 2, "exactly one of --acl ID and --file F"},
+		{"both", []string{"--acl", "a", "--file", aclFile, "--request", "GET /"}, 2, "exactly one of"},
+		{"no request", []string{"--acl", "shop-acl"}, 2, `--request "METHOD TARGET" is required`},
+		{"no method", []string{"--acl", "shop-acl", "--request", "/x"}, 2, `--request "METHOD TARGET" is required`},
+		{"bad target", []string{"--acl", "shop-acl", "--request", "GET x"}, 2, "neither a path"},
+		{"bad header", []string{"--acl", "shop-acl", "--request", "GET /", "--header", "nocolon"}, 2, `expected "Name: value"`},
+		{"bad client", []string{"--acl", "shop-acl", "--request", "GET /", "--client", "1.2.3"}, 2, "not an IP address"},
+	} {
+		code, _, errOut := tc.run(WAF, append([]string{"test"}, c.args...)...)
+		if code != c.code || !strings.Contains(errOut, c.err) {
+			t.Errorf("%s: exit %d (want %d), stderr %q (want %q)", c.name, code, c.code, errOut, c.err)
+		}
+	}
+}
+
+func TestWAFUsage(t *testing.T) {
+	for _, args := range [][]string{{}, {"nope"}} {
+		var out, errOut strings.Builder
+		if code := WAF(args, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "strata waf test (--acl ID | --file F)") {
+			t.Errorf("waf %q: exit %d, stderr %q", args, code, errOut.String())
+		}
+	}
+	var out, errOut strings.Builder
+	if code := WAF([]string{"acl", "help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "strata waf acl update ID --file F") {
+		t.Errorf("waf acl help: exit %d\n%s", code, out.String())
+	}
+}
