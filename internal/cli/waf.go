@@ -144,6 +144,10 @@ func wafTest(args []string, stdout, stderr io.Writer) int {
 		r.Body, r.BodyOversize = r.Body[:prog.BodyLimit()], true
 	}
 	v := prog.Evaluate(r)
+	name := acl.ID
+	if name == placeholderID { // a file without an id
+		name = acl.ACL.Name
+	}
 	if c.cf.asJSON {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
@@ -152,7 +156,7 @@ func wafTest(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
-		printVerdict(stdout, acl.ID, v)
+		printVerdict(stdout, name, v)
 	}
 	if v.Action == waf.Block {
 		return 1

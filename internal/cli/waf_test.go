@@ -151,7 +151,9 @@ func TestCLIWAFTest(t *testing.T) {
 			[]string{`(?m)^Terminating rule:\s+admin \(REGULAR\)$`, `(?m)^  awswaf:strata:webacl:shop-acl:debug$`, `(?m)^  count-debug\s+-\s+REGULAR\s+COUNT`}, nil},
 		{"from a file", []string{"--file", aclFile, "--request", "GET /x?id=1%27%20OR%201=1"}, 1,
 			[]string{`(?m)^Verdict:\s+BLOCK$`, `942100`}, nil},
-		{"from a file, benign", []string{"--file", aclFile, "--request", "GET /x?id=1"}, 0, []string{`(?m)^Verdict:\s+ALLOW$`}, nil},
+		{"from a file, benign", []string{"--file", aclFile, "--request", "GET /x?id=1"}, 0, []string{`(?m)^Verdict:\s+ALLOW$`, `(?m)^Web ACL:\s+shop-acl$`}, nil},
+		{"from a file without an id", []string{"--file", writeFile(t, "noid.json", strings.Replace(testACL, `"id": "shop-acl",`, "", 1)), "--request", "GET /x?id=1%27%20OR%201=1"}, 1,
+			[]string{`(?m)^Web ACL:\s+shop-acl$`, `(?m)^  awswaf:managed:aws:AWSManagedRulesSQLiRuleSet:crs:942100$`}, []string{placeholderID}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, out, errOut := tc.run(WAF, append([]string{"test"}, c.args...)...)
