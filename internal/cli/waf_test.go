@@ -100,6 +100,20 @@ func TestCLIWAFResources(t *testing.T) {
 	out = tc.mustRun(WAF, "acl", "update", "shop-acl", "--file", writeFile(t, "acl2.yaml", yaml))
 	wantLines(t, "waf acl update", out, `^updated web ACL shop-acl\n`, `(?m)^Default action:\s+BLOCK$`, `(?m)^Rules:\s+block-ips$`)
 
+	// A distribution names the web ACL of the control plane: checked
+	// locally, shown, and then the web ACL is in use.
+	out = tc.mustRun(cmdDist, "create", "--file", writeFile(t, "dist.yaml", distYAML+"webACLId: shop-acl\n"))
+	wantLines(t, "dist create with a web ACL", out, `(?m)^Web ACL:\s+shop-acl$`)
+	code, _, errOut = tc.run(cmdDist, "update", "ETEST1", "--file", writeFile(t, "dist2.yaml", distYAML+"webACLId: nope\n"))
+	if code != 1 || !strings.Contains(errOut, `webACLId (line 10): "nope" is not a web ACL`) {
+		t.Errorf("dist with an unknown web ACL: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = tc.run(WAF, "acl", "delete", "shop-acl")
+	if code != 1 || !strings.Contains(errOut, "ResourceInUse") {
+		t.Errorf("waf acl delete in use: exit %d, stderr %q", code, errOut)
+	}
+	tc.mustRun(cmdDist, "delete", "ETEST1")
+
 	// The IP set is in use.
 	code, _, errOut = tc.run(WAF, "ipset", "delete", "bad-ips")
 	if code != 1 || !strings.Contains(errOut, "ResourceInUse") {
@@ -169,6 +183,16 @@ func TestCLIWAFTest(t *testing.T) {
 		})
 	}
 
+	// --country is the geo lookup's country.
+	geo := writeFile(t, "geo.yaml", "Name: geo\nDefaultAction: {Allow: {}}\nRules:\n  - Name: embargo\n    Priority: 0\n    Action: {Block: {}}\n"+
+		"    Statement: {GeoMatchStatement: {CountryCodes: [KP]}}\n    VisibilityConfig: {SampledRequestsEnabled: true, CloudWatchMetricsEnabled: false, MetricName: embargo}\n")
+	for cc, want := range map[string]int{"kp": 1, "DE": 0, "": 0} {
+		code, out, errOut := tc.run(WAF, "test", "--file", geo, "--request", "GET /", "--country", cc)
+		if code != want || !strings.Contains(out, "awswaf:clientip:geo:country:"+map[string]string{"kp": "KP", "DE": "DE", "": "XX"}[cc]) {
+			t.Errorf("--country %q: exit %d (want %d)\n%s%s", cc, code, want, out, errOut)
+		}
+	}
+
 	// --json is the verdict.
 	code, out, errOut := tc.run(WAF, "test", "--acl", "shop-acl", "--request", "GET /x?id=1%27%20OR%201=1", "--json")
 	var v struct {
@@ -214,4 +238,25 @@ func TestWAFUsage(t *testing.T) {
 	if code := WAF([]string{"acl", "help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "strata waf acl update ID --file F") {
 		t.Errorf("waf acl help: exit %d\n%s", code, out.String())
 	}
+}
+
+// FuzzWAFTestRequest: the request flags of "strata waf test" never panic,
+// and a request they accept has a path and a host.
+func FuzzWAFTestRequest(f *testing.F) {
+	f.Add("GET /x?id=1%27%20OR%201=1", "User-Agent: x", "a=1")
+	f.Add("POST https://shop.example:8443/a/b?q", "Host: other", "@/nonexistent")
+	f.Add("GET  / HTTP/1.1", ":", "")
+	f.Add("GET http://[::1", "X: y", "")
+	f.Fuzz(func(t *testing.T, line, header, body string) {
+		if strings.HasPrefix(body, "@") {
+			body = "x" + body // no file reads
+		}
+		r, err := testRequest(line, []string{header}, body, "203.0.113.10", "")
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(r.Path, "/") || r.Method == "" || !r.ClientIP.IsValid() || r.BodySize != int64(len(body)) {
+			t.Errorf("%q: %+v", line, r)
+		}
+	})
 }
