@@ -111,7 +111,7 @@ func wafReferenceError(e config.FieldError) bool {
 // wafTest is "strata waf test": one request through a web ACL.
 func wafTest(args []string, stdout, stderr io.Writer) int {
 	c := newCommand("waf test", stderr)
-	aclID := c.fs.String("acl", "", "the id (or ARN) of a web ACL of the control plane")
+	aclID := c.fs.String("acl", "", "the id of a web ACL of the control plane")
 	file := c.fs.String("file", "", "a web ACL file (YAML or JSON, - for standard input) instead of --acl; the IP sets and regex pattern sets it names come from the control plane")
 	request := c.fs.String("request", "", `the request line: "METHOD TARGET", TARGET a path with its query as sent (escaped) or a URL`)
 	var headers multiFlag
@@ -188,9 +188,8 @@ func loadTestACL(c *command, id, file string) (*config.WebACL, *config.Config, i
 		}
 		data, fetched = body, true
 	} else {
-		var code int
-		if data, code = c.readFile(file); data == nil {
-			return nil, nil, code
+		if data, _ = c.readFile(file); data == nil {
+			return nil, nil, 3 // 1 would say "blocked"
 		}
 	}
 	for {

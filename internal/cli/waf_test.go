@@ -212,6 +212,7 @@ func TestCLIWAFTest(t *testing.T) {
 	}{
 		{"unknown acl", []string{"--acl", "nope", "--request", "GET /"}, 3, "NoSuchResource"},
 		{"invalid file", []string{"--file", writeFile(t, "bad.json", `{"Name": "x", "DefaultAction": {}}`), "--request", "GET /"}, 3, "DefaultAction"},
+		{"missing file", []string{"--file", "/nonexistent/acl.json", "--request", "GET /"}, 3, "no such file"},
 		{"no acl", []string{"--request", "GET /"}, 2, "exactly one of --acl ID and --file F"},
 		{"both", []string{"--acl", "a", "--file", aclFile, "--request", "GET /"}, 2, "exactly one of"},
 		{"no request", []string{"--acl", "shop-acl"}, 2, `--request "METHOD TARGET" is required`},
