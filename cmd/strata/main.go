@@ -35,6 +35,7 @@ var commands = map[string]cli.Func{
 	"control":     cmdControl,
 	"nats-creds":  cli.NATSCreds,
 	"invalidate":  cli.Invalidate,
+	"waf":         cli.WAF,
 	"status":      cli.Status,
 	"validate":    cli.Validate,
 	"locations":   cli.Locations,

@@ -42,6 +42,10 @@ func TestDispatch(t *testing.T) {
 			t.Errorf("%s help: exit %d, %q", name, code, out.String())
 		}
 	}
+	out.Reset()
+	if code := run([]string{"waf", "acl", "help"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "strata waf acl create --file F") {
+		t.Errorf("waf acl help: exit %d, %q", code, out.String())
+	}
 	for _, args := range [][]string{nil, {"nope"}} {
 		errOut.Reset()
 		if code := run(args, &out, &errOut); code != 2 || !strings.HasSuffix(errOut.String(), cli.Usage) {

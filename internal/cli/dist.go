@@ -14,7 +14,7 @@ import (
 var distKind = kindOf(resourceKind{
 	cmd: "dist", aliases: []string{"distribution", "distributions"}, what: "distribution", path: "/distributions",
 	section: "distributions", generatedID: true,
-	refs:    []string{"cachePolicies", "originRequestPolicies", "responseHeadersPolicies", "publicKeys", "keyGroups"},
+	refs:    []string{"cachePolicies", "originRequestPolicies", "responseHeadersPolicies", "publicKeys", "keyGroups", "ipSets", "regexPatternSets", "webACLs"},
 	columns: []string{"DOMAIN", "ALIASES", "ENABLED", "ORIGINS"},
 	show: func(w io.Writer, raw json.RawMessage, etag string) error {
 		var d config.Distribution
@@ -44,7 +44,7 @@ func distPath(id string) string { return distKind.itemPath(id) }
 
 // printDistribution prints a distribution for people: its settings, its
 // origins and its cache behaviors. Fields that nothing acts on yet
-// (webACLId, logging) are not shown as settings: the API's warnings list
+// (logging) are not shown as settings: the API's warnings list
 // them when they are set. The domain name is the one the DNS router
 // answers when it lies in dns.zone.
 func printDistribution(w io.Writer, d *config.Distribution, etag string) {
@@ -59,6 +59,9 @@ func printDistribution(w io.Writer, d *config.Distribution, etag string) {
 	kv("HTTP version", d.HTTPVersion)
 	kv("Price class", d.PriceClass)
 	kv("IPv6", strconv.FormatBool(d.IPv6Enabled()))
+	if d.WebACLID != "" {
+		kv("Web ACL", d.WebACLID)
+	}
 	if d.DefaultRootObject != "" {
 		kv("Default root object", d.DefaultRootObject)
 	}

@@ -137,12 +137,12 @@ func hasReferenceError(errs config.Errors) bool {
 		if strings.HasPrefix(e.Path, "items[") { // a key group's public keys
 			return true
 		}
-		for _, suffix := range []string{"cachePolicyId", "originRequestPolicyId", "responseHeadersPolicyId"} {
+		for _, suffix := range []string{"cachePolicyId", "originRequestPolicyId", "responseHeadersPolicyId", "webACLId"} {
 			if e.Path == suffix || strings.HasSuffix(e.Path, "."+suffix) {
 				return true
 			}
 		}
-		if strings.Contains(e.Path, "trustedKeyGroups[") {
+		if strings.Contains(e.Path, "trustedKeyGroups[") || wafReferenceError(e) {
 			return true
 		}
 	}

@@ -71,7 +71,8 @@ func kindOf[T any](k resourceKind, section func(c *config.Config) []T, id func(*
 }
 
 // resourceKinds are the kinds, in the order of the configuration.
-var resourceKinds = []resourceKind{distKind, cachePolicyKind, originRequestPolicyKind, responseHeadersPolicyKind, publicKeyKind, keyGroupKind}
+var resourceKinds = []resourceKind{distKind, cachePolicyKind, originRequestPolicyKind, responseHeadersPolicyKind, publicKeyKind, keyGroupKind,
+	ipSetKind, regexSetKind, webACLKind}
 
 // kindByCommand returns the kind whose command (or alias) is name.
 func kindByCommand(name string) (resourceKind, bool) {
@@ -420,13 +421,13 @@ func (k resourceKind) printChanged(stdout, stderr io.Writer, asJSON bool, verb s
 		printWarnings(stderr, ws)
 		return printJSONResult(stdout, stderr, body)
 	}
-	var v struct {
-		ID string `json:"id"`
-	}
-	if err := json.Unmarshal(body, &v); err != nil {
+	// The kind's own decoding finds the id: an AWS WAF resource also has
+	// "Id", which encoding/json would take for "id".
+	cells, _, err := k.row(body)
+	if err != nil {
 		return printError(stderr, nil, fmt.Errorf("unexpected response: %v", err))
 	}
-	fmt.Fprintf(stdout, "%s %s %s\n\n", verb, k.what, v.ID)
+	fmt.Fprintf(stdout, "%s %s %s\n\n", verb, k.what, cells[0])
 	if err := k.print(stdout, body, res.ETag); err != nil {
 		return printError(stderr, nil, fmt.Errorf("unexpected response: %v", err))
 	}

@@ -22,6 +22,10 @@ Usage:
   strata cache-policy | origin-request-policy | response-headers-policy | public-key | key-group
          create|list|get|update|delete ...
                               the same for policies, public keys and key groups
+  strata waf acl | waf ipset | waf regex-set create|list|get|update|delete ...
+                              web ACLs, IP sets and regex pattern sets (AWS WAFv2 JSON; "strata waf help")
+  strata waf test (--acl ID | --file F) --request 'GET /x?q=1' [--header 'K: V']... [--body S] [--client IP]
+                              evaluate one request against a web ACL; exit 0 allowed, 1 blocked
   strata invalidate DIST PATH... [--tag T]... [--wait]
                               remove objects from every PoP
   strata status               the PoPs: tier, region, config version, last heartbeat, health
