@@ -19,11 +19,20 @@ if [ "$(cat "$STRATA_TOOLS/versitygw.version" 2>/dev/null)" != "$VERSITYGW_VERSI
   echo "$VERSITYGW_VERSION" > "$STRATA_TOOLS/versitygw.version"
 fi
 export STRATA_VERSITYGW="$STRATA_TOOLS/versitygw"
-# Debian's slowhttptest for the slow-client attack test (internal/world).
-if ! command -v slowhttptest >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then apt-get install -y slowhttptest >/dev/null || { apt-get update >/dev/null && apt-get install -y slowhttptest >/dev/null; }
-  else sudo -n apt-get install -y slowhttptest >/dev/null; fi
-fi
+# Debian packages some tests drive, each installed only when its command is
+# missing: slowhttptest (the slow-client attack test, internal/world) and dig
+# from bind9-dnsutils (the DNS router's dig test, internal/dns). A tool that
+# cannot be installed makes its test fail below, with the reason.
+need_deb() { # COMMAND PACKAGE
+  command -v "$1" >/dev/null 2>&1 && return 0
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y "$2" >/dev/null 2>&1 ||
+    { $sudo apt-get update >/dev/null 2>&1 && $sudo apt-get install -y "$2" >/dev/null 2>&1; } ||
+    echo "tools: could not install $2 (for $1); the tests that need it will fail" >&2
+}
+need_deb slowhttptest slowhttptest
+need_deb dig bind9-dnsutils
 # Tests that need these tools fail instead of skipping.
 export STRATA_REQUIRE_TOOLS=1
 

@@ -18,8 +18,8 @@ import (
 func TestDig(t *testing.T) {
 	dig, err := exec.LookPath("dig")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("dig is not installed: apt-get install bind9-dnsutils")
+		if os.Getenv("STRATA_REQUIRE_TOOLS") == "1" || os.Getenv("CI") == "true" {
+			t.Fatal("dig is not installed: apt-get install bind9-dnsutils (scripts/test.sh installs it)")
 		}
 		t.Skip("dig is not installed (apt-get install bind9-dnsutils)")
 	}
