@@ -58,8 +58,13 @@ func (p *PoP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := exchangePool.Get().(*exchange)
 	ex.rw = responseWriter{ResponseWriter: w}
 	ex.w, ex.r, ex.start, ex.id = &ex.rw, r, p.now(), requestID()
+	// 17. log and metrics: always runs, even after an early exit (finish).
 	defer p.finish(ex)
+	// 1–14, and 15–16 on the way of every response (deliver, pass).
 	if err := p.pipeline(ex); err != nil && err != errAnswered {
+		// 15–16 for an error: the one error path renders it, through a
+		// custom error page when the distribution has one (errorpages.go),
+		// with the response headers policy (servertiming.go).
 		p.renderError(ex, err)
 	}
 }
