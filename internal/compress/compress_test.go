@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -13,60 +12,15 @@ import (
 	"testing/iotest"
 	"time"
 
-	"github.com/andybalholm/brotli"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
+	"github.com/strata-cdn/strata/internal/testutil"
 
 	"github.com/strata-cdn/strata/internal/config"
 )
 
-// textBody is n bytes of deterministic, compressible text (words drawn
-// from a small vocabulary, as prose or markup compresses).
-func textBody(n int) string {
-	words := strings.Fields("the edge cache serves compressed objects to viewers who accept them while the origin " +
-		"sends identity bytes once <div class=item> {\"id\": 42, \"name\": \"strata\"} function return var const")
-	r := rand.New(rand.NewPCG(1, uint64(n)))
-	var b strings.Builder
-	b.Grow(n + 16)
-	for b.Len() < n {
-		b.WriteString(words[r.IntN(len(words))])
-		if r.IntN(12) == 0 {
-			b.WriteByte('\n')
-		} else {
-			b.WriteByte(' ')
-		}
-	}
-	return b.String()[:n]
-}
-
 // decode undoes a Content-Encoding with the codecs' own decoders.
 func decode(t testing.TB, enc string, body []byte) []byte {
 	t.Helper()
-	var r io.Reader
-	switch enc {
-	case Gzip:
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
-			t.Fatalf("gzip: %v", err)
-		}
-		r = zr
-	case Brotli:
-		r = brotli.NewReader(bytes.NewReader(body))
-	case Zstd:
-		zr, err := zstd.NewReader(bytes.NewReader(body))
-		if err != nil {
-			t.Fatalf("zstd: %v", err)
-		}
-		defer zr.Close()
-		r = zr
-	default:
-		t.Fatalf("unexpected encoding %q", enc)
-	}
-	b, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatalf("decoding %s: %v", enc, err)
-	}
-	return b
+	return testutil.Decode(t, enc, body)
 }
 
 func TestNegotiateEncoding(t *testing.T) {
@@ -265,7 +219,7 @@ func TestReaderRoundTrip(t *testing.T) {
 	for _, enc := range []string{Gzip, Brotli, Zstd} {
 		for _, flush := range []bool{false, true} {
 			for _, n := range []int{0, 1, 1000, 100_000} {
-				body := []byte(textBody(n))
+				body := []byte(testutil.TextBody(n))
 				out, err := io.ReadAll(NewReader(bytes.NewReader(body), enc, flush))
 				if err != nil {
 					t.Fatalf("%s flush=%v n=%d: %v", enc, flush, n, err)
@@ -310,7 +264,7 @@ func TestReaderFlushStreams(t *testing.T) {
 // A failing source fails the reader, and the failure sticks.
 func TestReaderSourceError(t *testing.T) {
 	boom := errors.New("origin reset")
-	src := io.MultiReader(strings.NewReader(textBody(5000)), &errReader{boom})
+	src := io.MultiReader(strings.NewReader(testutil.TextBody(5000)), &errReader{boom})
 	c := NewReader(src, Gzip, false)
 	_, err := io.ReadAll(c)
 	if !errors.Is(err, boom) {
@@ -330,7 +284,7 @@ func (r *errReader) Read([]byte) (int, error) { return 0, r.err }
 // (zstd; gzip and Brotli on fewer bytes, being slower under -race). The
 // bound is Brotli's: it emits a metablock of up to its 1 MiB window at once.
 func TestCompressReaderBoundedMemory(t *testing.T) {
-	unit := []byte(textBody(1 << 20))
+	unit := []byte(testutil.TextBody(1 << 20))
 	for _, tc := range []struct {
 		enc  string
 		size int64
@@ -475,7 +429,7 @@ func FuzzSetEncodedHeaders(f *testing.F) {
 // back to themselves.
 func FuzzReaderRoundTrip(f *testing.F) {
 	f.Add([]byte(""), uint8(0), false)
-	f.Add([]byte(textBody(3000)), uint8(1), true)
+	f.Add([]byte(testutil.TextBody(3000)), uint8(1), true)
 	f.Add([]byte("\x00\xff\x00\xff"), uint8(2), false)
 	encs := []string{Gzip, Brotli, Zstd}
 	f.Fuzz(func(t *testing.T, body []byte, which uint8, flush bool) {

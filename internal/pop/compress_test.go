@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -13,62 +12,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/andybalholm/brotli"
+	"github.com/strata-cdn/strata/internal/testutil"
+
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/strata-cdn/strata/internal/config"
 )
 
-// textBody is n bytes of deterministic, compressible text (words drawn
-// from a small vocabulary, as prose or markup compresses).
-func textBody(n int) string {
-	words := strings.Fields("the edge cache serves compressed objects to viewers who accept them while the origin " +
-		"sends identity bytes once <div class=item> {\"id\": 42, \"name\": \"strata\"} function return var const")
-	r := rand.New(rand.NewPCG(1, uint64(n)))
-	var b strings.Builder
-	b.Grow(n + 16)
-	for b.Len() < n {
-		b.WriteString(words[r.IntN(len(words))])
-		if r.IntN(12) == 0 {
-			b.WriteByte('\n')
-		} else {
-			b.WriteByte(' ')
-		}
-	}
-	return b.String()[:n]
-}
-
 // decode undoes a Content-Encoding.
 func decode(t *testing.T, enc, body string) string {
 	t.Helper()
-	var r io.Reader
-	switch enc {
-	case "":
-		return body
-	case "gzip":
-		zr, err := gzip.NewReader(strings.NewReader(body))
-		if err != nil {
-			t.Fatalf("gzip: %v", err)
-		}
-		r = zr
-	case "br":
-		r = brotli.NewReader(strings.NewReader(body))
-	case "zstd":
-		zr, err := zstd.NewReader(strings.NewReader(body))
-		if err != nil {
-			t.Fatalf("zstd: %v", err)
-		}
-		defer zr.Close()
-		r = zr
-	default:
-		t.Fatalf("unexpected Content-Encoding %q", enc)
-	}
-	b, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatalf("decoding %s: %v", enc, err)
-	}
-	return string(b)
+	return string(testutil.Decode(t, enc, []byte(body)))
 }
 
 // compressOn turns compression on for the default behavior, with a cache
@@ -114,7 +68,7 @@ func hasVaryAE(h http.Header) bool {
 func TestCompressEachEncoding(t *testing.T) { throughTiers(t, testCompressEachEncoding) }
 
 func testCompressEachEncoding(t *testing.T, tp topology) {
-	body := textBody(50_000)
+	body := testutil.TextBody(50_000)
 	w := tp.world(t, objectOrigin(map[string]object{
 		"/app.js": {ctype: "application/javascript; charset=utf-8", body: body, kv: []string{"ETag", `"v1"`}},
 	}), compressOn)
@@ -182,7 +136,7 @@ func TestCompressOriginAskedWithTheVariantEncoding(t *testing.T) {
 }
 
 func testCompressOriginAskedWithTheVariantEncoding(t *testing.T, tp topology) {
-	w := tp.world(t, objectOrigin(map[string]object{"/a.css": {ctype: "text/css", body: textBody(5000)}}), compressOn)
+	w := tp.world(t, objectOrigin(map[string]object{"/a.css": {ctype: "text/css", body: testutil.TextBody(5000)}}), compressOn)
 	for _, tc := range []struct{ ae, origin string }{
 		{"gzip, deflate, br", "br"}, {"deflate", ""}, {"gzip;q=0.5, zstd;q=0.1", "zstd"},
 	} {
@@ -198,7 +152,7 @@ func TestCompressSpellingsShareOneVariant(t *testing.T) {
 }
 
 func testCompressSpellingsShareOneVariant(t *testing.T, tp topology) {
-	body := textBody(20_000)
+	body := testutil.TextBody(20_000)
 	w := tp.world(t, objectOrigin(map[string]object{"/page.html": {ctype: "text/html", body: body}}), compressOn)
 	spellings := []string{"gzip, deflate", "deflate, gzip;q=1.0", "GZIP", "x-gzip", "gzip;q=0.8, br;q=0", " gzip ,identity"}
 	for i, ae := range spellings {
@@ -220,7 +174,7 @@ func TestCompressRefusalsServeIdentity(t *testing.T) {
 }
 
 func testCompressRefusalsServeIdentity(t *testing.T, tp topology) {
-	body := textBody(20_000)
+	body := testutil.TextBody(20_000)
 	w := tp.world(t, objectOrigin(map[string]object{"/data.json": {ctype: "application/json", body: body}}), compressOn)
 	for _, ae := range []string{"", "gzip;q=0", "gzip;q=0.000, deflate", "identity", "identity;q=1, *;q=0", "deflate, sdch"} {
 		var kv []string
@@ -250,7 +204,7 @@ func testCompressRefusalsServeIdentity(t *testing.T, tp topology) {
 func TestCompressNotApplicable(t *testing.T) { throughTiers(t, testCompressNotApplicable) }
 
 func testCompressNotApplicable(t *testing.T, tp topology) {
-	body := textBody(20_000)
+	body := testutil.TextBody(20_000)
 	gz := func() string {
 		var b bytes.Buffer
 		zw := gzip.NewWriter(&b)
@@ -258,15 +212,15 @@ func testCompressNotApplicable(t *testing.T, tp topology) {
 		zw.Close()
 		return b.String()
 	}()
-	png := "\x89PNG\r\n\x1a\n" + textBody(20_000)
+	png := "\x89PNG\r\n\x1a\n" + testutil.TextBody(20_000)
 	w := tp.world(t, objectOrigin(map[string]object{
 		"/img.png":      {ctype: "image/png", body: png},
 		"/pre.js":       {ctype: "application/javascript", body: gz, kv: []string{"Content-Encoding", "gzip", "ETag", `"pre"`}},
-		"/small.txt":    {ctype: "text/plain", body: textBody(999)},
+		"/small.txt":    {ctype: "text/plain", body: testutil.TextBody(999)},
 		"/notransform":  {ctype: "text/html", body: body, kv: []string{"Cache-Control", "max-age=600, no-transform"}},
 		"/notype":       {ctype: "", body: body},
 		"/octet":        {ctype: "application/octet-stream", body: body},
-		"/exactly1000":  {ctype: "text/plain", body: textBody(1000)},
+		"/exactly1000":  {ctype: "text/plain", body: testutil.TextBody(1000)},
 		"/identity-enc": {ctype: "text/plain", body: body, kv: []string{"Content-Encoding", "identity"}},
 	}), compressOn)
 	for _, tc := range []struct {
@@ -276,12 +230,12 @@ func testCompressNotApplicable(t *testing.T, tp topology) {
 		wantBody string
 	}{
 		{"/img.png", "", false, png},
-		{"/pre.js", "gzip", false, gz},           // the origin's own gzip, byte for byte
-		{"/small.txt", "", false, textBody(999)}, // never compressed: Vary as the origin sent it
+		{"/pre.js", "gzip", false, gz},                    // the origin's own gzip, byte for byte
+		{"/small.txt", "", false, testutil.TextBody(999)}, // never compressed: Vary as the origin sent it
 		{"/notransform", "", false, body},
 		{"/notype", "", false, body},
 		{"/octet", "", false, body},
-		{"/exactly1000", "br", true, textBody(1000)},
+		{"/exactly1000", "br", true, testutil.TextBody(1000)},
 		{"/identity-enc", "identity", false, body},
 	} {
 		r := w.get(tc.path, "Accept-Encoding", "br, gzip, zstd")
@@ -309,7 +263,7 @@ func testCompressNotApplicable(t *testing.T, tp topology) {
 func TestCompressOffChangesNothing(t *testing.T) { throughTiers(t, testCompressOffChangesNothing) }
 
 func testCompressOffChangesNothing(t *testing.T, tp topology) {
-	body := textBody(20_000)
+	body := testutil.TextBody(20_000)
 	objs := map[string]object{"/app.js": {ctype: "application/javascript", body: body, kv: []string{"ETag", `"v1"`}}}
 	w := tp.world(t, objectOrigin(objs), func(c *config.Config) {
 		c.CachePolicies[0].CacheKey.EnableAcceptEncodingGzip = true
@@ -338,7 +292,7 @@ func TestCompressBrotliNeedsThePolicy(t *testing.T) {
 }
 
 func testCompressBrotliNeedsThePolicy(t *testing.T, tp topology) {
-	body := textBody(20_000)
+	body := testutil.TextBody(20_000)
 	w := tp.world(t, objectOrigin(map[string]object{"/a.txt": {ctype: "text/plain", body: body}}), func(c *config.Config) {
 		c.Distributions[0].DefaultCacheBehavior.Compress = true // no enableAcceptEncoding*: gzip and zstd only
 	})
@@ -351,7 +305,7 @@ func testCompressBrotliNeedsThePolicy(t *testing.T, tp topology) {
 func TestCompressHead(t *testing.T) { throughTiers(t, testCompressHead) }
 
 func testCompressHead(t *testing.T, tp topology) {
-	body := textBody(30_000)
+	body := testutil.TextBody(30_000)
 	w := tp.world(t, objectOrigin(map[string]object{"/h.html": {ctype: "text/html", body: body}}), compressOn)
 	// A HEAD that misses waits for the compressed object, then has its length.
 	h := w.do(http.MethodHead, "/h.html", "Accept-Encoding", "gzip")
@@ -376,7 +330,7 @@ func testCompressHead(t *testing.T, tp topology) {
 func TestCompressSizeLimits(t *testing.T) { throughTiers(t, testCompressSizeLimits) }
 
 func testCompressSizeLimits(t *testing.T, tp topology) {
-	large := textBody(12_000_000)
+	large := testutil.TextBody(12_000_000)
 	w := tp.world(t, objectOrigin(map[string]object{"/large.txt": {ctype: "text/plain", body: large}}), compressOn)
 	r := w.get("/large.txt", "Accept-Encoding", "gzip")
 	if r.header.Get("Content-Encoding") != "" || r.body != large || r.header.Get("Content-Length") != strconv.Itoa(len(large)) {
@@ -397,7 +351,7 @@ func testCompressSizeLimits(t *testing.T, tp topology) {
 func TestCompressWhileStreaming(t *testing.T) { throughTiers(t, testCompressWhileStreaming) }
 
 func testCompressWhileStreaming(t *testing.T, tp topology) {
-	body := textBody(5_000_000)
+	body := testutil.TextBody(5_000_000)
 	release := map[string]chan struct{}{"/stream-gzip": make(chan struct{}), "/stream-br": make(chan struct{})}
 	w := tp.world(t, func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cache-Control", "max-age=600")
@@ -467,7 +421,7 @@ func testCompressWhileStreaming(t *testing.T, tp topology) {
 func TestCompressUnknownLength(t *testing.T) { throughTiers(t, testCompressUnknownLength) }
 
 func testCompressUnknownLength(t *testing.T, tp topology) {
-	body := textBody(40_000)
+	body := testutil.TextBody(40_000)
 	w := tp.world(t, func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cache-Control", "max-age=600")
 		rw.Header().Set("Content-Type", "text/html")
@@ -488,7 +442,7 @@ func testCompressUnknownLength(t *testing.T, tp topology) {
 func TestCompressRangeMiss(t *testing.T) { throughTiers(t, testCompressRangeMiss) }
 
 func testCompressRangeMiss(t *testing.T, tp topology) {
-	body := textBody(30_000)
+	body := testutil.TextBody(30_000)
 	w := tp.world(t, objectOrigin(map[string]object{"/r.txt": {ctype: "text/plain", body: body}}), compressOn)
 	r := w.get("/r.txt", "Accept-Encoding", "gzip", "Range", "bytes=100-199")
 	if r.status != http.StatusPartialContent || r.body != body[100:200] || r.header.Get("Content-Encoding") != "" {
@@ -518,7 +472,7 @@ func TestCompressRevalidationKeepsWeakETag(t *testing.T) {
 }
 
 func testCompressRevalidationKeepsWeakETag(t *testing.T, tp topology) {
-	body := textBody(20_000)
+	body := testutil.TextBody(20_000)
 	w := tp.world(t, func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Cache-Control", "max-age=10")
 		rw.Header().Set("ETag", `"e1"`)
@@ -554,7 +508,7 @@ func TestCompressUnsafeMethodInvalidatesEveryVariant(t *testing.T) {
 }
 
 func testCompressUnsafeMethodInvalidatesEveryVariant(t *testing.T, tp topology) {
-	body := textBody(5000)
+	body := testutil.TextBody(5000)
 	w := tp.world(t, func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			rw.WriteHeader(http.StatusNoContent)
@@ -575,7 +529,7 @@ func testCompressUnsafeMethodInvalidatesEveryVariant(t *testing.T, tp topology) 
 func TestCompressPass(t *testing.T) { throughTiers(t, testCompressPass) }
 
 func testCompressPass(t *testing.T, tp topology) {
-	body := textBody(60_000)
+	body := testutil.TextBody(60_000)
 	release := make(chan struct{})
 	w := tp.world(t, func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "application/json")
@@ -646,7 +600,7 @@ func testCompressPass(t *testing.T, tp topology) {
 // compresses, once; the tiers below store and serve what they got, with
 // the same encoding, validators and Vary, in every topology.
 func TestCompressThroughTiers(t *testing.T) {
-	body := textBody(20_000)
+	body := testutil.TextBody(20_000)
 	origin := objectOrigin(map[string]object{"/t.js": {ctype: "text/javascript", body: body}})
 	eachTopology(t, netOpts{tls: true}, origin, compressOn, func(t *testing.T, n *network) {
 		for i, want := range []string{"Miss", "Hit"} {
@@ -676,7 +630,7 @@ func TestCompressThroughTiers(t *testing.T) {
 }
 
 func TestCompressFromDisk(t *testing.T) {
-	body := textBody(200_000)
+	body := testutil.TextBody(200_000)
 	o := newOrigin(t, &clock{}, objectOrigin(map[string]object{"/d.html": {ctype: "text/html", body: body}}))
 	cfg := testConfig(o.URL, compressOn)
 	if err := cfg.Validate(); err != nil {
@@ -725,7 +679,7 @@ func TestCompressFromDisk(t *testing.T) {
 // Benchmarks: a compressed hit is the same plain copy as an identity hit,
 // of fewer bytes.
 func benchEncodedHit(b *testing.B, ae string) {
-	body := textBody(100_000)
+	body := testutil.TextBody(100_000)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("Content-Type", "text/html")
@@ -753,7 +707,7 @@ func BenchmarkHitBrotli100K(b *testing.B)   { benchEncodedHit(b, "gzip, deflate,
 // BenchmarkCompressMiss measures the cost of compressing once (a miss of a
 // 100 KB page per iteration, origin on loopback).
 func benchCompressMiss(b *testing.B, ae string) {
-	body := textBody(100_000)
+	body := testutil.TextBody(100_000)
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Header().Set("Content-Type", "text/html")

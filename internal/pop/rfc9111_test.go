@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 // qualifiedOrigin answers with fields that a qualified no-cache or private
@@ -76,10 +78,10 @@ func TestQualifiedFieldsThroughTiers(t *testing.T) {
 func varyOrigin() func(http.ResponseWriter, *http.Request) {
 	const odd = "Origin,  accept-language"
 	return objectOrigin(map[string]object{
-		"/small.html": {ctype: "text/html", body: textBody(500), kv: []string{"Vary", odd}},
-		"/img.png":    {ctype: "image/png", body: textBody(20_000), kv: []string{"Vary", odd}},
-		"/big.html":   {ctype: "text/html", body: textBody(20_000), kv: []string{"Vary", odd}},
-		"/ae.html":    {ctype: "text/html", body: textBody(20_000), kv: []string{"Vary", "accept-encoding"}},
+		"/small.html": {ctype: "text/html", body: testutil.TextBody(500), kv: []string{"Vary", odd}},
+		"/img.png":    {ctype: "image/png", body: testutil.TextBody(20_000), kv: []string{"Vary", odd}},
+		"/big.html":   {ctype: "text/html", body: testutil.TextBody(20_000), kv: []string{"Vary", odd}},
+		"/ae.html":    {ctype: "text/html", body: testutil.TextBody(20_000), kv: []string{"Vary", "accept-encoding"}},
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/strata-cdn/strata/internal/config"
 	"github.com/strata-cdn/strata/internal/h1"
+	"github.com/strata-cdn/strata/internal/testutil"
 )
 
 // Response headers policies, compression and WebSocket through the tiers.
@@ -147,7 +148,7 @@ func sameRegion(tp topology) (topology, []string) {
 // from the origin once, and Vary (the origin's and Accept-Encoding)
 // reaches every viewer.
 func TestTieredCompressedVariantsStayApart(t *testing.T) {
-	body := textBody(20_000)
+	body := testutil.TextBody(20_000)
 	origin := func(rw http.ResponseWriter, r *http.Request) {
 		objectOrigin(map[string]object{"/v.js": {ctype: "text/javascript", body: body, kv: []string{"Vary", "Origin", "ETag", `"v"`}}})(rw, r)
 	}
