@@ -13,10 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -66,18 +64,9 @@ func cmdDNS(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: strata dns --nats URL --nats-creds F [--nats-ca F] [--listen ADDR] [--config F] [--zone Z]\n       strata dns explain --name NAME --client IP")
 		return 2
 	}
-	log, err := newLogger(stderr, logFormat, logLevel)
-	if err != nil {
-		fmt.Fprintln(stderr, "strata dns:", err)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := runDNS(ctx, f, log, stdout); err != nil {
-		fmt.Fprintln(stderr, "strata dns:", err)
-		return 1
-	}
-	return 0
+	return serveUntilSignal("strata dns", stderr, logFormat, logLevel, func(ctx context.Context, log *slog.Logger) error {
+		return runDNS(ctx, f, log, stdout)
+	})
 }
 
 // runDNS runs the router until ctx ends.

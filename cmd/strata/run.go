@@ -75,15 +75,24 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		f.httpsPort = 0
 	}
 	f.noControl = !*control
-	log, err := newLogger(stderr, f.logFormat, f.logLevel)
+	return serveUntilSignal("strata run", stderr, f.logFormat, f.logLevel, func(ctx context.Context, log *slog.Logger) error {
+		return runWorld(ctx, f, log, stdout)
+	})
+}
+
+// serveUntilSignal runs a process subcommand (run, dns) with its logger
+// until it returns or the process is interrupted: exit 2 for a bad log
+// flag, 1 for an error (printed after name), 0 otherwise.
+func serveUntilSignal(name string, stderr io.Writer, logFormat, logLevel string, serve func(context.Context, *slog.Logger) error) int {
+	log, err := newLogger(stderr, logFormat, logLevel)
 	if err != nil {
-		fmt.Fprintln(stderr, "strata run:", err)
+		fmt.Fprintln(stderr, name+":", err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runWorld(ctx, f, log, stdout); err != nil {
-		fmt.Fprintln(stderr, "strata run:", err)
+	if err := serve(ctx, log); err != nil {
+		fmt.Fprintln(stderr, name+":", err)
 		return 1
 	}
 	return 0
